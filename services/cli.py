@@ -1,0 +1,218 @@
+"""`innocredit`: run the platform and operate it (schema, clients, keys)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from services.gateway import service as gateway_service
+from services.gateway.bootstrap import bootstrap
+from services.gateway.crypto import KeyEncryptor
+from services.gateway.schemas import ClientCreate
+from shared import embedded_pg, migrate
+from shared.db import make_engine, make_sessionmaker
+from shared.logging import configure_logging
+from shared.settings import CoreSettings, get_settings
+
+app = typer.Typer(help="InnoCredit: 创新积分贷 points, loans and guarantees.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (one Alembic history).", no_args_is_help=True)
+clients_app = typer.Typer(help="API clients.", no_args_is_help=True)
+keys_app = typer.Typer(help="Token-signing keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(clients_app, name="clients")
+app.add_typer(keys_app, name="keys")
+
+_handles: list[Any] = []
+
+
+def _step(message: str) -> None:
+    typer.echo(f"» {message}", err=True)
+
+
+@contextmanager
+def _database() -> Iterator[str]:
+    """Yield the database URL: DATABASE_URL, or the embedded server (started if needed)."""
+    settings = get_settings()
+    if settings.database_url:
+        yield settings.database_url
+        return
+    _step(f"no DATABASE_URL: using the embedded PostgreSQL in {settings.data_dir}")
+    url, handle = embedded_pg.start(settings.data_dir)
+    _handles.append(handle)  # kept alive for the whole command
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    yield url
+
+
+def _require_head(url: str) -> None:
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            ok = migrate.at_head(conn)
+    finally:
+        engine.dispose()
+    if not ok:
+        typer.echo("The database is not migrated to head: run `innocredit db upgrade`.", err=True)
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------- db
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+) -> None:
+    """Migrate the schema up to REVISION (default: head)."""
+    with _database() as url:
+        _step(f"upgrading schema to {revision}")
+        migrate.upgrade(url, revision)
+        _step("done")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base")] = "-1",
+) -> None:
+    """Migrate the schema down to REVISION (default: one step; `base` drops everything)."""
+    with _database() as url:
+        _step(f"downgrading schema to {revision}")
+        migrate.downgrade(url, revision)
+        _step("done")
+
+
+# ---------------------------------------------------------------- clients and keys
+
+
+@clients_app.command("create")
+def clients_create(
+    name: Annotated[str, typer.Option(help="Who the client is, e.g. 泰州银行 loan system")],
+    role: Annotated[str, typer.Option(help="bank | bureau | credit_firm | admin")],
+    bank_code: Annotated[str | None, typer.Option(help="The bank's code (role bank)")] = None,
+    firm_code: Annotated[str | None, typer.Option(help="The firm's code (role credit_firm)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the credentials as JSON")] = False,
+) -> None:
+    """Create an API client and print its secret (shown this once)."""
+    try:
+        data = ClientCreate.model_validate(
+            {"name": name, "role": role, "bank_code": bank_code, "firm_code": firm_code}
+        )
+    except ValueError as exc:
+        typer.echo(f"invalid client: {exc}", err=True)
+        raise typer.Exit(2) from None
+    with _database() as url:
+        _require_head(url)
+        engine = make_engine(url, pool_size=1, max_overflow=0)
+        with make_sessionmaker(engine).begin() as session:
+            client, secret = gateway_service.create_client(session, data)
+            client_id = client.client_id
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps({"client_id": client_id, "client_secret": secret}))
+    else:
+        typer.echo(f"client_id:     {client_id}\nclient_secret: {secret}\n"
+                   "(the secret is shown only now; store it safely)")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Sign new tokens with a new key; the old one verifies until its tokens expire."""
+    settings = get_settings()
+    with _database() as url:
+        _require_head(url)
+        engine = make_engine(url, pool_size=1, max_overflow=0)
+        with make_sessionmaker(engine).begin() as session:
+            new, old = gateway_service.rotate_key(session, KeyEncryptor(settings.key_encryption_key))
+        engine.dispose()
+    typer.echo(f"new signing key: {new.kid}")
+    if old is not None:
+        typer.echo(f"retired key:     {old.kid} (verifies tokens for another "
+                   f"{settings.token_ttl_seconds} s)")
+
+
+# ---------------------------------------------------------------- serve
+
+
+def _prepare(settings: CoreSettings, url: str) -> None:
+    if settings.using_dev_key:
+        typer.secho(
+            "WARNING: INNOCREDIT_KEY_ENCRYPTION_KEY is not set; signing keys are encrypted with "
+            "the public development key. Set your own key before real use (see README).",
+            fg=typer.colors.YELLOW, err=True,
+        )
+    _step("migrating schema to head")
+    migrate.upgrade(url, "head")
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    with make_sessionmaker(engine).begin() as session:
+        created = bootstrap(session, KeyEncryptor(settings.key_encryption_key))
+    engine.dispose()
+    if created is not None:
+        client_id, secret = created
+        typer.secho("\nFirst start: an admin client was created. Its secret is shown only now:",
+                    fg=typer.colors.GREEN, err=True)
+        typer.echo(f"  client_id:     {client_id}\n  client_secret: {secret}\n")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Gateway port")] = 8000,
+    split: Annotated[bool, typer.Option(
+        help="Run each service as its own uvicorn on PORT+1..PORT+3 behind the gateway")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn workers per process")] = 1,
+) -> None:
+    """Run the gateway and the three services (embedded PostgreSQL without DATABASE_URL)."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    with _database() as url:
+        _prepare(settings, url)
+        children: list[subprocess.Popen[bytes]] = []
+        if split:
+            children = _start_services(host, port, workers)
+        _step(f"gateway listening on http://{host}:{port}"
+              + (" (split mode)" if split else " (one process)"))
+        try:
+            uvicorn.run("services.runtime:gateway_from_env", factory=True, host=host, port=port,
+                        workers=workers, log_config=None, access_log=False)
+        finally:
+            for child in children:
+                child.send_signal(signal.SIGTERM)
+            for child in children:
+                child.wait(timeout=15)
+
+
+def _start_services(host: str, port: int, workers: int) -> list[subprocess.Popen[bytes]]:
+    """Start the three services as uvicorn processes and point the gateway at them."""
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104  (only compared)
+    children = []
+    for offset, name in enumerate(("scoring", "loans", "guarantee"), start=1):
+        service_port = port + offset
+        env = dict(os.environ, INNOCREDIT_JWKS_URL=f"http://{local}:{port}/.well-known/jwks.json")
+        for var in ("INNOCREDIT_SCORING_URL", "INNOCREDIT_LOANS_URL", "INNOCREDIT_GUARANTEE_URL"):
+            env.pop(var, None)
+        children.append(subprocess.Popen(  # noqa: S603  (our own interpreter and module)
+            [sys.executable, "-m", "uvicorn", f"services.runtime:{name}_from_env", "--factory",
+             "--host", local, "--port", str(service_port), "--workers", str(workers),
+             "--no-access-log"],
+            env=env,
+        ))
+        os.environ[f"INNOCREDIT_{name.upper()}_URL"] = f"http://{local}:{service_port}"
+        _step(f"{name} service on http://{local}:{service_port}")
+    get_settings.cache_clear()
+    time.sleep(0.5)
+    return children
+
+
+def main() -> None:
+    """Entry point of the `innocredit` command."""
+    app()

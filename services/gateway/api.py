@@ -1,0 +1,244 @@
+"""Gateway endpoints: OAuth token, JWKS, and the operator's clients, keys and audit trail."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import parse_qs, unquote_plus
+
+from anyio import to_thread
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from services.gateway import service
+from services.gateway.deps import Admin, Encryptor, Settings
+from services.gateway.edge import AUDIT_CLIENT_STATE, AUDIT_DETAIL_STATE
+from services.gateway.errors import OAuthError
+from services.gateway.ratelimit import ClientDirectory, RateLimiter
+from services.gateway.schemas import (
+    AuditEventOut,
+    ClientCreate,
+    ClientCredentials,
+    ClientOut,
+    SigningKeyOut,
+    TokenResponse,
+)
+from shared.auth.jwt import KeySet
+from shared.db import DbSession
+from shared.errors import RateLimited, Unprocessable
+from shared.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor
+
+oauth = APIRouter(tags=["oauth"])
+admin = APIRouter(prefix="/v1/admin", tags=["admin: clients and keys"])
+
+_TOKEN_BODY_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "scope": {"type": "string"},
+                        "client_id": {"type": "string"},
+                        "client_secret": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _form(body: bytes, content_type: str) -> dict[str, str]:
+    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        raise OAuthError("invalid_request", "The token request must be form-encoded")
+    try:
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise OAuthError("invalid_request", "The token request is not UTF-8") from None
+    if any(len(values) > 1 for values in parsed.values()):
+        raise OAuthError("invalid_request", "A parameter was given more than once")
+    return {k: v[0] for k, v in parsed.items()}
+
+
+def _credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, str, bool]:
+    """Return (client_id, secret, via_basic) from HTTP Basic or the form (RFC 6749 §2.3.1)."""
+    in_form = "client_id" in form or "client_secret" in form
+    if authorization and authorization[:6].lower() == "basic ":
+        if in_form:
+            raise OAuthError("invalid_request", "Use HTTP Basic or form credentials, not both")
+        try:
+            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise OAuthError("invalid_client", "Malformed Basic credentials", status=401,
+                             basic_challenge=True) from None
+        client_id, sep, secret = decoded.partition(":")
+        if not sep:
+            raise OAuthError("invalid_client", "Malformed Basic credentials", status=401,
+                             basic_challenge=True)
+        return unquote_plus(client_id), unquote_plus(secret), True
+    client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+    if not client_id or not secret:
+        raise OAuthError("invalid_client", "Client authentication is required", status=401,
+                         basic_challenge=True)
+    return client_id, secret, False
+
+
+@oauth.post(
+    "/oauth/token",
+    response_model=TokenResponse,
+    summary="OAuth 2.0 client-credentials token (RFC 6749 §4.4)",
+    openapi_extra=_TOKEN_BODY_SCHEMA,
+    responses={400: {"description": "invalid_request / unsupported_grant_type / invalid_scope"},
+               401: {"description": "invalid_client"}},
+)
+async def token(request: Request) -> JSONResponse:
+    """Exchange client credentials (HTTP Basic or form fields) for a signed access token."""
+    form = _form(await request.body(), request.headers.get("content-type", ""))
+    client_id, secret, via_basic = _credentials(request.headers.get("authorization"), form)
+    request.scope.setdefault("state", {})[AUDIT_DETAIL_STATE] = {
+        "attempted_client_id": client_id[:40]
+    }
+    limiter: RateLimiter = request.app.state.token_limiter
+    retry_after = limiter.acquire("token:" + client_id[:64], request.app.state.settings
+                                  .rate_limit_per_minute)
+    if retry_after is not None:
+        raise RateLimited(retry_after)
+    if form.get("grant_type") != "client_credentials":
+        raise OAuthError(
+            "unsupported_grant_type" if form.get("grant_type") else "invalid_request",
+            "grant_type must be client_credentials",
+        )
+    issued = await to_thread.run_sync(_issue, request, client_id, secret, via_basic,
+                                      form.get("scope"))
+    request.scope["state"][AUDIT_CLIENT_STATE] = client_id
+    return JSONResponse(
+        TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in,
+                      scope=issued.scope).model_dump(),
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+def _issue(request: Request, client_id: str, secret: str, via_basic: bool,
+           scope: str | None) -> service.IssuedToken:
+    settings = request.app.state.settings
+    with request.app.state.sessionmaker.begin() as session:
+        client = service.authenticate_client(session, client_id, secret)
+        if client is None:
+            raise OAuthError("invalid_client", "Unknown client, wrong secret or disabled client",
+                             status=401, basic_challenge=via_basic)
+        return service.issue_token(
+            session,
+            client,
+            requested_scope=scope,
+            encryptor=request.app.state.key_encryptor,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            ttl_seconds=settings.token_ttl_seconds,
+        )
+
+
+@oauth.get("/.well-known/jwks.json", summary="Public keys that verify access tokens")
+def jwks(session: DbSession, settings: Settings, response: Response) -> dict[str, Any]:
+    """The active signing key and retired keys whose tokens may still be live."""
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return {"keys": service.verification_keys(session,
+                                              token_ttl_seconds=settings.token_ttl_seconds)}
+
+
+# ---------------------------------------------------------------- admin: clients
+
+
+@admin.post("/clients", status_code=201, response_model=ClientCredentials,
+            summary="Create an API client (the secret is shown this once)")
+def create_client(body: ClientCreate, session: DbSession, _: Admin) -> ClientCredentials:
+    """Create a client for a bank, the bureau, a credit firm or an operator."""
+    client, secret = service.create_client(session, body)
+    return ClientCredentials(client_id=client.client_id, client_secret=secret,
+                             client=ClientOut.model_validate(client))
+
+
+@admin.get("/clients", response_model=Page[ClientOut], summary="List API clients")
+def list_clients(session: DbSession, settings: Settings, _: Admin, limit: Limit = 50,
+                 cursor: CursorParam = None) -> Page[ClientOut]:
+    """All clients, ordered by client id."""
+    after = None
+    if cursor is not None:
+        after = str(decode_cursor(cursor, key=settings.cursor_key, context="clients")[0])
+    rows = service.list_clients(session, after=after, limit=limit)
+    items = [ClientOut.model_validate(c) for c in rows[:limit]]
+    next_cursor = (encode_cursor([items[-1].client_id], key=settings.cursor_key,
+                                 context="clients") if len(rows) > limit else None)
+    return Page[ClientOut](items=items, next_cursor=next_cursor)
+
+
+@admin.get("/clients/{client_id}", response_model=ClientOut, summary="One API client")
+def get_client(client_id: str, session: DbSession, _: Admin) -> ClientOut:
+    """A client's facts (never its secret)."""
+    return ClientOut.model_validate(service.get_client(session, client_id))
+
+
+@admin.post("/clients/{client_id}/rotate-secret", response_model=ClientCredentials,
+            summary="Replace a client's secret (the new one is shown this once)")
+def rotate_secret(client_id: str, session: DbSession, _: Admin) -> ClientCredentials:
+    """The old secret stops working at once; tokens already issued run until they expire."""
+    client, secret = service.rotate_client_secret(session, client_id)
+    return ClientCredentials(client_id=client.client_id, client_secret=secret,
+                             client=ClientOut.model_validate(client))
+
+
+@admin.post("/clients/{client_id}/disable", response_model=ClientOut,
+            summary="Disable a client")
+def disable_client(client_id: str, request: Request, session: DbSession, _: Admin) -> ClientOut:
+    """No new tokens; its live tokens are refused within INNOCREDIT_CLIENT_CACHE_SECONDS."""
+    client = service.disable_client(session, client_id)
+    directory: ClientDirectory = request.app.state.client_directory
+    directory.forget(client_id)
+    return ClientOut.model_validate(client)
+
+
+# ---------------------------------------------------------------- admin: keys and audit
+
+
+@admin.post("/keys/rotate", response_model=list[SigningKeyOut],
+            summary="Rotate the token-signing key")
+def rotate_keys(request: Request, session: DbSession, encryptor: Encryptor,
+                _: Admin) -> list[SigningKeyOut]:
+    """Sign new tokens with a new key; the old key keeps verifying until its tokens expire."""
+    new, old = service.rotate_key(session, encryptor)
+    keys: KeySet = request.app.state.key_set
+    keys.invalidate()
+    return [SigningKeyOut(kid=k.kid, algorithm=k.algorithm, created_at=k.created_at,
+                          retired_at=k.retired_at) for k in (new, old) if k is not None]
+
+
+@admin.get("/audit", response_model=Page[AuditEventOut], summary="The audit trail")
+def audit(
+    session: DbSession,
+    settings: Settings,
+    _: Admin,
+    since: Annotated[datetime | None, Query(description="RFC 3339 timestamp with offset")] = None,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
+) -> Page[AuditEventOut]:
+    """Every write and export pull from `since` on, oldest first."""
+    if since is not None and since.tzinfo is None:
+        raise Unprocessable("since must carry a UTC offset, e.g. 2026-11-25T09:00:00+08:00",
+                            errors=[{"loc": ["query", "since"], "msg": "offset required"}])
+    after = None
+    if cursor is not None:
+        at, ident = decode_cursor(cursor, key=settings.cursor_key, context="audit")
+        after = (datetime.fromisoformat(str(at)), int(ident))
+    rows = service.list_audit(session, since=since, after=after, limit=limit)
+    items = [AuditEventOut.model_validate(r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = encode_cursor([last.at.isoformat(), last.id], key=settings.cursor_key,
+                                    context="audit")
+    return Page[AuditEventOut](items=items, next_cursor=next_cursor)

@@ -1,0 +1,134 @@
+"""Compose the gateway: its own endpoints, the edge, and the three services in-process or proxied."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.gateway.api import admin, oauth
+from services.gateway.crypto import KeyEncryptor
+from services.gateway.edge import Edge, Route
+from services.gateway.proxy import ServiceProxy
+from services.gateway.queries import key_loader
+from services.gateway.ratelimit import ClientDirectory, RateLimiter
+from shared.app import body_limit, create_service_app
+from shared.auth.jwt import KeySet, TokenVerifier
+from shared.db import make_sessionmaker
+from shared.middleware import AccessLogMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from shared.settings import CoreSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """A service the gateway routes to: its public path prefixes and the ASGI app serving them."""
+
+    name: str
+    prefixes: Sequence[str]
+    app: ASGIApp
+
+
+class Gateway:
+    """The gateway as one ASGI app; `core` is its own FastAPI app (token, JWKS, admin)."""
+
+    def __init__(self, app: ASGIApp, core: FastAPI, proxies: Sequence[ServiceProxy]) -> None:
+        self._app = app
+        self.core = core
+        self.proxies = proxies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
+def make_verifier(settings: CoreSettings, keys: KeySet) -> TokenVerifier:
+    """A verifier for this deployment's issuer and audience."""
+    return TokenVerifier(keys, issuer=settings.issuer, audience=settings.audience)
+
+
+def database_key_set(settings: CoreSettings, engine: Engine) -> KeySet:
+    """The key set read from the gateway's signing-key table (gateway and in-process services)."""
+    return KeySet(
+        key_loader(make_sessionmaker(engine), token_ttl_seconds=settings.token_ttl_seconds),
+        max_age_seconds=settings.key_cache_seconds,
+        unknown_kid_cooldown_seconds=settings.unknown_kid_cooldown_seconds,
+    )
+
+
+def create_gateway(
+    settings: CoreSettings,
+    *,
+    engine: Engine,
+    key_set: KeySet,
+    backends: Sequence[Backend],
+    proxies: Sequence[ServiceProxy] = (),
+) -> Gateway:
+    """Build the gateway in front of `backends` (in-process apps or `ServiceProxy`s)."""
+    verifier = make_verifier(settings, key_set)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        for proxy in proxies:
+            await proxy.aclose()
+
+    core = create_service_app(
+        title="InnoCredit gateway",
+        description="OAuth 2.0 tokens, JWKS, API clients, signing keys and the audit trail.",
+        settings=settings,
+        engine=engine,
+        verifier=verifier,
+        routers=[oauth, admin],
+        edge=False,
+    )
+    core.router.lifespan_context = lifespan
+    core.state.key_set = key_set
+    core.state.key_encryptor = KeyEncryptor(settings.key_encryption_key)
+    directory = ClientDirectory(core.state.sessionmaker, ttl_seconds=settings.client_cache_seconds)
+    core.state.client_directory = directory
+    core.state.token_limiter = RateLimiter()
+    _merge_openapi(core, [b.app for b in backends if isinstance(b.app, FastAPI)])
+
+    edge = Edge(
+        core=core,
+        routes=[Route(prefix, b.app) for b in backends for prefix in b.prefixes],
+        verifier=verifier,
+        directory=directory,
+        limiter=RateLimiter(),
+        default_rate_per_minute=settings.rate_limit_per_minute,
+        sessionmaker=core.state.sessionmaker,
+    )
+    app: ASGIApp = BodyLimitMiddleware(edge, limit_for=body_limit(settings))
+    app = AccessLogMiddleware(app)
+    app = RequestIdMiddleware(app)
+    return Gateway(app, core, proxies)
+
+
+def _merge_openapi(core: FastAPI, apps: Sequence[FastAPI]) -> None:
+    """Serve one OpenAPI document at the gateway covering the in-process services too."""
+
+    def openapi() -> dict[str, Any]:
+        if core.openapi_schema is not None:
+            return core.openapi_schema
+        schema = FastAPI.openapi(core)
+        components: dict[str, Any] = schema.setdefault("components", {})
+        for app in apps:
+            other = app.openapi()
+            for path, item in other.get("paths", {}).items():
+                if path not in {"/healthz", "/readyz"}:
+                    schema["paths"].setdefault(path, item)
+            for kind, entries in other.get("components", {}).items():
+                _merge_components(components.setdefault(kind, {}), entries)
+        core.openapi_schema = schema
+        return schema
+
+    core.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+
+
+def _merge_components(into: dict[str, Any], entries: Mapping[str, Any]) -> None:
+    for name, value in entries.items():
+        into.setdefault(name, value)

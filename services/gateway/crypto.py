@@ -1,0 +1,59 @@
+"""Secrets at rest: client-secret hashing (argon2id) and signing-key encryption (Fernet)."""
+
+from __future__ import annotations
+
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken
+
+_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
+# Verified against when the client id is unknown, so that a miss costs as long as a hit.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(32))
+
+
+def new_client_id() -> str:
+    """Return a new, unguessable client id."""
+    return "ic_" + secrets.token_hex(12)
+
+
+def new_client_secret() -> str:
+    """Return a new client secret (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> str:
+    """Hash a client secret for storage."""
+    return _hasher.hash(secret)
+
+
+def verify_secret(stored_hash: str | None, secret: str) -> bool:
+    """Check `secret` against `stored_hash` in constant time; a missing hash still costs a verify."""
+    try:
+        ok = _hasher.verify(stored_hash or _DUMMY_HASH, secret)
+    except (VerificationError, InvalidHashError):
+        return False
+    return ok and stored_hash is not None
+
+
+class KeyEncryptor:
+    """Encrypt and decrypt signing keys with the key-encryption key from the settings."""
+
+    def __init__(self, key_encryption_key: str) -> None:
+        self._fernet = Fernet(key_encryption_key.encode())
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        """Encrypt (authenticated) `plaintext`."""
+        return self._fernet.encrypt(plaintext)
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        """Decrypt `ciphertext`; a wrong key-encryption key raises `KeyDecryptionError`."""
+        try:
+            return self._fernet.decrypt(ciphertext)
+        except InvalidToken as exc:
+            raise KeyDecryptionError from exc
+
+
+class KeyDecryptionError(Exception):
+    """The signing key cannot be decrypted: INNOCREDIT_KEY_ENCRYPTION_KEY is not the one used."""

@@ -1,0 +1,140 @@
+"""The gateway's edge: authenticate `/v1/*`, rate-limit per client, audit writes, route inward."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from anyio import to_thread
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.gateway import service
+from services.gateway.ratelimit import ClientDirectory, RateLimiter
+from shared.auth.deps import PRINCIPAL_STATE, bearer_token
+from shared.auth.jwt import InvalidToken, TokenVerifier
+from shared.auth.principal import Principal
+from shared.errors import Unauthorized
+from shared.middleware import header, send_problem
+
+log = logging.getLogger("innocredit.gateway")
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+AUDIT_CLIENT_STATE = "audit_client_id"
+AUDIT_DETAIL_STATE = "audit_detail"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Requests whose path is `prefix` or below it go to `app`."""
+
+    prefix: str
+    app: ASGIApp
+
+    def matches(self, path: str) -> bool:
+        """Whether `path` is this route's prefix or lies below it."""
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+
+class Edge:
+    """ASGI app in front of everything: auth, per-client quota, audit, then dispatch."""
+
+    def __init__(
+        self,
+        *,
+        core: ASGIApp,
+        routes: Sequence[Route],
+        verifier: TokenVerifier,
+        directory: ClientDirectory,
+        limiter: RateLimiter,
+        default_rate_per_minute: int,
+        sessionmaker: sessionmaker[Session],
+    ) -> None:
+        self.core = core
+        # Longest prefix first, so /v1/admin/banks beats a shorter prefix.
+        self.routes = sorted(routes, key=lambda r: len(r.prefix), reverse=True)
+        self.verifier = verifier
+        self.directory = directory
+        self.limiter = limiter
+        self.default_rate = default_rate_per_minute
+        self.sessionmaker = sessionmaker
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.core(scope, receive, send)
+            return
+        path: str = scope["path"]
+        state = scope.setdefault("state", {})
+        if path.startswith("/v1/"):
+            principal = await self._authenticate(scope, send)
+            if principal is None:
+                return
+            state[PRINCIPAL_STATE] = principal
+            state[AUDIT_CLIENT_STATE] = principal.client_id
+        target = next((r.app for r in self.routes if r.matches(path)), self.core)
+        if scope["method"] in WRITE_METHODS:
+            send = self._audited(scope, send)
+        await target(scope, receive, send)
+
+    async def _authenticate(self, scope: Scope, send: Send) -> Principal | None:
+        try:
+            token = bearer_token(header(scope, b"authorization"))
+            principal = self.verifier.verify_cached(token)
+            if principal is None:
+                principal = await to_thread.run_sync(self.verifier.verify, token)
+        except (Unauthorized, InvalidToken) as exc:
+            log.info("unauthenticated", extra={"path": scope["path"], "reason": str(exc)})
+            await self._unauthorized(scope, send, "A valid bearer token is required")
+            return None
+        hit, status = self.directory.cached(principal.client_id)
+        if not hit:
+            status = await to_thread.run_sync(self.directory.load, principal.client_id)
+        if status is None or not status.enabled:
+            await self._unauthorized(scope, send, "The client is disabled")
+            return None
+        retry_after = self.limiter.acquire(
+            principal.client_id, status.rate_limit_per_minute or self.default_rate
+        )
+        if retry_after is not None:
+            await send_problem(
+                scope, send, status=429, slug="rate-limited", title="Too many requests",
+                detail=f"Rate limit exceeded; retry after {retry_after} s",
+                headers={"Retry-After": str(retry_after)},
+            )
+            return None
+        return principal
+
+    @staticmethod
+    async def _unauthorized(scope: Scope, send: Send, detail: str) -> None:
+        await send_problem(
+            scope, send, status=401, slug="unauthorized", title="Unauthorized", detail=detail,
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+
+    def _audited(self, scope: Scope, send: Send) -> Send:
+        """Wrap `send` so an audit row is written before the response starts."""
+
+        async def audited_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await to_thread.run_sync(self._write_audit, scope, message["status"])
+            await send(message)
+
+        return audited_send
+
+    def _write_audit(self, scope: Scope, status: int) -> None:
+        state = scope.get("state", {})
+        try:
+            with self.sessionmaker.begin() as session:
+                service.record_audit(
+                    session,
+                    client_id=state.get(AUDIT_CLIENT_STATE),
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    request_id=state.get("request_id"),
+                    action=f"{scope['method']} {scope['path']}",
+                    detail=state.get(AUDIT_DETAIL_STATE) or {},
+                )
+        except Exception:  # the audit trail must not turn a served request into an error
+            log.exception("audit write failed", extra={"path": scope["path"], "status": status})

@@ -1,0 +1,89 @@
+"""Tables the gateway owns (prefix `gw_`): API clients, signing keys, the audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base
+
+
+class Client(Base):
+    """An API client (a bank's loan system, the bureau, a credit firm, an operator)."""
+
+    __tablename__ = "gw_client"
+    __table_args__ = (
+        CheckConstraint("role IN ('bank', 'bureau', 'credit_firm', 'admin')", name="role"),
+        CheckConstraint(
+            "(role = 'bank') = (bank_code IS NOT NULL)", name="bank_code_iff_bank"
+        ),
+        CheckConstraint(
+            "(role = 'credit_firm') = (firm_code IS NOT NULL)", name="firm_code_iff_firm"
+        ),
+        CheckConstraint("rate_limit_per_minute IS NULL OR rate_limit_per_minute > 0",
+                        name="rate_limit_positive"),
+    )
+
+    client_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    bank_code: Mapped[str | None] = mapped_column(String(32))
+    firm_code: Mapped[str | None] = mapped_column(String(32))
+    secret_hash: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SigningKey(Base):
+    """A token-signing key; the private half encrypted with the key-encryption key."""
+
+    __tablename__ = "gw_signing_key"
+    __table_args__ = (
+        # At most one active (not retired) key at any time.
+        Index("uq_gw_signing_key_active", text("(true)"), unique=True,
+              postgresql_where=text("retired_at IS NULL")),
+    )
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(10))
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    private_key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """One write (or export pull): who, what, when, with which request id and outcome."""
+
+    __tablename__ = "gw_audit_event"
+    __table_args__ = (Index("ix_gw_audit_event_at_id", "at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    client_id: Mapped[str | None] = mapped_column(String(40))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))

@@ -1,0 +1,91 @@
+"""Request and response models of the gateway's own endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.auth.principal import Role
+
+CODE_PATTERN = r"^[A-Z0-9_]{2,32}$"
+
+
+class ClientCreate(BaseModel):
+    """A new API client. Banks need `bank_code`, credit firms `firm_code`; nobody else has one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    bank_code: str | None = Field(default=None, pattern=CODE_PATTERN)
+    firm_code: str | None = Field(default=None, pattern=CODE_PATTERN)
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _tenant_matches_role(self) -> Self:
+        if (self.role == "bank") != (self.bank_code is not None):
+            raise ValueError("bank_code is required for role bank and only for it")
+        if (self.role == "credit_firm") != (self.firm_code is not None):
+            raise ValueError("firm_code is required for role credit_firm and only for it")
+        return self
+
+
+class ClientOut(BaseModel):
+    """An API client as operators see it (never its secret)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    client_id: str
+    name: str
+    role: Role
+    bank_code: str | None
+    firm_code: str | None
+    enabled: bool
+    rate_limit_per_minute: int | None
+    created_at: datetime
+    secret_rotated_at: datetime | None
+    disabled_at: datetime | None
+
+
+class ClientCredentials(BaseModel):
+    """A client's id and secret; the secret is shown this once and stored only hashed."""
+
+    client_id: str
+    client_secret: str
+    client: ClientOut
+
+
+class TokenResponse(BaseModel):
+    """RFC 6749 §5.1 access token response."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    scope: str
+
+
+class SigningKeyOut(BaseModel):
+    """A signing key's public facts."""
+
+    kid: str
+    algorithm: str
+    created_at: datetime
+    retired_at: datetime | None
+
+
+class AuditEventOut(BaseModel):
+    """One audited write or export pull."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    client_id: str | None
+    method: str
+    path: str
+    status: int
+    request_id: str | None
+    action: str
+    detail: dict[str, Any]

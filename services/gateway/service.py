@@ -1,0 +1,281 @@
+"""Gateway domain logic: clients, signing keys, token issuance, audit. Never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, text, tuple_, update
+from sqlalchemy.orm import Session
+
+from services.gateway.crypto import (
+    KeyEncryptor,
+    hash_secret,
+    new_client_id,
+    new_client_secret,
+    verify_secret,
+)
+from services.gateway.errors import ClientNotFound, OAuthError
+from services.gateway.models import AuditEvent, Client, SigningKey
+from services.gateway.schemas import ClientCreate
+from shared.auth import jwt as tokens
+from shared.auth.principal import ROLE_SCOPES
+
+
+# Transaction-scoped advisory lock that serialises signing-key creation and rotation.
+ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(7263001)")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A signed access token and what it grants."""
+
+    access_token: str
+    expires_in: int
+    scope: str
+
+
+# ---------------------------------------------------------------- clients
+
+
+def create_client(session: Session, data: ClientCreate) -> tuple[Client, str]:
+    """Create a client; return it with its plaintext secret (never stored)."""
+    secret = new_client_secret()
+    client = Client(
+        client_id=new_client_id(),
+        name=data.name,
+        role=data.role,
+        bank_code=data.bank_code,
+        firm_code=data.firm_code,
+        secret_hash=hash_secret(secret),
+        enabled=True,
+        rate_limit_per_minute=data.rate_limit_per_minute,
+    )
+    session.add(client)
+    session.flush()
+    session.refresh(client)
+    return client, secret
+
+
+def get_client(session: Session, client_id: str, *, for_update: bool = False) -> Client:
+    """Return the client `client_id` or raise `ClientNotFound`."""
+    stmt = select(Client).where(Client.client_id == client_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    client = session.scalars(stmt).one_or_none()
+    if client is None:
+        raise ClientNotFound(f"No client {client_id!r}")
+    return client
+
+
+def list_clients(session: Session, *, after: str | None, limit: int) -> Sequence[Client]:
+    """Return up to `limit + 1` clients ordered by id, after `after`."""
+    stmt = select(Client).order_by(Client.client_id).limit(limit + 1)
+    if after is not None:
+        stmt = stmt.where(Client.client_id > after)
+    return session.scalars(stmt).all()
+
+
+def rotate_client_secret(session: Session, client_id: str) -> tuple[Client, str]:
+    """Replace a client's secret; the old one stops working at once."""
+    client = get_client(session, client_id, for_update=True)
+    secret = new_client_secret()
+    client.secret_hash = hash_secret(secret)
+    client.secret_rotated_at = datetime.now(UTC)
+    session.flush()
+    return client, secret
+
+
+def disable_client(session: Session, client_id: str) -> Client:
+    """Disable a client: no new tokens, and its live tokens are refused within seconds."""
+    client = get_client(session, client_id, for_update=True)
+    if client.enabled:
+        client.enabled = False
+        client.disabled_at = datetime.now(UTC)
+        session.flush()
+    return client
+
+
+def has_admin_client(session: Session) -> bool:
+    """Whether an enabled admin client exists."""
+    stmt = select(Client.client_id).where(Client.role == "admin", Client.enabled).limit(1)
+    return session.scalars(stmt).first() is not None
+
+
+# ---------------------------------------------------------------- signing keys
+
+
+def active_key(session: Session) -> SigningKey | None:
+    """Return the key new tokens are signed with."""
+    stmt = select(SigningKey).where(SigningKey.retired_at.is_(None))
+    return session.scalars(stmt).one_or_none()
+
+
+def ensure_signing_key(session: Session, encryptor: KeyEncryptor) -> SigningKey:
+    """Return the active key, creating the first one if there is none."""
+    key = active_key(session)
+    if key is not None:
+        return key
+    # Serialise first-key creation across processes; the partial unique index backs this up.
+    session.execute(ADVISORY_LOCK)
+    key = active_key(session)
+    return key if key is not None else _insert_key(session, encryptor)
+
+
+def rotate_key(session: Session, encryptor: KeyEncryptor) -> tuple[SigningKey, SigningKey | None]:
+    """Retire the active key and make a new one; return (new, retired)."""
+    session.execute(ADVISORY_LOCK)
+    old = active_key(session)
+    if old is not None:
+        session.execute(
+            update(SigningKey)
+            .where(SigningKey.kid == old.kid)
+            .values(retired_at=datetime.now(UTC))
+        )
+    session.flush()
+    new = _insert_key(session, encryptor)
+    if old is not None:
+        session.refresh(old)
+    return new, old
+
+
+def verification_keys(session: Session, *, token_ttl_seconds: int) -> list[dict[str, Any]]:
+    """Public JWKs of the active key and of retired keys whose tokens may still be live."""
+    horizon = datetime.now(UTC) - timedelta(seconds=token_ttl_seconds + tokens.LEEWAY_SECONDS)
+    stmt = (
+        select(SigningKey.public_jwk)
+        .where((SigningKey.retired_at.is_(None)) | (SigningKey.retired_at > horizon))
+        .order_by(SigningKey.created_at.desc())
+    )
+    return [dict(jwk) for jwk in session.scalars(stmt)]
+
+
+def list_keys(session: Session) -> Sequence[SigningKey]:
+    """Every signing key, newest first."""
+    return session.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())).all()
+
+
+def _insert_key(session: Session, encryptor: KeyEncryptor) -> SigningKey:
+    generated = tokens.generate_signing_key()
+    key = SigningKey(
+        kid=generated.kid,
+        algorithm=tokens.ALGORITHM,
+        public_jwk=generated.public_jwk,
+        private_key_encrypted=encryptor.encrypt(generated.private_pem),
+    )
+    session.add(key)
+    session.flush()
+    session.refresh(key)
+    return key
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def authenticate_client(session: Session, client_id: str, secret: str) -> Client | None:
+    """Return the enabled client whose id and secret match, else None (constant-time check)."""
+    client = session.get(Client, client_id) if len(client_id) <= 40 else None
+    ok = verify_secret(client.secret_hash if client is not None else None, secret)
+    if client is None or not ok or not client.enabled:
+        return None
+    return client
+
+
+def issue_token(
+    session: Session,
+    client: Client,
+    *,
+    requested_scope: str | None,
+    encryptor: KeyEncryptor,
+    issuer: str,
+    audience: str,
+    ttl_seconds: int,
+) -> IssuedToken:
+    """Sign an access token for `client` with the active key."""
+    allowed = ROLE_SCOPES[client.role]
+    if requested_scope is None or not requested_scope.strip():
+        granted = allowed
+    else:
+        granted = frozenset(requested_scope.split())
+        if not granted <= allowed:
+            raise OAuthError(
+                "invalid_scope",
+                f"Scopes not available to role {client.role}: "
+                + " ".join(sorted(granted - allowed)),
+            )
+    key = ensure_signing_key(session, encryptor)
+    now = datetime.now(UTC)
+    scope = " ".join(sorted(granted))
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": client.client_id,
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int(now.timestamp()) + ttl_seconds,
+        "jti": uuid.uuid4().hex,
+        "scope": scope,
+        "role": client.role,
+    }
+    if client.bank_code is not None:
+        claims["bank_code"] = client.bank_code
+    if client.firm_code is not None:
+        claims["firm_code"] = client.firm_code
+    pem = _private_pem(key, encryptor)
+    token = tokens.sign(claims, private_pem=pem, kid=key.kid)
+    return IssuedToken(access_token=token, expires_in=ttl_seconds, scope=scope)
+
+
+_pem_cache: dict[str, bytes] = {}
+
+
+def _private_pem(key: SigningKey, encryptor: KeyEncryptor) -> bytes:
+    pem = _pem_cache.get(key.kid)
+    if pem is None:
+        pem = encryptor.decrypt(key.private_key_encrypted)
+        _pem_cache[key.kid] = pem
+    return pem
+
+
+# ---------------------------------------------------------------- audit
+
+
+def record_audit(
+    session: Session,
+    *,
+    client_id: str | None,
+    method: str,
+    path: str,
+    status: int,
+    request_id: str | None,
+    action: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one audit event."""
+    session.execute(
+        insert(AuditEvent).values(
+            client_id=client_id,
+            method=method,
+            path=path[:2000],
+            status=status,
+            request_id=request_id,
+            action=action[:100],
+            detail=detail or {},
+        )
+    )
+
+
+def list_audit(
+    session: Session, *, since: datetime | None, after: tuple[datetime, int] | None, limit: int
+) -> Sequence[AuditEvent]:
+    """Audit events from `since` on, oldest first, keyset-paged by (at, id)."""
+    stmt = select(AuditEvent)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.at >= since)
+    if after is not None:
+        stmt = stmt.where(tuple_(AuditEvent.at, AuditEvent.id) > tuple_(*after))
+    stmt = stmt.order_by(AuditEvent.at, AuditEvent.id).limit(limit + 1)
+    return session.scalars(stmt).all()

@@ -1,0 +1,1 @@
+"""Tables the guarantee service owns (prefix `gt_`); they arrive with the guarantee issue."""

@@ -1,0 +1,1 @@
+"""Tables the loans service owns (prefix `loan_`); they arrive with the loans issue."""

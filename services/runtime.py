@@ -1,0 +1,100 @@
+"""Composition root: build the gateway and the services for one process or for split mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from services.gateway.app import Backend, Gateway, create_gateway, database_key_set, make_verifier
+from services.gateway.proxy import ServiceProxy
+from services.guarantee import app as guarantee_app
+from services.loans import app as loans_app
+from services.scoring import app as scoring_app
+from shared.auth.jwt import KeySet
+from shared.db import make_engine
+from shared.http import jwks_loader
+from shared.settings import CoreSettings, get_settings
+
+ServiceFactory = Callable[..., FastAPI]
+
+SERVICES: dict[str, tuple[ServiceFactory, tuple[str, ...]]] = {
+    scoring_app.NAME: (scoring_app.create_app, scoring_app.ROUTE_PREFIXES),
+    loans_app.NAME: (loans_app.create_app, loans_app.ROUTE_PREFIXES),
+    guarantee_app.NAME: (guarantee_app.create_app, guarantee_app.ROUTE_PREFIXES),
+}
+
+
+def engine_for(settings: CoreSettings) -> Engine:
+    """The process's engine for the configured database."""
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set (innocredit serve sets it for its children)")
+    return make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+
+
+def build_gateway(settings: CoreSettings, engine: Engine) -> Gateway:
+    """The gateway: services mounted in-process, or proxied when their URLs are configured."""
+    key_set = database_key_set(settings, engine)
+    if settings.split_mode:
+        urls = {"scoring": settings.scoring_url, "loans": settings.loans_url,
+                "guarantee": settings.guarantee_url}
+        missing = [name for name, url in urls.items() if not url]
+        if missing:
+            raise RuntimeError(f"split mode needs INNOCREDIT_{missing[0].upper()}_URL as well")
+        proxies = [
+            ServiceProxy(name, str(url), timeout_seconds=settings.proxy_timeout_seconds)
+            for name, url in urls.items()
+        ]
+        backends = [Backend(p.name, SERVICES[p.name][1], p) for p in proxies]
+        return create_gateway(settings, engine=engine, key_set=key_set, backends=backends,
+                              proxies=proxies)
+    verifier = make_verifier(settings, key_set)
+    backends = [
+        Backend(name, prefixes, factory(settings, engine=engine, verifier=verifier, edge=False))
+        for name, (factory, prefixes) in SERVICES.items()
+    ]
+    return create_gateway(settings, engine=engine, key_set=key_set, backends=backends)
+
+
+def build_service(name: str, settings: CoreSettings, engine: Engine) -> FastAPI:
+    """One service on its own: it verifies tokens against the gateway's JWKS."""
+    factory, _ = SERVICES[name]
+    url = settings.jwks_url or "http://127.0.0.1:8000/.well-known/jwks.json"
+    keys = KeySet(
+        jwks_loader(url),
+        max_age_seconds=settings.key_cache_seconds,
+        unknown_kid_cooldown_seconds=settings.unknown_kid_cooldown_seconds,
+    )
+    return factory(settings, engine=engine, verifier=make_verifier(settings, keys))
+
+
+# Factories for `uvicorn --factory` (what `innocredit serve` and deploy/ run).
+
+
+def gateway_from_env() -> Gateway:
+    """The gateway, configured from the environment."""
+    settings = get_settings()
+    return build_gateway(settings, engine_for(settings))
+
+
+def scoring_from_env() -> FastAPI:
+    """The scoring service on its own, configured from the environment."""
+    settings = get_settings()
+    return build_service("scoring", settings, engine_for(settings))
+
+
+def loans_from_env() -> FastAPI:
+    """The loans service on its own, configured from the environment."""
+    settings = get_settings()
+    return build_service("loans", settings, engine_for(settings))
+
+
+def guarantee_from_env() -> FastAPI:
+    """The guarantee service on its own, configured from the environment."""
+    settings = get_settings()
+    return build_service("guarantee", settings, engine_for(settings))

@@ -1,0 +1,1 @@
+"""Tables the scoring service owns (prefix `sc_`); they arrive with the scoring issue."""

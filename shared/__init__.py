@@ -1,0 +1,1 @@
+"""Code shared by the InnoCredit services: settings, database, errors, HTTP plumbing, auth."""

@@ -1,0 +1,1 @@
+"""Authentication and authorisation shared by the gateway and the services."""

@@ -1,0 +1,243 @@
+"""The only module that touches python-jose: key generation, signing and hardened verification.
+
+python-jose is permissive by default, so every check RFC 8725 asks for is made here, explicitly:
+
+* one algorithm (RS256), pinned on verify, and the header's `alg` must equal it;
+* the key is chosen by `kid` from our own key set, never from the token (`jku`, `jwk`, `x5u`
+  and `crit` headers are refused) and never by trying every key of a JWKS;
+* `exp iat iss aud sub jti` are required, `iss` and `aud` must match, `nbf` is honoured;
+* size and shape limits before any parsing, and any failure is an `InvalidToken`, never
+  another exception;
+* an unknown `kid` reloads the key set at most once per cooldown, so a flood of made-up
+  kids cannot turn into a flood of key loads.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jose import jwk, jwt
+from jose.backends.base import Key
+
+from shared.auth.principal import ROLE_SCOPES, ROLES, Principal, Role
+
+ALGORITHM = "RS256"
+MAX_TOKEN_BYTES = 4096
+LEEWAY_SECONDS = 10
+_KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+_FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
+_REQUIRED = ("exp", "iat", "iss", "aud", "sub", "jti")
+
+
+class InvalidToken(Exception):
+    """The token cannot be trusted; the message says why (for logs, not for the caller)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """A freshly generated signing key: its id, private PEM and public JWK."""
+
+    kid: str
+    private_pem: bytes
+    public_jwk: dict[str, str]
+
+
+def generate_signing_key() -> SigningKey:
+    """Generate an RSA-2048 key pair for RS256 with a random `kid`."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    kid = uuid.uuid4().hex
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    public = cast(dict[str, str], jwk.construct(public_pem, ALGORITHM).to_dict())
+    public.update({"kid": kid, "use": "sig", "alg": ALGORITHM})
+    return SigningKey(kid=kid, private_pem=pem, public_jwk=public)
+
+
+def sign(claims: Mapping[str, Any], *, private_pem: bytes, kid: str) -> str:
+    """Sign `claims` with RS256 under `kid`."""
+    return jwt.encode(
+        dict(claims), private_pem.decode(), algorithm=ALGORITHM, headers={"kid": kid, "typ": "JWT"}
+    )
+
+
+def _public_key(entry: Mapping[str, Any]) -> tuple[str, Key] | None:
+    kid = entry.get("kid")
+    if not isinstance(kid, str) or not _KID.match(kid):
+        return None
+    if entry.get("kty") != "RSA" or entry.get("alg", ALGORITHM) != ALGORITHM:
+        return None
+    if entry.get("use", "sig") != "sig":
+        return None
+    public = {k: entry[k] for k in ("kty", "n", "e") if k in entry}
+    return kid, jwk.construct(public, ALGORITHM)
+
+
+class KeySet:
+    """The verification keys, cached; reloaded when stale or, rate-limited, on an unknown kid."""
+
+    def __init__(
+        self,
+        loader: Callable[[], Sequence[Mapping[str, Any]]],
+        *,
+        max_age_seconds: float = 300.0,
+        unknown_kid_cooldown_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._loader = loader
+        self._max_age = max_age_seconds
+        self._cooldown = unknown_kid_cooldown_seconds
+        self._clock = clock
+        self._keys: dict[str, Key] = {}
+        self._loaded_at: float | None = None
+        self._lock = threading.Lock()
+        self.loads = 0
+
+    def cached(self, kid: str) -> Key | None:
+        """Return the key for `kid` if it is cached and the cache is fresh; never loads."""
+        loaded_at = self._loaded_at
+        if loaded_at is None or self._clock() - loaded_at > self._max_age:
+            return None
+        return self._keys.get(kid)
+
+    def needs_load(self, kid: str) -> bool:
+        """Whether `get(kid)` would load keys now (a stale cache, or an unknown kid off cooldown)."""
+        loaded_at = self._loaded_at
+        if loaded_at is None:
+            return True
+        age = self._clock() - loaded_at
+        return age > self._max_age or (kid not in self._keys and age >= self._cooldown)
+
+    def get(self, kid: str) -> Key | None:
+        """Return the key for `kid`, loading the key set if stale or (off cooldown) if unknown."""
+        if not self.needs_load(kid):
+            return self._keys.get(kid)
+        with self._lock:
+            if self.needs_load(kid):
+                self._load()
+            return self._keys.get(kid)
+
+    def invalidate(self) -> None:
+        """Forget the cache, e.g. after this process rotated the signing key."""
+        with self._lock:
+            self._loaded_at = None
+
+    def _load(self) -> None:
+        keys: dict[str, Key] = {}
+        for entry in self._loader():
+            parsed = _public_key(entry)
+            if parsed is not None:
+                keys[parsed[0]] = parsed[1]
+        self._keys = keys
+        self._loaded_at = self._clock()
+        self.loads += 1
+
+
+class TokenVerifier:
+    """Verify bearer tokens against a `KeySet`, turning them into a `Principal`."""
+
+    def __init__(self, keys: KeySet, *, issuer: str, audience: str) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+
+    def verify(self, token: str) -> Principal:
+        """Return the principal of a valid token; raise `InvalidToken` otherwise (may load keys)."""
+        principal = self._verify(token, may_load=True)
+        assert principal is not None
+        return principal
+
+    def verify_cached(self, token: str) -> Principal | None:
+        """Like `verify`, but return None instead of loading keys (for async callers)."""
+        return self._verify(token, may_load=False)
+
+    def _verify(self, token: str, *, may_load: bool) -> Principal | None:
+        kid = _checked_header(token)
+        if may_load:
+            key = self.keys.get(kid)
+        elif self.keys.needs_load(kid):
+            return None
+        else:
+            key = self.keys.cached(kid)
+        if key is None:
+            raise InvalidToken("unknown kid")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={
+                    "leeway": LEEWAY_SECONDS,
+                    **{f"require_{claim}": True for claim in _REQUIRED},
+                },
+            )
+        except Exception as exc:  # python-jose raises several types; all mean "not trusted"
+            raise InvalidToken(f"rejected: {type(exc).__name__}: {exc}") from None
+        return _principal(claims)
+
+
+def _checked_header(token: str) -> str:
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES:
+        raise InvalidToken("token too large")
+    parts = token.split(".")
+    if len(parts) != 3 or not all(_SEGMENT.match(p) for p in parts):
+        raise InvalidToken("not a compact JWS")
+    try:
+        header = jwt.get_unverified_header(token)
+    except Exception as exc:
+        raise InvalidToken(f"bad header: {type(exc).__name__}") from None
+    if header.get("alg") != ALGORITHM:
+        raise InvalidToken(f"algorithm {header.get('alg')!r} not accepted")
+    if _FORBIDDEN_HEADERS & set(header):
+        raise InvalidToken("header names a key or critical extension; refused")
+    if header.get("typ", "JWT") not in ("JWT", "at+jwt"):
+        raise InvalidToken("unexpected typ")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not _KID.match(kid):
+        raise InvalidToken("missing or malformed kid")
+    return kid
+
+
+def _principal(claims: Mapping[str, Any]) -> Principal:
+    role = claims.get("role")
+    sub = claims.get("sub")
+    scope = claims.get("scope", "")
+    if role not in ROLES or not isinstance(sub, str) or not isinstance(scope, str):
+        raise InvalidToken("bad role, sub or scope claim")
+    scopes = frozenset(scope.split())
+    if not scopes <= ROLE_SCOPES[role]:
+        raise InvalidToken("scope beyond the role")
+    bank_code = claims.get("bank_code")
+    firm_code = claims.get("firm_code")
+    if role == "bank" and not isinstance(bank_code, str):
+        raise InvalidToken("bank token without bank_code")
+    if role == "credit_firm" and not isinstance(firm_code, str):
+        raise InvalidToken("firm token without firm_code")
+    jti = claims.get("jti")
+    exp = claims.get("exp")
+    return Principal(
+        client_id=sub,
+        role=cast(Role, role),
+        scopes=scopes,
+        bank_code=bank_code if role == "bank" else None,
+        firm_code=firm_code if role == "credit_firm" else None,
+        token_id=jti if isinstance(jti, str) else None,
+        expires_at=datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None,
+    )

@@ -1,0 +1,38 @@
+"""Roles, their scopes, and the authenticated caller (`Principal`) a verified token yields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, get_args
+
+Role = Literal["bank", "bureau", "credit_firm", "admin"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+READ_SCOPES = ("scoring:read", "loans:read", "stats:read", "guarantee:read", "export:read")
+
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    "bank": frozenset(
+        {"scoring:read", "loans:read", "loans:write", "stats:read", "guarantee:read"}
+    ),
+    "bureau": frozenset({"scoring:read", "loans:read", "stats:read", "guarantee:read"}),
+    "credit_firm": frozenset({"export:read"}),
+    "admin": frozenset({"admin", *READ_SCOPES}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a client of one role, its scopes and its tenant (bank or firm), if any."""
+
+    client_id: str
+    role: Role
+    scopes: frozenset[str]
+    bank_code: str | None = None
+    firm_code: str | None = None
+    token_id: str | None = None
+    expires_at: datetime | None = None
+
+    def has(self, *scopes: str) -> bool:
+        """Whether every scope in `scopes` was granted."""
+        return all(s in self.scopes for s in scopes)

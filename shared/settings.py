@@ -1,0 +1,87 @@
+"""Settings read from the environment, one class for what every process needs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A fixed, public key-encryption key for development only. `innocredit serve` warns when it
+# is in use; production sets INNOCREDIT_KEY_ENCRYPTION_KEY (see README, "Configuration").
+DEV_KEY_ENCRYPTION_KEY = base64.urlsafe_b64encode(
+    hashlib.sha256(b"innocredit-development-only-key-encryption-key").digest()
+).decode()
+
+
+def default_data_dir() -> Path:
+    """Return where the embedded PostgreSQL keeps its data when nothing else is configured."""
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "innocredit"
+
+
+class CoreSettings(BaseSettings):
+    """Settings every InnoCredit process reads (gateway and services alike)."""
+
+    model_config = SettingsConfigDict(env_prefix="INNOCREDIT_", extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    data_dir: Path = Field(default_factory=default_data_dir)
+    key_encryption_key: str = DEV_KEY_ENCRYPTION_KEY
+    issuer: str = "https://innocredit.taizhou/"
+    audience: str = "innocredit-api"
+    token_ttl_seconds: int = Field(default=900, ge=60, le=900)
+    jwks_url: str | None = None
+    key_cache_seconds: int = Field(default=300, ge=1)
+    unknown_kid_cooldown_seconds: float = Field(default=30.0, ge=0)
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    client_cache_seconds: float = Field(default=5.0, ge=0)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_upload_bytes: int = Field(default=33_554_432, ge=1024)
+    docs_enabled: bool = True
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+    scoring_url: str | None = None
+    loans_url: str | None = None
+    guarantee_url: str | None = None
+    proxy_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("key_encryption_key")
+    @classmethod
+    def _valid_fernet_key(cls, value: str) -> str:
+        try:
+            raw = base64.urlsafe_b64decode(value.encode())
+        except ValueError as exc:
+            raise ValueError("must be url-safe base64 of 32 bytes (a Fernet key)") from exc
+        if len(raw) != 32:
+            raise ValueError("must be url-safe base64 of 32 bytes (a Fernet key)")
+        return value
+
+    @property
+    def using_dev_key(self) -> bool:
+        """Whether the public development key-encryption key is in use."""
+        return self.key_encryption_key == DEV_KEY_ENCRYPTION_KEY
+
+    @property
+    def cursor_key(self) -> bytes:
+        """The key that signs pagination cursors, derived from the key-encryption key."""
+        return hashlib.sha256(b"innocredit-cursor\x00" + self.key_encryption_key.encode()).digest()
+
+    @property
+    def split_mode(self) -> bool:
+        """Whether the gateway proxies to separately running services."""
+        return any((self.scoring_url, self.loans_url, self.guarantee_url))
+
+
+@lru_cache
+def get_settings() -> CoreSettings:
+    """Return the process-wide settings, read once from the environment."""
+    return CoreSettings()
