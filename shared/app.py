@@ -12,7 +12,12 @@ from sqlalchemy.engine import Engine
 from shared.auth.jwt import TokenVerifier
 from shared.db import make_sessionmaker
 from shared.errors import install_error_handlers
-from shared.middleware import AccessLogMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from shared.middleware import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    CatchAllMiddleware,
+    RequestIdMiddleware,
+)
 from shared.migrate import at_head
 from shared.settings import CoreSettings
 
@@ -93,6 +98,7 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     if edge:
+        app.add_middleware(CatchAllMiddleware)
         app.add_middleware(BodyLimitMiddleware, limit_for=body_limit(settings))
         app.add_middleware(AccessLogMiddleware)
         app.add_middleware(RequestIdMiddleware)

@@ -292,7 +292,7 @@ def _is_connection_error(exc: DBAPIError) -> bool:
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", extra={"path": request.url.path})
+    log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
     return problem_response(
         request,
         slug="internal-error",

@@ -192,3 +192,36 @@ class AccessLogMiddleware:
                     "client_id": getattr(principal, "client_id", None),
                 },
             )
+
+
+class CatchAllMiddleware:
+    """Turn an exception that escaped the app into a 500 problem (with the request id)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:  # an inner handler already answered; nothing more can be sent
+                log.debug("exception after response start", exc_info=True)
+                return
+            logging.getLogger("innocredit.errors").exception(
+                "unhandled error", extra={"path": scope.get("path")}
+            )
+            await send_problem(
+                scope, send, status=500, slug="internal-error", title="Internal server error",
+                detail="An unexpected error occurred; quote the request id when reporting it",
+            )

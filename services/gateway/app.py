@@ -20,7 +20,12 @@ from services.gateway.ratelimit import ClientDirectory, RateLimiter
 from shared.app import body_limit, create_service_app
 from shared.auth.jwt import KeySet, TokenVerifier
 from shared.db import make_sessionmaker
-from shared.middleware import AccessLogMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from shared.middleware import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    CatchAllMiddleware,
+    RequestIdMiddleware,
+)
 from shared.settings import CoreSettings
 
 
@@ -102,7 +107,8 @@ def create_gateway(
         default_rate_per_minute=settings.rate_limit_per_minute,
         sessionmaker=core.state.sessionmaker,
     )
-    app: ASGIApp = BodyLimitMiddleware(edge, limit_for=body_limit(settings))
+    app: ASGIApp = CatchAllMiddleware(edge)
+    app = BodyLimitMiddleware(app, limit_for=body_limit(settings))
     app = AccessLogMiddleware(app)
     app = RequestIdMiddleware(app)
     return Gateway(app, core, proxies)

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -69,10 +70,17 @@ def generate_signing_key() -> SigningKey:
     return SigningKey(kid=kid, private_pem=pem, public_jwk=public)
 
 
+@lru_cache(maxsize=8)
+def _private_key(private_pem: bytes) -> Key:
+    # Parsing an RSA private key costs milliseconds; a handful of keys are ever live.
+    return jwk.construct(private_pem.decode(), ALGORITHM)
+
+
 def sign(claims: Mapping[str, Any], *, private_pem: bytes, kid: str) -> str:
     """Sign `claims` with RS256 under `kid`."""
     return jwt.encode(
-        dict(claims), private_pem.decode(), algorithm=ALGORITHM, headers={"kid": kid, "typ": "JWT"}
+        dict(claims), _private_key(private_pem), algorithm=ALGORITHM,
+        headers={"kid": kid, "typ": "JWT"},
     )
 
 

@@ -1,0 +1,152 @@
+"""Benchmark helpers: ports, readiness, load generation, statistics and tables."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import socket
+import statistics
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import httpx
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], *, timeout: float = 60.0) -> None:
+    """Poll `url` until it answers 200; fail early if `process` dies or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    last_error = "no answer yet"
+    while time.monotonic() < deadline:
+        code = process.poll()
+        if code is not None:
+            raise RuntimeError(f"server process exited with code {code} before {url} answered")
+        try:
+            response = httpx.get(url, timeout=2.0)
+            if response.status_code == 200:
+                return
+            last_error = f"status {response.status_code}"
+        except httpx.TransportError as exc:
+            last_error = type(exc).__name__
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f} s ({last_error})")
+
+
+def stop(process: subprocess.Popen[bytes], *, timeout: float = 10.0) -> None:
+    """Ask a child process to stop (SIGTERM: uvicorn shuts down cleanly), kill it if it lingers."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (`q` in 0..1) of already sorted values."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(q * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+@dataclass(slots=True)
+class Sample:
+    """One measured run against one target."""
+
+    target: str
+    round: int
+    requests: int
+    seconds: float
+    latencies: list[float]
+    statuses: Counter[int] = field(default_factory=Counter)
+    bodies_checked: int = 0
+    body_mismatches: int = 0
+
+    @property
+    def throughput(self) -> float:
+        """Completed requests per second of wall time."""
+        return self.requests / self.seconds if self.seconds > 0 else math.nan
+
+    @property
+    def p50_ms(self) -> float:
+        """Median latency in milliseconds."""
+        return percentile(sorted(self.latencies), 0.50) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        """99th-percentile latency in milliseconds."""
+        return percentile(sorted(self.latencies), 0.99) * 1000
+
+    @property
+    def errors(self) -> int:
+        """Responses that were not 200."""
+        return sum(n for status, n in self.statuses.items() if status != 200)
+
+
+async def drive(
+    client: httpx.AsyncClient,
+    path: str,
+    *,
+    requests: int,
+    concurrency: int,
+    expect_client_id: str,
+    sample: Sample | None,
+) -> None:
+    """Make `requests` GETs of `path` from `concurrency` tasks; record them in `sample` if given.
+
+    Every status is counted; the JSON body of every 50th response is checked for
+    `expect_client_id` (parsing every body would only add client-side cost to both targets).
+    """
+    remaining = requests
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            started = time.perf_counter()
+            response = await client.get(path)
+            elapsed = time.perf_counter() - started
+            if sample is None:
+                continue
+            sample.latencies.append(elapsed)
+            sample.statuses[response.status_code] += 1
+            if len(sample.latencies) % 50 == 1:
+                sample.bodies_checked += 1
+                ok = response.status_code == 200
+                if not ok or response.json().get("client_id") != expect_client_id:
+                    sample.body_mismatches += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def median(values: Sequence[float]) -> float:
+    """The median, NaN for no values."""
+    return statistics.median(values) if values else math.nan
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain aligned text table: first column left-aligned, the others right-aligned."""
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])

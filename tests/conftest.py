@@ -1,0 +1,135 @@
+"""Fixtures: one real PostgreSQL, a database migrated to head, the gateway and API clients."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.gateway import service as gateway_service
+from services.gateway.schemas import ClientCreate
+from services.runtime import build_gateway
+from shared import migrate
+from shared.db import make_engine, make_sessionmaker
+from shared.settings import CoreSettings
+from tests import pg
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    with pg.server_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def new_database(pg_server: str) -> Iterator[Callable[[], str]]:
+    """A factory of empty databases, all dropped at the end of the session."""
+    made: list[str] = []
+
+    def make() -> str:
+        url = pg.create_database(pg_server)
+        made.append(url)
+        return url
+
+    yield make
+    for url in made:
+        pg.drop_database(pg_server, url)
+
+
+@pytest.fixture(scope="session")
+def database_url(new_database: Callable[[], str]) -> str:
+    """A database migrated to head, shared by the session (tests use their own rows)."""
+    url = new_database()
+    migrate.upgrade(url, "head")
+    return url
+
+
+def make_settings(database_url: str, **overrides: object) -> CoreSettings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "rate_limit_per_minute": 100_000,
+        "log_format": "text",
+    }
+    values.update(overrides)
+    return CoreSettings.model_validate(values)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> CoreSettings:
+    return make_settings(database_url)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: CoreSettings) -> Iterator[Engine]:
+    assert settings.database_url
+    eng = make_engine(settings.database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def db(engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+def gateway_app(settings: CoreSettings, engine: Engine):  # type: ignore[no-untyped-def]
+    return build_gateway(settings, engine)
+
+
+@pytest.fixture(scope="session")
+def api(gateway_app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(gateway_app, base_url="http://testserver") as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class Creds:
+    client_id: str
+    client_secret: str
+
+    def basic(self) -> str:
+        raw = f"{self.client_id}:{self.client_secret}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+
+@pytest.fixture(scope="session")
+def make_client(db: sessionmaker[Session]) -> Callable[..., Creds]:
+    """Create an API client directly in the database and return its credentials."""
+
+    def make(role: str = "admin", *, name: str = "test client", **kwargs: object) -> Creds:
+        data = ClientCreate.model_validate({"name": name, "role": role, **kwargs})
+        with db.begin() as session:
+            client, secret = gateway_service.create_client(session, data)
+            return Creds(client.client_id, secret)
+
+    return make
+
+
+def get_token(api: TestClient, creds: Creds, scope: str | None = None) -> str:
+    form = {"grant_type": "client_credentials"}
+    if scope is not None:
+        form["scope"] = scope
+    response = api.post("/oauth/token", data=form, headers={"Authorization": creds.basic()})
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+@pytest.fixture(scope="session")
+def admin_token(api: TestClient, make_client: Callable[..., Creds]) -> str:
+    return get_token(api, make_client("admin", name="test admin"))
+
+
+@pytest.fixture(scope="session")
+def bank_token(api: TestClient, make_client: Callable[..., Creds]) -> str:
+    return get_token(api, make_client("bank", name="泰州农商行", bank_code="TZRCB"))
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,165 @@
+"""Operators manage clients (create, rotate secret, disable) and rotate the signing key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+from jose import jwt
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.gateway.crypto import KeyEncryptor
+from services.gateway.models import Client, SigningKey
+from services.runtime import build_gateway
+from shared.auth import jwt as tokens
+from shared.db import make_engine
+from shared.settings import CoreSettings
+from tests.conftest import Creds, bearer, get_token, make_settings
+
+
+def test_create_client_returns_secret_once_and_stores_only_a_hash(
+    api: TestClient, admin_token: str, db: sessionmaker[Session]
+) -> None:
+    response = api.post("/v1/admin/clients", headers=bearer(admin_token),
+                        json={"name": "信用评级公司", "role": "credit_firm", "firm_code": "CRF1"})
+    assert response.status_code == 201
+    body = response.json()
+    secret = body["client_secret"]
+    assert body["client"]["firm_code"] == "CRF1"
+    with db() as session:
+        stored = session.scalars(select(Client).where(Client.client_id == body["client_id"])).one()
+    assert secret not in stored.secret_hash
+    assert stored.secret_hash.startswith("$argon2id$")
+    again = api.get(f"/v1/admin/clients/{body['client_id']}", headers=bearer(admin_token))
+    assert "client_secret" not in again.json()
+    token = get_token(api, Creds(body["client_id"], secret))
+    assert jwt.get_unverified_claims(token)["firm_code"] == "CRF1"
+
+
+def test_client_create_validates_tenant_against_role(api: TestClient, admin_token: str) -> None:
+    for body in (
+        {"name": "x", "role": "bank"},  # bank without bank_code
+        {"name": "x", "role": "bureau", "bank_code": "TZB"},  # tenant on a tenantless role
+        {"name": "x", "role": "root"},
+        {"name": "x", "role": "admin", "enabled": False},  # unknown field
+        {"name": "x", "role": "bank", "bank_code": "lower-case"},
+    ):
+        response = api.post("/v1/admin/clients", headers=bearer(admin_token), json=body)
+        assert response.status_code == 422, body
+        assert response.json()["type"].endswith("/problems/validation-error")
+
+
+def test_rotate_secret_invalidates_the_old_one(api: TestClient, admin_token: str,
+                                               make_client: Callable[..., Creds]) -> None:
+    creds = make_client("bureau")
+    response = api.post(f"/v1/admin/clients/{creds.client_id}/rotate-secret",
+                        headers=bearer(admin_token))
+    assert response.status_code == 200
+    new = Creds(creds.client_id, response.json()["client_secret"])
+    old = api.post("/oauth/token", data={"grant_type": "client_credentials"},
+                   headers={"Authorization": creds.basic()})
+    assert old.status_code == 401
+    get_token(api, new)
+
+
+def test_disable_stops_new_tokens_and_live_ones(api: TestClient, admin_token: str,
+                                                make_client: Callable[..., Creds]) -> None:
+    creds = make_client("bureau")
+    live = get_token(api, creds)
+    assert api.get("/v1/scoring/whoami", headers=bearer(live)).status_code == 200
+    response = api.post(f"/v1/admin/clients/{creds.client_id}/disable",
+                        headers=bearer(admin_token))
+    assert response.status_code == 200
+    assert response.json()["enabled"] is False
+    assert api.get("/v1/scoring/whoami", headers=bearer(live)).status_code == 401
+    refused = api.post("/oauth/token", data={"grant_type": "client_credentials"},
+                       headers={"Authorization": creds.basic()})
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "invalid_client"
+
+
+def test_unknown_client_is_404_problem(api: TestClient, admin_token: str) -> None:
+    response = api.post("/v1/admin/clients/ic_nope/disable", headers=bearer(admin_token))
+    assert response.status_code == 404
+    assert response.json()["type"].endswith("/problems/client-not-found")
+
+
+def test_client_list_pages_with_cursor(api: TestClient, admin_token: str,
+                                       make_client: Callable[..., Creds]) -> None:
+    for _ in range(3):
+        make_client("bureau")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, str | int] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = api.get("/v1/admin/clients", headers=bearer(admin_token), params=params).json()
+        seen += [c["client_id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(seen)
+    assert len(seen) == len(set(seen)) >= 3
+    bad = api.get("/v1/admin/clients", headers=bearer(admin_token), params={"cursor": "forged"})
+    assert bad.status_code == 400
+    assert bad.json()["type"].endswith("/problems/invalid-cursor")
+    too_many = api.get("/v1/admin/clients", headers=bearer(admin_token), params={"limit": 501})
+    assert too_many.status_code == 422
+
+
+def test_key_rotation_keeps_old_tokens_valid_and_jwks_lists_both(
+    api: TestClient, admin_token: str, make_client: Callable[..., Creds]
+) -> None:
+    creds = make_client("bureau")
+    before = get_token(api, creds)
+    old_kid = jwt.get_unverified_header(before)["kid"]
+    response = api.post("/v1/admin/keys/rotate", headers=bearer(admin_token))
+    assert response.status_code == 200
+    new_kid = response.json()[0]["kid"]
+    assert new_kid != old_kid
+    assert response.json()[1]["kid"] == old_kid
+    assert response.json()[1]["retired_at"] is not None
+
+    kids = {k["kid"] for k in api.get("/.well-known/jwks.json").json()["keys"]}
+    assert {old_kid, new_kid} <= kids
+    assert api.get("/v1/scoring/whoami", headers=bearer(before)).status_code == 200
+    after = get_token(api, creds)
+    assert jwt.get_unverified_header(after)["kid"] == new_kid
+    assert api.get("/v1/scoring/whoami", headers=bearer(after)).status_code == 200
+
+
+def test_rotation_by_another_process_is_picked_up(database_url: str,
+                                                  make_client: Callable[..., Creds]) -> None:
+    """A gateway that did not rotate finds the new kid (after the unknown-kid cooldown)."""
+    engine = make_engine(database_url)
+    first = build_gateway(make_settings(database_url, unknown_kid_cooldown_seconds=0), engine)
+    second = build_gateway(make_settings(database_url, unknown_kid_cooldown_seconds=0), engine)
+    with TestClient(first) as a, TestClient(second) as b:
+        admin = get_token(a, make_client("admin"))
+        assert b.get("/v1/loans/whoami", headers=bearer(admin)).status_code == 200
+        assert a.post("/v1/admin/keys/rotate", headers=bearer(admin)).status_code == 200
+        fresh = get_token(a, make_client("bureau"))
+        assert b.get("/v1/loans/whoami", headers=bearer(fresh)).status_code == 200
+        assert b.get("/v1/loans/whoami", headers=bearer(admin)).status_code == 200
+    engine.dispose()
+
+
+def test_retired_key_leaves_jwks_once_its_tokens_have_expired(
+    api: TestClient, db: sessionmaker[Session], settings: CoreSettings
+) -> None:
+    encryptor = KeyEncryptor(settings.key_encryption_key)
+    now = datetime.now(UTC)
+    stale, recent = tokens.generate_signing_key(), tokens.generate_signing_key()
+    with db.begin() as session:
+        for key, retired_at in ((stale, now - timedelta(hours=1)),
+                                (recent, now - timedelta(minutes=5))):
+            session.add(SigningKey(kid=key.kid, algorithm="RS256", public_jwk=key.public_jwk,
+                                   private_key_encrypted=encryptor.encrypt(key.private_pem),
+                                   created_at=retired_at - timedelta(days=1),
+                                   retired_at=retired_at))
+    kids = {k["kid"] for k in api.get("/.well-known/jwks.json").json()["keys"]}
+    assert stale.kid not in kids
+    assert recent.kid in kids  # tokens up to 15 min old may still be signed by it

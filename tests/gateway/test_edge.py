@@ -1,0 +1,193 @@
+"""The edge: bad input is always a 4xx problem, request ids, body limits, quotas, audit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.gateway.models import AuditEvent
+from services.runtime import build_gateway
+from shared.db import make_engine
+from tests.conftest import Creds, bearer, get_token, make_settings
+
+
+@pytest.fixture(scope="module")
+def small(database_url: str) -> Iterator[TestClient]:
+    """A gateway with tiny body limits."""
+    engine = make_engine(database_url)
+    app = build_gateway(make_settings(database_url, max_body_bytes=1024,
+                                      max_upload_bytes=4096), engine)
+    with TestClient(app) as client:
+        yield client
+    engine.dispose()
+
+
+def _is_problem(response) -> None:  # type: ignore[no-untyped-def]
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert {"type", "title", "status", "detail", "instance", "request_id"} <= set(body)
+    assert body["status"] == response.status_code
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status"),
+    [
+        (b"{not json", "application/json", 422),
+        (b"\xff\xfe\x00garbage", "application/json", 422),
+        (b"[1, 2, 3]", "application/json", 422),
+        (b'"a string"', "application/json", 422),
+        (b"null", "application/json", 422),
+        (b"name=x&role=admin", "application/x-www-form-urlencoded", 415),
+        (b"<xml/>", "application/xml", 415),
+        (b'{"name": "x", "role": "admin"}', "text/plain", 415),
+        (b"", "application/json", 422),
+        (('{"name": "' + "长" * 300 + '", "role": "admin"}').encode(), "application/json", 422),
+    ],
+)
+def test_garbage_and_wrong_content_types_are_4xx_problems(
+    api: TestClient, admin_token: str, content: bytes, content_type: str, status: int
+) -> None:
+    response = api.post("/v1/admin/clients", content=content,
+                        headers={**bearer(admin_token), "Content-Type": content_type})
+    assert response.status_code == status, response.text
+    _is_problem(response)
+
+
+def test_validation_problem_lists_errors(api: TestClient, admin_token: str) -> None:
+    response = api.post("/v1/admin/clients", headers=bearer(admin_token),
+                        json={"role": "bank", "bank_code": "TZB", "status": "x"})
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    locs = {tuple(e["loc"]) for e in errors}
+    assert ("body", "name") in locs
+    assert ("body", "status") in locs  # unknown fields are refused, not ignored
+    assert all({"loc", "msg"} <= set(e) for e in errors)
+
+
+def test_unknown_path_and_method(api: TestClient, admin_token: str) -> None:
+    missing = api.get("/v1/admin/nothing-here", headers=bearer(admin_token))
+    assert missing.status_code == 404
+    _is_problem(missing)
+    root_missing = api.get("/nothing")
+    assert root_missing.status_code == 404
+    _is_problem(root_missing)
+    wrong_method = api.delete("/v1/admin/clients", headers=bearer(admin_token))
+    assert wrong_method.status_code == 405
+    _is_problem(wrong_method)
+    trace = api.request("TRACE", "/v1/scoring/whoami", headers=bearer(admin_token))
+    assert trace.status_code == 405
+    _is_problem(trace)
+
+
+def test_oversized_bodies_are_413(small: TestClient, make_client: Callable[..., Creds]) -> None:
+    big = b"grant_type=client_credentials&pad=" + b"x" * 2000
+    response = small.post("/oauth/token", content=big,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413
+    _is_problem(response)
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is enforced while streaming
+        for _ in range(10):
+            yield b"x" * 500
+
+    streamed = small.post("/oauth/token", content=chunks(),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert streamed.status_code == 413
+    _is_problem(streamed)
+
+    token = get_token(small, make_client("admin"))
+    upload = small.post("/v1/admin/clients", headers=bearer(token),
+                        content=b'{"name": "' + b"x" * 3000 + b'", "role": "admin"}',
+                        )
+    assert upload.status_code == 422  # admin paths allow bulk uploads up to the upload limit
+    too_big = small.post("/v1/admin/clients", headers=bearer(token), content=b"x" * 5000)
+    assert too_big.status_code == 413
+
+
+def test_request_id_is_taken_when_sane_and_made_otherwise(api: TestClient) -> None:
+    given = api.get("/healthz", headers={"X-Request-ID": "bank-req-42"})
+    assert given.headers["x-request-id"] == "bank-req-42"
+    made = api.get("/healthz", headers={"X-Request-ID": "bad id with spaces\t" + "x" * 200})
+    assert made.headers["x-request-id"] != "bad id with spaces"
+    assert len(made.headers["x-request-id"]) == 32
+    assert len(api.get("/healthz").headers["x-request-id"]) == 32
+    problem = api.get("/v1/scoring/whoami", headers={"X-Request-ID": "trace-1"})
+    assert problem.json()["request_id"] == "trace-1"
+
+
+def test_rate_limit_gives_429_with_retry_after(api: TestClient, admin_token: str) -> None:
+    created = api.post("/v1/admin/clients", headers=bearer(admin_token),
+                       json={"name": "slow bank", "role": "bank", "bank_code": "SLOW",
+                             "rate_limit_per_minute": 3})
+    creds = Creds(created.json()["client_id"], created.json()["client_secret"])
+    token = get_token(api, creds)
+    statuses = [api.get("/v1/loans/whoami", headers=bearer(token)).status_code
+                for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    limited = api.get("/v1/loans/whoami", headers=bearer(token))
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    _is_problem(limited)
+    # Other clients are not affected.
+    assert api.get("/v1/loans/whoami", headers=bearer(admin_token)).status_code == 200
+
+
+def test_every_write_is_audited_with_client_and_request_id(
+    api: TestClient, admin_token: str, db: sessionmaker[Session]
+) -> None:
+    response = api.post("/v1/admin/clients", headers={**bearer(admin_token),
+                                                      "X-Request-ID": "audit-me-1"},
+                        json={"name": "audited", "role": "bureau"})
+    assert response.status_code == 201
+    failed = api.post("/v1/admin/clients", headers={**bearer(admin_token),
+                                                    "X-Request-ID": "audit-me-2"},
+                      json={"name": "audited", "role": "nope"})
+    assert failed.status_code == 422
+    api.get("/v1/admin/clients", headers={**bearer(admin_token), "X-Request-ID": "audit-me-3"})
+    with db() as session:
+        rows = {r.request_id: r for r in session.scalars(
+            select(AuditEvent).where(AuditEvent.request_id.like("audit-me-%")))}
+    assert set(rows) == {"audit-me-1", "audit-me-2"}  # reads are not audited
+    assert rows["audit-me-1"].status == 201
+    assert rows["audit-me-1"].method == "POST"
+    assert rows["audit-me-1"].path == "/v1/admin/clients"
+    assert rows["audit-me-2"].status == 422
+    assert rows["audit-me-1"].client_id == rows["audit-me-2"].client_id is not None
+
+    listed = api.get("/v1/admin/audit", headers=bearer(admin_token),
+                     params={"since": rows["audit-me-1"].at.isoformat(), "limit": 500})
+    assert "audit-me-1" in {e["request_id"] for e in listed.json()["items"]}
+    naive = api.get("/v1/admin/audit", headers=bearer(admin_token),
+                    params={"since": "2026-01-01T00:00:00"})
+    assert naive.status_code == 422
+
+
+def test_token_requests_are_audited_without_secrets(
+    api: TestClient, make_client: Callable[..., Creds], db: sessionmaker[Session]
+) -> None:
+    creds = make_client("bureau")
+    api.post("/oauth/token", data={"grant_type": "client_credentials"},
+             headers={"Authorization": creds.basic(), "X-Request-ID": "audit-token-1"})
+    with db() as session:
+        row = session.scalars(select(AuditEvent).where(
+            AuditEvent.request_id == "audit-token-1")).one()
+    assert row.client_id == creds.client_id
+    assert creds.client_secret not in str(row.detail)
+
+
+def test_health_and_readiness(api: TestClient) -> None:
+    assert api.get("/healthz").json() == {"status": "ok"}
+    ready = api.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok"}
+
+
+def test_openapi_covers_gateway_and_services(api: TestClient) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+    assert {"/oauth/token", "/v1/admin/clients", "/v1/scoring/whoami",
+            "/v1/loans/whoami", "/v1/guarantee/whoami"} <= set(paths)
