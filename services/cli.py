@@ -18,6 +18,7 @@ import uvicorn
 from services.gateway import service as gateway_service
 from services.gateway.bootstrap import bootstrap
 from services.gateway.crypto import KeyEncryptor
+from services.gateway.errors import RotationPending
 from services.gateway.schemas import ClientCreate
 from shared import embedded_pg, migrate
 from shared.db import make_engine, make_sessionmaker
@@ -131,13 +132,20 @@ def keys_rotate() -> None:
     with _database() as url:
         _require_head(url)
         engine = make_engine(url, pool_size=1, max_overflow=0)
-        with make_sessionmaker(engine).begin() as session:
-            new, old = gateway_service.rotate_key(session, KeyEncryptor(settings.key_encryption_key))
-        engine.dispose()
-    typer.echo(f"new signing key: {new.kid}")
+        try:
+            with make_sessionmaker(engine).begin() as session:
+                new, old = gateway_service.rotate_key(
+                    session, KeyEncryptor(settings.key_encryption_key),
+                    activation_delay_seconds=settings.unknown_kid_cooldown_seconds)
+        except RotationPending as exc:
+            typer.echo(f"not rotated: {exc.detail}", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            engine.dispose()
+    typer.echo(f"new signing key: {new.kid} (published now, signs from {new.activates_at})")
     if old is not None:
-        typer.echo(f"retired key:     {old.kid} (verifies tokens for another "
-                   f"{settings.token_ttl_seconds} s)")
+        typer.echo(f"previous key:    {old.kid} (signs until {old.retired_at}, then verifies "
+                   f"its tokens for another {settings.token_ttl_seconds} s)")
 
 
 # ---------------------------------------------------------------- serve

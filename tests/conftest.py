@@ -53,6 +53,9 @@ def make_settings(database_url: str, **overrides: object) -> CoreSettings:
     values: dict[str, object] = {
         "database_url": database_url,
         "rate_limit_per_minute": 100_000,
+        # New signing keys sign at once (the delay equals this cooldown); tests of the delay
+        # itself set their own.
+        "unknown_kid_cooldown_seconds": 0,
         "log_format": "text",
     }
     values.update(overrides)

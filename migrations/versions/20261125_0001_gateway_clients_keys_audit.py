@@ -55,6 +55,7 @@ def upgrade() -> None:
     sa.Column('public_jwk', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('private_key_encrypted', sa.LargeBinary(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('activates_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('retired_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('kid', name=op.f('pk_gw_signing_key'))
     )

@@ -209,12 +209,14 @@ def disable_client(client_id: str, request: Request, session: DbSession, _: Admi
             summary="Rotate the token-signing key")
 def rotate_keys(request: Request, session: DbSession, encryptor: Encryptor,
                 _: Admin) -> list[SigningKeyOut]:
-    """Sign new tokens with a new key; the old key keeps verifying until its tokens expire."""
-    new, old = service.rotate_key(session, encryptor)
+    """Publish a new key now; it signs from `activates_at` (after the unknown-kid cooldown, so
+    every verifier can learn it first). The old key keeps verifying until its tokens expire."""
+    new, old = service.rotate_key(
+        session, encryptor,
+        activation_delay_seconds=request.app.state.settings.unknown_kid_cooldown_seconds)
     keys: KeySet = request.app.state.key_set
     keys.invalidate()
-    return [SigningKeyOut(kid=k.kid, algorithm=k.algorithm, created_at=k.created_at,
-                          retired_at=k.retired_at) for k in (new, old) if k is not None]
+    return [SigningKeyOut.model_validate(k) for k in (new, old) if k is not None]
 
 
 @admin.get("/audit", response_model=Page[AuditEventOut], summary="The audit trail")

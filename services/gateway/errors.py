@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from shared.errors import DomainError, NotFound
+from shared.errors import Conflict, DomainError, NotFound
 
 
 class ClientNotFound(NotFound):
     status, title, slug = 404, "Client not found", "client-not-found"
+
+
+class RotationPending(Conflict):
+    status, title, slug = 409, "Key rotation already pending", "key-rotation-pending"
 
 
 class OAuthError(DomainError):

@@ -69,6 +69,10 @@ class SigningKey(Base):
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSONB)
     private_key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Published in the JWKS from creation; signs tokens from `activates_at` until `retired_at`.
+    activates_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

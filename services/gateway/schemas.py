@@ -69,9 +69,12 @@ class TokenResponse(BaseModel):
 class SigningKeyOut(BaseModel):
     """A signing key's public facts."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     kid: str
     algorithm: str
     created_at: datetime
+    activates_at: datetime
     retired_at: datetime | None
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, text, tuple_, update
+from sqlalchemy import func, insert, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from services.gateway.crypto import (
@@ -18,7 +18,7 @@ from services.gateway.crypto import (
     new_client_secret,
     verify_secret,
 )
-from services.gateway.errors import ClientNotFound, OAuthError
+from services.gateway.errors import ClientNotFound, OAuthError, RotationPending
 from services.gateway.models import AuditEvent, Client, SigningKey
 from services.gateway.schemas import ClientCreate
 from shared.auth import jwt as tokens
@@ -108,37 +108,51 @@ def has_admin_client(session: Session) -> bool:
 # ---------------------------------------------------------------- signing keys
 
 
-def active_key(session: Session) -> SigningKey | None:
-    """Return the key new tokens are signed with."""
-    stmt = select(SigningKey).where(SigningKey.retired_at.is_(None))
-    return session.scalars(stmt).one_or_none()
+def signing_key(session: Session) -> SigningKey | None:
+    """Return the key new tokens are signed with now (active, not yet retired)."""
+    now = func.now()
+    stmt = (
+        select(SigningKey)
+        .where(SigningKey.activates_at <= now)
+        .where(or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now))
+        .order_by(SigningKey.activates_at.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
 
 
 def ensure_signing_key(session: Session, encryptor: KeyEncryptor) -> SigningKey:
-    """Return the active key, creating the first one if there is none."""
-    key = active_key(session)
+    """Return the signing key, creating the first one (active at once) if there is none."""
+    key = signing_key(session)
     if key is not None:
         return key
     # Serialise first-key creation across processes; the partial unique index backs this up.
     session.execute(ADVISORY_LOCK)
-    key = active_key(session)
-    return key if key is not None else _insert_key(session, encryptor)
+    key = signing_key(session)
+    return key if key is not None else _insert_key(session, encryptor, activates_at=None)
 
 
-def rotate_key(session: Session, encryptor: KeyEncryptor) -> tuple[SigningKey, SigningKey | None]:
-    """Retire the active key and make a new one; return (new, retired)."""
+def rotate_key(
+    session: Session, encryptor: KeyEncryptor, *, activation_delay_seconds: float
+) -> tuple[SigningKey, SigningKey | None]:
+    """Publish a new key that starts signing after `activation_delay_seconds`; return (new, old).
+
+    The delay lets every verifier learn the new key (an unknown kid reloads the key set at most
+    once per cooldown) before any token signed with it exists. The old key stops signing when
+    the new one starts and keeps verifying until its last tokens expire.
+    """
     session.execute(ADVISORY_LOCK)
-    old = active_key(session)
+    old = session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))).first()
+    now: datetime = session.execute(select(func.now())).scalar_one()
+    switch_at = now + timedelta(seconds=activation_delay_seconds)
     if old is not None:
-        session.execute(
-            update(SigningKey)
-            .where(SigningKey.kid == old.kid)
-            .values(retired_at=datetime.now(UTC))
-        )
+        if old.activates_at > now:
+            raise RotationPending(
+                f"Key {old.kid} is already waiting to start signing at {old.activates_at}"
+            )
+        old.retired_at = switch_at
     session.flush()
-    new = _insert_key(session, encryptor)
-    if old is not None:
-        session.refresh(old)
+    new = _insert_key(session, encryptor, activates_at=switch_at)
     return new, old
 
 
@@ -148,7 +162,7 @@ def verification_keys(session: Session, *, token_ttl_seconds: int) -> list[dict[
     stmt = (
         select(SigningKey.public_jwk)
         .where((SigningKey.retired_at.is_(None)) | (SigningKey.retired_at > horizon))
-        .order_by(SigningKey.created_at.desc())
+        .order_by(SigningKey.activates_at.desc())
     )
     return [dict(jwk) for jwk in session.scalars(stmt)]
 
@@ -158,7 +172,9 @@ def list_keys(session: Session) -> Sequence[SigningKey]:
     return session.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())).all()
 
 
-def _insert_key(session: Session, encryptor: KeyEncryptor) -> SigningKey:
+def _insert_key(
+    session: Session, encryptor: KeyEncryptor, *, activates_at: datetime | None
+) -> SigningKey:
     generated = tokens.generate_signing_key()
     key = SigningKey(
         kid=generated.kid,
@@ -166,6 +182,8 @@ def _insert_key(session: Session, encryptor: KeyEncryptor) -> SigningKey:
         public_jwk=generated.public_jwk,
         private_key_encrypted=encryptor.encrypt(generated.private_pem),
     )
+    if activates_at is not None:
+        key.activates_at = activates_at
     session.add(key)
     session.flush()
     session.refresh(key)

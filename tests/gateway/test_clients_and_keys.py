@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -131,17 +132,28 @@ def test_key_rotation_keeps_old_tokens_valid_and_jwks_lists_both(
     assert api.get("/v1/scoring/whoami", headers=bearer(after)).status_code == 200
 
 
-def test_rotation_by_another_process_is_picked_up(database_url: str,
-                                                  make_client: Callable[..., Creds]) -> None:
-    """A gateway that did not rotate finds the new kid (after the unknown-kid cooldown)."""
+def test_rotation_publishes_the_key_before_it_signs(database_url: str,
+                                                   make_client: Callable[..., Creds]) -> None:
+    """Another gateway process (which loaded keys before the rotation) accepts new tokens."""
     engine = make_engine(database_url)
-    first = build_gateway(make_settings(database_url, unknown_kid_cooldown_seconds=0), engine)
-    second = build_gateway(make_settings(database_url, unknown_kid_cooldown_seconds=0), engine)
-    with TestClient(first) as a, TestClient(second) as b:
+    settings = make_settings(database_url, unknown_kid_cooldown_seconds=1)
+    with TestClient(build_gateway(settings, engine)) as a, \
+            TestClient(build_gateway(settings, engine)) as b:
         admin = get_token(a, make_client("admin"))
-        assert b.get("/v1/loans/whoami", headers=bearer(admin)).status_code == 200
-        assert a.post("/v1/admin/keys/rotate", headers=bearer(admin)).status_code == 200
+        assert b.get("/v1/loans/whoami", headers=bearer(admin)).status_code == 200  # b loads keys
+        rotated = a.post("/v1/admin/keys/rotate", headers=bearer(admin))
+        assert rotated.status_code == 200
+        new_kid, old_kid = rotated.json()[0]["kid"], rotated.json()[1]["kid"]
+        assert new_kid in {k["kid"] for k in a.get("/.well-known/jwks.json").json()["keys"]}
+        # Until the new key activates, the old one keeps signing.
+        pending = get_token(a, make_client("bureau"))
+        assert jwt.get_unverified_header(pending)["kid"] == old_kid
+        again = a.post("/v1/admin/keys/rotate", headers=bearer(admin))
+        assert again.status_code == 409
+        assert again.json()["type"].endswith("/problems/key-rotation-pending")
+        time.sleep(1.2)
         fresh = get_token(a, make_client("bureau"))
+        assert jwt.get_unverified_header(fresh)["kid"] == new_kid
         assert b.get("/v1/loans/whoami", headers=bearer(fresh)).status_code == 200
         assert b.get("/v1/loans/whoami", headers=bearer(admin)).status_code == 200
     engine.dispose()
