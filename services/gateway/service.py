@@ -152,7 +152,8 @@ def rotate_key(
             )
         old.retired_at = switch_at
     session.flush()
-    new = _insert_key(session, encryptor, activates_at=switch_at)
+    # With no key before it, no verifier can be waiting to learn this one: it signs at once.
+    new = _insert_key(session, encryptor, activates_at=switch_at if old is not None else now)
     return new, old
 
 
