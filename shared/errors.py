@@ -190,7 +190,8 @@ def problem_response(
 
 
 def _domain_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
+    if not isinstance(exc, DomainError):
+        return _unexpected(request, exc)
     return problem_response(
         request,
         slug=exc.slug,
@@ -212,14 +213,18 @@ def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for err in raw:
         out.append(
-            {"loc": _jsonable_loc(err.get("loc", ())), "msg": str(err.get("msg", "")),
-             "type": str(err.get("type", ""))}
+            {
+                "loc": _jsonable_loc(err.get("loc", ())),
+                "msg": str(err.get("msg", "")),
+                "type": str(err.get("type", "")),
+            }
         )
     return out
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):
+        return _unexpected(request, exc)
     errors = validation_errors(exc.errors())
     if _body_not_json(request, errors):
         return problem_response(
@@ -248,13 +253,12 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 def _body_not_json(request: Request, errors: Sequence[Mapping[str, Any]]) -> bool:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     is_json = content_type == "application/json" or content_type.endswith("+json")
-    return bool(content_type) and not is_json and any(
-        e["loc"][:1] == ["body"] for e in errors
-    )
+    return bool(content_type) and not is_json and any(e["loc"][:1] == ["body"] for e in errors)
 
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
+    if not isinstance(exc, StarletteHTTPException):
+        return _unexpected(request, exc)
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
     return problem_response(
@@ -268,7 +272,8 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DBAPIError)
+    if not isinstance(exc, DBAPIError):
+        return _unexpected(request, exc)
     if not exc.connection_invalidated and exc.orig is not None and not _is_connection_error(exc):
         return _unexpected(request, exc)
     log.warning("database unavailable", extra={"path": request.url.path})

@@ -8,7 +8,9 @@ from typing import Any
 import httpx
 
 
-def jwks_loader(url: str, *, timeout_seconds: float = 5.0) -> Callable[[], Sequence[Mapping[str, Any]]]:
+def jwks_loader(
+    url: str, *, timeout_seconds: float = 5.0
+) -> Callable[[], Sequence[Mapping[str, Any]]]:
     """Return a `KeySet` loader that GETs a JWKS document (one pooled client, short timeout)."""
     client = httpx.Client(timeout=timeout_seconds)
 

@@ -119,7 +119,11 @@ class BodyLimitMiddleware:
         if declared is not None:
             if not declared.isdigit():
                 await send_problem(
-                    scope, send, status=400, slug="bad-request", title="Bad request",
+                    scope,
+                    send,
+                    status=400,
+                    slug="bad-request",
+                    title="Bad request",
                     detail="Content-Length is not a number",
                 )
                 return
@@ -154,7 +158,11 @@ class BodyLimitMiddleware:
     @staticmethod
     async def _too_large(scope: Scope, send: Send, limit: int) -> None:
         await send_problem(
-            scope, send, status=413, slug="payload-too-large", title="Payload too large",
+            scope,
+            send,
+            status=413,
+            slug="payload-too-large",
+            title="Payload too large",
             detail=f"The request body exceeds the limit of {limit} bytes",
         )
 
@@ -222,6 +230,10 @@ class CatchAllMiddleware:
                 "unhandled error", extra={"path": scope.get("path")}
             )
             await send_problem(
-                scope, send, status=500, slug="internal-error", title="Internal server error",
+                scope,
+                send,
+                status=500,
+                slug="internal-error",
+                title="Internal server error",
                 detail="An unexpected error occurred; quote the request id when reporting it",
             )

@@ -47,7 +47,9 @@ def _check_range(minimum: Decimal) -> BeforeValidator:
         amount = _parse_money(value)
         if amount < minimum:
             raise PydanticCustomError(
-                "money_range", "money must be at least {minimum}", {"minimum": format_money(minimum)}
+                "money_range",
+                "money must be at least {minimum}",
+                {"minimum": format_money(minimum)},
             )
         return amount
 

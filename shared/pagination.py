@@ -21,7 +21,8 @@ MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
 
 Limit = Annotated[
-    int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT})")
+    int,
+    Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT})"),
 ]
 CursorParam = Annotated[
     str | None, Query(max_length=1024, description="Opaque cursor from a previous page")

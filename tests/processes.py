@@ -32,8 +32,13 @@ def free_port_block(size: int) -> int:
     raise RuntimeError("no free port block")
 
 
-def wait_ready(url: str, *, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None,
-               log: Path | None = None) -> None:
+def wait_ready(
+    url: str,
+    *,
+    timeout: float = 60.0,
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> None:
     """Poll `url` until it answers 200."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -51,12 +56,19 @@ def wait_ready(url: str, *, timeout: float = 60.0, proc: subprocess.Popen[bytes]
 
 
 @contextmanager
-def innocredit(args: list[str], *, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def innocredit(
+    args: list[str], *, env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start `innocredit ARGS` in its own process group; stop it (SIGINT, then SIGKILL) after."""
     full_env = {**os.environ, **env}
     with log.open("wb") as out:
-        proc = subprocess.Popen(INNOCREDIT + args, env=full_env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            INNOCREDIT + args,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             yield proc
         finally:

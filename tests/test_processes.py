@@ -1,8 +1,10 @@
-"""The real thing: `innocredit serve` as processes, one-process on embedded PostgreSQL, and split."""
+"""`innocredit serve` as real processes: one process on embedded PostgreSQL, and split."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,14 +15,18 @@ from fastapi.testclient import TestClient
 from services.runtime import build_gateway
 from shared.db import make_engine
 from tests.conftest import Creds, bearer, make_settings
-from tests.processes import free_port_block, innocredit, stop, wait_ready
+from tests.processes import INNOCREDIT, free_port_block, innocredit, stop, wait_ready
 
 pytestmark = pytest.mark.slow
 
 
 def _token(base: str, creds: Creds) -> str:
-    response = httpx.post(f"{base}/oauth/token", data={"grant_type": "client_credentials"},
-                          auth=(creds.client_id, creds.client_secret), timeout=10)
+    response = httpx.post(
+        f"{base}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(creds.client_id, creds.client_secret),
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
 
@@ -37,8 +43,11 @@ def test_serve_without_database_url_uses_embedded_postgres_and_keeps_its_data(
 ) -> None:
     port = free_port_block(1)
     base = f"http://127.0.0.1:{port}"
-    env = {"INNOCREDIT_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": "",
-           "INNOCREDIT_LOG_FORMAT": "text"}
+    env = {
+        "INNOCREDIT_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": "",
+        "INNOCREDIT_LOG_FORMAT": "text",
+    }
     first_log = tmp_path / "first.log"
     with innocredit(["serve", "--port", str(port)], env=env, log=first_log) as proc:
         wait_ready(f"{base}/readyz", proc=proc, log=first_log)
@@ -59,23 +68,37 @@ def test_serve_without_database_url_uses_embedded_postgres_and_keeps_its_data(
 
 
 def test_cli_clients_create_json_and_keys_rotate(tmp_path: Path, database_url: str) -> None:
-    import subprocess
-
-    from tests.processes import INNOCREDIT
-
     env = {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(INNOCREDIT + ["clients", "create", "--name", "江苏银行",
-                                       "--role", "bank", "--bank-code", "JSB", "--json"],
-                         env=env, capture_output=True, text=True, check=True)
-    import json
-
+    out = subprocess.run(
+        [
+            *INNOCREDIT,
+            "clients",
+            "create",
+            "--name",
+            "江苏银行",
+            "--role",
+            "bank",
+            "--bank-code",
+            "JSB",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert set(json.loads(out.stdout)) == {"client_id", "client_secret"}
-    bad = subprocess.run(INNOCREDIT + ["clients", "create", "--name", "x", "--role", "bank"],
-                         env=env, capture_output=True, text=True)
+    bad = subprocess.run(
+        [*INNOCREDIT, "clients", "create", "--name", "x", "--role", "bank"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode != 0
     assert "bank_code" in bad.stderr
-    rotated = subprocess.run(INNOCREDIT + ["keys", "rotate"], env=env, capture_output=True,
-                             text=True)
+    rotated = subprocess.run(
+        [*INNOCREDIT, "keys", "rotate"], env=env, capture_output=True, text=True
+    )
     assert rotated.returncode == 0, rotated.stderr
     assert "new signing key" in rotated.stdout
 
@@ -86,23 +109,29 @@ def test_split_mode_proxies_and_forwards_the_request_id(
     port = free_port_block(4)
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "split.log"
-    env = {"DATABASE_URL": database_url, "INNOCREDIT_LOG_FORMAT": "text",
-           "INNOCREDIT_UNKNOWN_KID_COOLDOWN_SECONDS": "0"}
+    env = {
+        "DATABASE_URL": database_url,
+        "INNOCREDIT_LOG_FORMAT": "text",
+        "INNOCREDIT_UNKNOWN_KID_COOLDOWN_SECONDS": "0",
+    }
     with innocredit(["serve", "--split", "--port", str(port)], env=env, log=log) as proc:
         wait_ready(f"{base}/readyz", proc=proc, log=log)
         for offset in (1, 2, 3):
             wait_ready(f"http://127.0.0.1:{port + offset}/readyz", proc=proc, log=log)
         token = _token(base, make_client("bank", name="泰州银行", bank_code="TZB"))
 
-        me = httpx.get(f"{base}/v1/scoring/whoami",
-                       headers={**bearer(token), "X-Request-ID": "split-req-1"})
+        me = httpx.get(
+            f"{base}/v1/scoring/whoami", headers={**bearer(token), "X-Request-ID": "split-req-1"}
+        )
         assert me.status_code == 200
         assert me.json()["bank_code"] == "TZB"
         assert me.headers["x-request-id"] == "split-req-1"
 
         # A problem made by the service itself carries the id the service received.
-        missing = httpx.get(f"{base}/v1/loans/no-such-thing",
-                            headers={**bearer(token), "X-Request-ID": "split-req-2"})
+        missing = httpx.get(
+            f"{base}/v1/loans/no-such-thing",
+            headers={**bearer(token), "X-Request-ID": "split-req-2"},
+        )
         assert missing.status_code == 404
         assert missing.json()["request_id"] == "split-req-2"
         generated = httpx.get(f"{base}/v1/guarantee/no-such-thing", headers=bearer(token))
@@ -116,22 +145,30 @@ def test_split_mode_proxies_and_forwards_the_request_id(
 
         # Gateway checks still apply in front of proxied services.
         assert httpx.get(f"{base}/v1/scoring/whoami").status_code == 401
-        scope = httpx.post(f"{base}/v1/admin/clients", headers=bearer(token),
-                           json={"name": "x", "role": "bureau"})
+        scope = httpx.post(
+            f"{base}/v1/admin/clients", headers=bearer(token), json={"name": "x", "role": "bureau"}
+        )
         assert scope.status_code == 403
 
 
-def test_split_gateway_answers_503_when_a_service_is_down(database_url: str,
-                                                          make_client: Callable[..., Creds]) -> None:
+def test_split_gateway_answers_503_when_a_service_is_down(
+    database_url: str, make_client: Callable[..., Creds]
+) -> None:
     port = free_port_block(1)  # nothing listens there
-    settings = make_settings(database_url, scoring_url=f"http://127.0.0.1:{port}",
-                             loans_url=f"http://127.0.0.1:{port}",
-                             guarantee_url=f"http://127.0.0.1:{port}")
+    settings = make_settings(
+        database_url,
+        scoring_url=f"http://127.0.0.1:{port}",
+        loans_url=f"http://127.0.0.1:{port}",
+        guarantee_url=f"http://127.0.0.1:{port}",
+    )
     engine = make_engine(database_url)
     with TestClient(build_gateway(settings, engine)) as api:
         creds = make_client("admin")
-        token = api.post("/oauth/token", data={"grant_type": "client_credentials"},
-                         headers={"Authorization": creds.basic()}).json()["access_token"]
+        token = api.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": creds.basic()},
+        ).json()["access_token"]
         response = api.get("/v1/scoring/whoami", headers=bearer(token))
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"

@@ -75,17 +75,20 @@ def _credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, 
         try:
             decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            raise OAuthError("invalid_client", "Malformed Basic credentials", status=401,
-                             basic_challenge=True) from None
+            raise OAuthError(
+                "invalid_client", "Malformed Basic credentials", status=401, basic_challenge=True
+            ) from None
         client_id, sep, secret = decoded.partition(":")
         if not sep:
-            raise OAuthError("invalid_client", "Malformed Basic credentials", status=401,
-                             basic_challenge=True)
+            raise OAuthError(
+                "invalid_client", "Malformed Basic credentials", status=401, basic_challenge=True
+            )
         return unquote_plus(client_id), unquote_plus(secret), True
     client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
     if not client_id or not secret:
-        raise OAuthError("invalid_client", "Client authentication is required", status=401,
-                         basic_challenge=True)
+        raise OAuthError(
+            "invalid_client", "Client authentication is required", status=401, basic_challenge=True
+        )
     return client_id, secret, False
 
 
@@ -94,8 +97,10 @@ def _credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, 
     response_model=TokenResponse,
     summary="OAuth 2.0 client-credentials token (RFC 6749 §4.4)",
     openapi_extra=_TOKEN_BODY_SCHEMA,
-    responses={400: {"description": "invalid_request / unsupported_grant_type / invalid_scope"},
-               401: {"description": "invalid_client"}},
+    responses={
+        400: {"description": "invalid_request / unsupported_grant_type / invalid_scope"},
+        401: {"description": "invalid_client"},
+    },
 )
 async def token(request: Request) -> JSONResponse:
     """Exchange client credentials (HTTP Basic or form fields) for a signed access token."""
@@ -105,8 +110,9 @@ async def token(request: Request) -> JSONResponse:
         "attempted_client_id": client_id[:40]
     }
     limiter: RateLimiter = request.app.state.token_limiter
-    retry_after = limiter.acquire("token:" + client_id[:64], request.app.state.settings
-                                  .rate_limit_per_minute)
+    retry_after = limiter.acquire(
+        "token:" + client_id[:64], request.app.state.settings.rate_limit_per_minute
+    )
     if retry_after is not None:
         raise RateLimited(retry_after)
     if form.get("grant_type") != "client_credentials":
@@ -114,24 +120,31 @@ async def token(request: Request) -> JSONResponse:
             "unsupported_grant_type" if form.get("grant_type") else "invalid_request",
             "grant_type must be client_credentials",
         )
-    issued = await to_thread.run_sync(_issue, request, client_id, secret, via_basic,
-                                      form.get("scope"))
+    issued = await to_thread.run_sync(
+        _issue, request, client_id, secret, via_basic, form.get("scope")
+    )
     request.scope["state"][AUDIT_CLIENT_STATE] = client_id
     return JSONResponse(
-        TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in,
-                      scope=issued.scope).model_dump(),
+        TokenResponse(
+            access_token=issued.access_token, expires_in=issued.expires_in, scope=issued.scope
+        ).model_dump(),
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )
 
 
-def _issue(request: Request, client_id: str, secret: str, via_basic: bool,
-           scope: str | None) -> service.IssuedToken:
+def _issue(
+    request: Request, client_id: str, secret: str, via_basic: bool, scope: str | None
+) -> service.IssuedToken:
     settings = request.app.state.settings
     with request.app.state.sessionmaker.begin() as session:
         client = service.authenticate_client(session, client_id, secret)
         if client is None:
-            raise OAuthError("invalid_client", "Unknown client, wrong secret or disabled client",
-                             status=401, basic_challenge=via_basic)
+            raise OAuthError(
+                "invalid_client",
+                "Unknown client, wrong secret or disabled client",
+                status=401,
+                basic_challenge=via_basic,
+            )
         return service.issue_token(
             session,
             client,
@@ -147,33 +160,43 @@ def _issue(request: Request, client_id: str, secret: str, via_basic: bool,
 def jwks(session: DbSession, settings: Settings, response: Response) -> dict[str, Any]:
     """The active signing key and retired keys whose tokens may still be live."""
     response.headers["Cache-Control"] = "public, max-age=60"
-    return {"keys": service.verification_keys(session,
-                                              token_ttl_seconds=settings.token_ttl_seconds)}
+    return {
+        "keys": service.verification_keys(session, token_ttl_seconds=settings.token_ttl_seconds)
+    }
 
 
 # ---------------------------------------------------------------- admin: clients
 
 
-@admin.post("/clients", status_code=201, response_model=ClientCredentials,
-            summary="Create an API client (the secret is shown this once)")
+@admin.post(
+    "/clients",
+    status_code=201,
+    response_model=ClientCredentials,
+    summary="Create an API client (the secret is shown this once)",
+)
 def create_client(body: ClientCreate, session: DbSession, _: Admin) -> ClientCredentials:
     """Create a client for a bank, the bureau, a credit firm or an operator."""
     client, secret = service.create_client(session, body)
-    return ClientCredentials(client_id=client.client_id, client_secret=secret,
-                             client=ClientOut.model_validate(client))
+    return ClientCredentials(
+        client_id=client.client_id, client_secret=secret, client=ClientOut.model_validate(client)
+    )
 
 
 @admin.get("/clients", response_model=Page[ClientOut], summary="List API clients")
-def list_clients(session: DbSession, settings: Settings, _: Admin, limit: Limit = 50,
-                 cursor: CursorParam = None) -> Page[ClientOut]:
+def list_clients(
+    session: DbSession, settings: Settings, _: Admin, limit: Limit = 50, cursor: CursorParam = None
+) -> Page[ClientOut]:
     """All clients, ordered by client id."""
     after = None
     if cursor is not None:
         after = str(decode_cursor(cursor, key=settings.cursor_key, context="clients")[0])
     rows = service.list_clients(session, after=after, limit=limit)
     items = [ClientOut.model_validate(c) for c in rows[:limit]]
-    next_cursor = (encode_cursor([items[-1].client_id], key=settings.cursor_key,
-                                 context="clients") if len(rows) > limit else None)
+    next_cursor = (
+        encode_cursor([items[-1].client_id], key=settings.cursor_key, context="clients")
+        if len(rows) > limit
+        else None
+    )
     return Page[ClientOut](items=items, next_cursor=next_cursor)
 
 
@@ -183,17 +206,20 @@ def get_client(client_id: str, session: DbSession, _: Admin) -> ClientOut:
     return ClientOut.model_validate(service.get_client(session, client_id))
 
 
-@admin.post("/clients/{client_id}/rotate-secret", response_model=ClientCredentials,
-            summary="Replace a client's secret (the new one is shown this once)")
+@admin.post(
+    "/clients/{client_id}/rotate-secret",
+    response_model=ClientCredentials,
+    summary="Replace a client's secret (the new one is shown this once)",
+)
 def rotate_secret(client_id: str, session: DbSession, _: Admin) -> ClientCredentials:
     """The old secret stops working at once; tokens already issued run until they expire."""
     client, secret = service.rotate_client_secret(session, client_id)
-    return ClientCredentials(client_id=client.client_id, client_secret=secret,
-                             client=ClientOut.model_validate(client))
+    return ClientCredentials(
+        client_id=client.client_id, client_secret=secret, client=ClientOut.model_validate(client)
+    )
 
 
-@admin.post("/clients/{client_id}/disable", response_model=ClientOut,
-            summary="Disable a client")
+@admin.post("/clients/{client_id}/disable", response_model=ClientOut, summary="Disable a client")
 def disable_client(client_id: str, request: Request, session: DbSession, _: Admin) -> ClientOut:
     """No new tokens; its live tokens are refused within INNOCREDIT_CLIENT_CACHE_SECONDS."""
     client = service.disable_client(session, client_id)
@@ -205,15 +231,19 @@ def disable_client(client_id: str, request: Request, session: DbSession, _: Admi
 # ---------------------------------------------------------------- admin: keys and audit
 
 
-@admin.post("/keys/rotate", response_model=list[SigningKeyOut],
-            summary="Rotate the token-signing key")
-def rotate_keys(request: Request, session: DbSession, encryptor: Encryptor,
-                _: Admin) -> list[SigningKeyOut]:
+@admin.post(
+    "/keys/rotate", response_model=list[SigningKeyOut], summary="Rotate the token-signing key"
+)
+def rotate_keys(
+    request: Request, session: DbSession, encryptor: Encryptor, _: Admin
+) -> list[SigningKeyOut]:
     """Publish a new key now; it signs from `activates_at` (after the unknown-kid cooldown, so
     every verifier can learn it first). The old key keeps verifying until its tokens expire."""
     new, old = service.rotate_key(
-        session, encryptor,
-        activation_delay_seconds=request.app.state.settings.unknown_kid_cooldown_seconds)
+        session,
+        encryptor,
+        activation_delay_seconds=request.app.state.settings.unknown_kid_cooldown_seconds,
+    )
     keys: KeySet = request.app.state.key_set
     keys.invalidate()
     return [SigningKeyOut.model_validate(k) for k in (new, old) if k is not None]
@@ -230,8 +260,10 @@ def audit(
 ) -> Page[AuditEventOut]:
     """Every write and export pull from `since` on, oldest first."""
     if since is not None and since.tzinfo is None:
-        raise Unprocessable("since must carry a UTC offset, e.g. 2026-11-25T09:00:00+08:00",
-                            errors=[{"loc": ["query", "since"], "msg": "offset required"}])
+        raise Unprocessable(
+            "since must carry a UTC offset, e.g. 2026-11-25T09:00:00+08:00",
+            errors=[{"loc": ["query", "since"], "msg": "offset required"}],
+        )
     after = None
     if cursor is not None:
         at, ident = decode_cursor(cursor, key=settings.cursor_key, context="audit")
@@ -241,6 +273,7 @@ def audit(
     next_cursor = None
     if len(rows) > limit:
         last = items[-1]
-        next_cursor = encode_cursor([last.at.isoformat(), last.id], key=settings.cursor_key,
-                                    context="audit")
+        next_cursor = encode_cursor(
+            [last.at.isoformat(), last.id], key=settings.cursor_key, context="audit"
+        )
     return Page[AuditEventOut](items=items, next_cursor=next_cursor)

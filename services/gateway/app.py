@@ -1,4 +1,4 @@
-"""Compose the gateway: its own endpoints, the edge, and the three services in-process or proxied."""
+"""Compose the gateway: its endpoints, the edge, and the services (in-process or proxied)."""
 
 from __future__ import annotations
 

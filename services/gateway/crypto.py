@@ -29,7 +29,7 @@ def hash_secret(secret: str) -> str:
 
 
 def verify_secret(stored_hash: str | None, secret: str) -> bool:
-    """Check `secret` against `stored_hash` in constant time; a missing hash still costs a verify."""
+    """Check `secret` against `stored_hash` in constant time; no hash still costs a verify."""
     try:
         ok = _hasher.verify(stored_hash or _DUMMY_HASH, secret)
     except (VerificationError, InvalidHashError):

@@ -98,7 +98,11 @@ class Edge:
         )
         if retry_after is not None:
             await send_problem(
-                scope, send, status=429, slug="rate-limited", title="Too many requests",
+                scope,
+                send,
+                status=429,
+                slug="rate-limited",
+                title="Too many requests",
                 detail=f"Rate limit exceeded; retry after {retry_after} s",
                 headers={"Retry-After": str(retry_after)},
             )
@@ -108,7 +112,12 @@ class Edge:
     @staticmethod
     async def _unauthorized(scope: Scope, send: Send, detail: str) -> None:
         await send_problem(
-            scope, send, status=401, slug="unauthorized", title="Unauthorized", detail=detail,
+            scope,
+            send,
+            status=401,
+            slug="unauthorized",
+            title="Unauthorized",
+            detail=detail,
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
 

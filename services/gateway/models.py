@@ -31,14 +31,13 @@ class Client(Base):
     __tablename__ = "gw_client"
     __table_args__ = (
         CheckConstraint("role IN ('bank', 'bureau', 'credit_firm', 'admin')", name="role"),
-        CheckConstraint(
-            "(role = 'bank') = (bank_code IS NOT NULL)", name="bank_code_iff_bank"
-        ),
+        CheckConstraint("(role = 'bank') = (bank_code IS NOT NULL)", name="bank_code_iff_bank"),
         CheckConstraint(
             "(role = 'credit_firm') = (firm_code IS NOT NULL)", name="firm_code_iff_firm"
         ),
-        CheckConstraint("rate_limit_per_minute IS NULL OR rate_limit_per_minute > 0",
-                        name="rate_limit_positive"),
+        CheckConstraint(
+            "rate_limit_per_minute IS NULL OR rate_limit_per_minute > 0", name="rate_limit_positive"
+        ),
     )
 
     client_id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -60,8 +59,12 @@ class SigningKey(Base):
     __tablename__ = "gw_signing_key"
     __table_args__ = (
         # At most one active (not retired) key at any time.
-        Index("uq_gw_signing_key_active", text("(true)"), unique=True,
-              postgresql_where=text("retired_at IS NULL")),
+        Index(
+            "uq_gw_signing_key_active",
+            text("(true)"),
+            unique=True,
+            postgresql_where=text("retired_at IS NULL"),
+        ),
     )
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -14,8 +14,17 @@ log = logging.getLogger("innocredit.gateway.proxy")
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) are not forwarded either way.
 _HOP_BY_HOP = frozenset(
-    {b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
-     b"trailer", b"transfer-encoding", b"upgrade", b"host"}
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+    }
 )
 
 
@@ -44,8 +53,10 @@ class ServiceProxy:
 
         request = self._client.build_request(
             scope["method"],
-            httpx.URL(path=scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
-                      query=scope.get("query_string", b"")),
+            httpx.URL(
+                path=scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
+                query=scope.get("query_string", b""),
+            ),
             headers=headers,
             content=_request_body(receive),
         )
@@ -54,7 +65,11 @@ class ServiceProxy:
         except httpx.TransportError as exc:
             log.warning("upstream unavailable", extra={"service": self.name, "error": str(exc)})
             await send_problem(
-                scope, send, status=503, slug="service-unavailable", title="Service unavailable",
+                scope,
+                send,
+                status=503,
+                slug="service-unavailable",
+                title="Service unavailable",
                 detail=f"The {self.name} service is not reachable; retry shortly",
                 headers={"Retry-After": "2"},
             )
@@ -63,8 +78,13 @@ class ServiceProxy:
             out_headers = [
                 (k.lower(), v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP
             ]
-            await send({"type": "http.response.start", "status": response.status_code,
-                        "headers": out_headers})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status_code,
+                    "headers": out_headers,
+                }
+            )
             async for chunk in response.aiter_raw():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})

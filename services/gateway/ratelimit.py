@@ -46,6 +46,14 @@ class RateLimiter:
                 return None
             return max(1, math.ceil((1.0 - bucket.tokens) / rate))
 
+    def _prune(self, now: float, rate: float) -> None:
+        # Buckets idle long enough to be full again carry no state worth keeping.
+        idle = [k for k, b in self._buckets.items() if (now - b.updated) * rate >= 60 * rate]
+        for k in idle:
+            del self._buckets[k]
+        if len(self._buckets) >= self.MAX_KEYS:
+            self._buckets.clear()
+
 
 class ClientDirectory:
     """Client status (enabled, rate limit) cached for `ttl` seconds per client."""
@@ -79,11 +87,3 @@ class ClientDirectory:
     def forget(self, client_id: str) -> None:
         """Drop a cached entry (after this process disabled the client)."""
         self._entries.pop(client_id, None)
-
-    def _prune(self, now: float, rate: float) -> None:
-        # Buckets idle long enough to be full again carry no state worth keeping.
-        idle = [k for k, b in self._buckets.items() if (now - b.updated) * rate >= 60 * rate]
-        for k in idle:
-            del self._buckets[k]
-        if len(self._buckets) >= self.MAX_KEYS:
-            self._buckets.clear()

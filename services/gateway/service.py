@@ -24,7 +24,6 @@ from services.gateway.schemas import ClientCreate
 from shared.auth import jwt as tokens
 from shared.auth.principal import ROLE_SCOPES
 
-
 # Transaction-scoped advisory lock that serialises signing-key creation and rotation.
 ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(7263001)")
 

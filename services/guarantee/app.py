@@ -21,7 +21,10 @@ def create_app(
     """Create the guarantee app (`edge=False` when mounted inside the gateway's process)."""
     return create_service_app(
         title="InnoCredit guarantee",
-        description="泰信保 waiver status, guarantee fee quotes, consents and the credit-firm feature export.",
+        description=(
+            "泰信保 waiver status, guarantee fee quotes, consents and the credit-firm "
+            "feature export."
+        ),
         settings=settings,
         engine=engine,
         verifier=verifier,

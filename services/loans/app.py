@@ -21,7 +21,10 @@ def create_app(
     """Create the loans app (`edge=False` when mounted inside the gateway's process)."""
     return create_service_app(
         title="InnoCredit loans",
-        description="Banks, the nine 创新积分贷 products, applications, decisions against the two-working-day target, disbursements and statistics.",
+        description=(
+            "Banks, the nine 创新积分贷 products, applications, decisions against the "
+            "two-working-day target, disbursements and statistics."
+        ),
         settings=settings,
         engine=engine,
         verifier=verifier,

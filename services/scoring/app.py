@@ -12,7 +12,13 @@ from shared.settings import CoreSettings
 
 NAME = "scoring"
 # Public paths this service answers; the gateway routes them here.
-ROUTE_PREFIXES = ("/v1/scoring", "/v1/admin/enterprises", "/v1/admin/indicators", "/v1/admin/models", "/v1/admin/points")
+ROUTE_PREFIXES = (
+    "/v1/scoring",
+    "/v1/admin/enterprises",
+    "/v1/admin/indicators",
+    "/v1/admin/models",
+    "/v1/admin/points",
+)
 
 
 def create_app(
@@ -21,7 +27,9 @@ def create_app(
     """Create the scoring app (`edge=False` when mounted inside the gateway's process)."""
     return create_service_app(
         title="InnoCredit scoring",
-        description="Enterprises, indicator data, the points model, rankings and the 诊断书 (diagnosis).",
+        description=(
+            "Enterprises, indicator data, the points model, rankings and the 诊断书 (diagnosis)."
+        ),
         settings=settings,
         engine=engine,
         verifier=verifier,

@@ -20,8 +20,8 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from cryptography.hazmat.primitives import serialization
@@ -79,7 +79,9 @@ def _private_key(private_pem: bytes) -> Key:
 def sign(claims: Mapping[str, Any], *, private_pem: bytes, kid: str) -> str:
     """Sign `claims` with RS256 under `kid`."""
     return jwt.encode(
-        dict(claims), _private_key(private_pem), algorithm=ALGORITHM,
+        dict(claims),
+        _private_key(private_pem),
+        algorithm=ALGORITHM,
         headers={"kid": kid, "typ": "JWT"},
     )
 
@@ -124,7 +126,7 @@ class KeySet:
         return self._keys.get(kid)
 
     def needs_load(self, kid: str) -> bool:
-        """Whether `get(kid)` would load keys now (a stale cache, or an unknown kid off cooldown)."""
+        """Whether `get(kid)` would load keys now (stale cache, or unknown kid off cooldown)."""
         loaded_at = self._loaded_at
         if loaded_at is None:
             return True
@@ -167,7 +169,8 @@ class TokenVerifier:
     def verify(self, token: str) -> Principal:
         """Return the principal of a valid token; raise `InvalidToken` otherwise (may load keys)."""
         principal = self._verify(token, may_load=True)
-        assert principal is not None
+        if principal is None:  # only verify_cached may get None back
+            raise InvalidToken("keys not loaded")
         return principal
 
     def verify_cached(self, token: str) -> Principal | None:

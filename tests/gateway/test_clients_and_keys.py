@@ -23,8 +23,11 @@ from tests.conftest import Creds, bearer, get_token, make_settings
 def test_create_client_returns_secret_once_and_stores_only_a_hash(
     api: TestClient, admin_token: str, db: sessionmaker[Session]
 ) -> None:
-    response = api.post("/v1/admin/clients", headers=bearer(admin_token),
-                        json={"name": "信用评级公司", "role": "credit_firm", "firm_code": "CRF1"})
+    response = api.post(
+        "/v1/admin/clients",
+        headers=bearer(admin_token),
+        json={"name": "信用评级公司", "role": "credit_firm", "firm_code": "CRF1"},
+    )
     assert response.status_code == 201
     body = response.json()
     secret = body["client_secret"]
@@ -52,31 +55,39 @@ def test_client_create_validates_tenant_against_role(api: TestClient, admin_toke
         assert response.json()["type"].endswith("/problems/validation-error")
 
 
-def test_rotate_secret_invalidates_the_old_one(api: TestClient, admin_token: str,
-                                               make_client: Callable[..., Creds]) -> None:
+def test_rotate_secret_invalidates_the_old_one(
+    api: TestClient, admin_token: str, make_client: Callable[..., Creds]
+) -> None:
     creds = make_client("bureau")
-    response = api.post(f"/v1/admin/clients/{creds.client_id}/rotate-secret",
-                        headers=bearer(admin_token))
+    response = api.post(
+        f"/v1/admin/clients/{creds.client_id}/rotate-secret", headers=bearer(admin_token)
+    )
     assert response.status_code == 200
     new = Creds(creds.client_id, response.json()["client_secret"])
-    old = api.post("/oauth/token", data={"grant_type": "client_credentials"},
-                   headers={"Authorization": creds.basic()})
+    old = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": creds.basic()},
+    )
     assert old.status_code == 401
     get_token(api, new)
 
 
-def test_disable_stops_new_tokens_and_live_ones(api: TestClient, admin_token: str,
-                                                make_client: Callable[..., Creds]) -> None:
+def test_disable_stops_new_tokens_and_live_ones(
+    api: TestClient, admin_token: str, make_client: Callable[..., Creds]
+) -> None:
     creds = make_client("bureau")
     live = get_token(api, creds)
     assert api.get("/v1/scoring/whoami", headers=bearer(live)).status_code == 200
-    response = api.post(f"/v1/admin/clients/{creds.client_id}/disable",
-                        headers=bearer(admin_token))
+    response = api.post(f"/v1/admin/clients/{creds.client_id}/disable", headers=bearer(admin_token))
     assert response.status_code == 200
     assert response.json()["enabled"] is False
     assert api.get("/v1/scoring/whoami", headers=bearer(live)).status_code == 401
-    refused = api.post("/oauth/token", data={"grant_type": "client_credentials"},
-                       headers={"Authorization": creds.basic()})
+    refused = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": creds.basic()},
+    )
     assert refused.status_code == 401
     assert refused.json()["error"] == "invalid_client"
 
@@ -87,8 +98,9 @@ def test_unknown_client_is_404_problem(api: TestClient, admin_token: str) -> Non
     assert response.json()["type"].endswith("/problems/client-not-found")
 
 
-def test_client_list_pages_with_cursor(api: TestClient, admin_token: str,
-                                       make_client: Callable[..., Creds]) -> None:
+def test_client_list_pages_with_cursor(
+    api: TestClient, admin_token: str, make_client: Callable[..., Creds]
+) -> None:
     for _ in range(3):
         make_client("bureau")
     seen: list[str] = []
@@ -132,13 +144,16 @@ def test_key_rotation_keeps_old_tokens_valid_and_jwks_lists_both(
     assert api.get("/v1/scoring/whoami", headers=bearer(after)).status_code == 200
 
 
-def test_rotation_publishes_the_key_before_it_signs(database_url: str,
-                                                   make_client: Callable[..., Creds]) -> None:
+def test_rotation_publishes_the_key_before_it_signs(
+    database_url: str, make_client: Callable[..., Creds]
+) -> None:
     """Another gateway process (which loaded keys before the rotation) accepts new tokens."""
     engine = make_engine(database_url)
     settings = make_settings(database_url, unknown_kid_cooldown_seconds=1)
-    with TestClient(build_gateway(settings, engine)) as a, \
-            TestClient(build_gateway(settings, engine)) as b:
+    with (
+        TestClient(build_gateway(settings, engine)) as a,
+        TestClient(build_gateway(settings, engine)) as b,
+    ):
         admin = get_token(a, make_client("admin"))
         assert b.get("/v1/loans/whoami", headers=bearer(admin)).status_code == 200  # b loads keys
         rotated = a.post("/v1/admin/keys/rotate", headers=bearer(admin))
@@ -166,12 +181,20 @@ def test_retired_key_leaves_jwks_once_its_tokens_have_expired(
     now = datetime.now(UTC)
     stale, recent = tokens.generate_signing_key(), tokens.generate_signing_key()
     with db.begin() as session:
-        for key, retired_at in ((stale, now - timedelta(hours=1)),
-                                (recent, now - timedelta(minutes=5))):
-            session.add(SigningKey(kid=key.kid, algorithm="RS256", public_jwk=key.public_jwk,
-                                   private_key_encrypted=encryptor.encrypt(key.private_pem),
-                                   created_at=retired_at - timedelta(days=1),
-                                   retired_at=retired_at))
+        for key, retired_at in (
+            (stale, now - timedelta(hours=1)),
+            (recent, now - timedelta(minutes=5)),
+        ):
+            session.add(
+                SigningKey(
+                    kid=key.kid,
+                    algorithm="RS256",
+                    public_jwk=key.public_jwk,
+                    private_key_encrypted=encryptor.encrypt(key.private_pem),
+                    created_at=retired_at - timedelta(days=1),
+                    retired_at=retired_at,
+                )
+            )
     kids = {k["kid"] for k in api.get("/.well-known/jwks.json").json()["keys"]}
     assert stale.kid not in kids
     assert recent.kid in kids  # tokens up to 15 min old may still be signed by it

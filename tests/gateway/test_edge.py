@@ -19,8 +19,9 @@ from tests.conftest import Creds, bearer, get_token, make_settings
 def small(database_url: str) -> Iterator[TestClient]:
     """A gateway with tiny body limits."""
     engine = make_engine(database_url)
-    app = build_gateway(make_settings(database_url, max_body_bytes=1024,
-                                      max_upload_bytes=4096), engine)
+    app = build_gateway(
+        make_settings(database_url, max_body_bytes=1024, max_upload_bytes=4096), engine
+    )
     with TestClient(app) as client:
         yield client
     engine.dispose()
@@ -52,15 +53,21 @@ def _is_problem(response) -> None:  # type: ignore[no-untyped-def]
 def test_garbage_and_wrong_content_types_are_4xx_problems(
     api: TestClient, admin_token: str, content: bytes, content_type: str, status: int
 ) -> None:
-    response = api.post("/v1/admin/clients", content=content,
-                        headers={**bearer(admin_token), "Content-Type": content_type})
+    response = api.post(
+        "/v1/admin/clients",
+        content=content,
+        headers={**bearer(admin_token), "Content-Type": content_type},
+    )
     assert response.status_code == status, response.text
     _is_problem(response)
 
 
 def test_validation_problem_lists_errors(api: TestClient, admin_token: str) -> None:
-    response = api.post("/v1/admin/clients", headers=bearer(admin_token),
-                        json={"role": "bank", "bank_code": "TZB", "status": "x"})
+    response = api.post(
+        "/v1/admin/clients",
+        headers=bearer(admin_token),
+        json={"role": "bank", "bank_code": "TZB", "status": "x"},
+    )
     assert response.status_code == 422
     errors = response.json()["errors"]
     locs = {tuple(e["loc"]) for e in errors}
@@ -86,8 +93,9 @@ def test_unknown_path_and_method(api: TestClient, admin_token: str) -> None:
 
 def test_oversized_bodies_are_413(small: TestClient, make_client: Callable[..., Creds]) -> None:
     big = b"grant_type=client_credentials&pad=" + b"x" * 2000
-    response = small.post("/oauth/token", content=big,
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = small.post(
+        "/oauth/token", content=big, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 413
     _is_problem(response)
 
@@ -95,15 +103,20 @@ def test_oversized_bodies_are_413(small: TestClient, make_client: Callable[..., 
         for _ in range(10):
             yield b"x" * 500
 
-    streamed = small.post("/oauth/token", content=chunks(),
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    streamed = small.post(
+        "/oauth/token",
+        content=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert streamed.status_code == 413
     _is_problem(streamed)
 
     token = get_token(small, make_client("admin"))
-    upload = small.post("/v1/admin/clients", headers=bearer(token),
-                        content=b'{"name": "' + b"x" * 3000 + b'", "role": "admin"}',
-                        )
+    upload = small.post(
+        "/v1/admin/clients",
+        headers=bearer(token),
+        content=b'{"name": "' + b"x" * 3000 + b'", "role": "admin"}',
+    )
     assert upload.status_code == 422  # admin paths allow bulk uploads up to the upload limit
     too_big = small.post("/v1/admin/clients", headers=bearer(token), content=b"x" * 5000)
     assert too_big.status_code == 413
@@ -121,13 +134,14 @@ def test_request_id_is_taken_when_sane_and_made_otherwise(api: TestClient) -> No
 
 
 def test_rate_limit_gives_429_with_retry_after(api: TestClient, admin_token: str) -> None:
-    created = api.post("/v1/admin/clients", headers=bearer(admin_token),
-                       json={"name": "slow bank", "role": "bank", "bank_code": "SLOW",
-                             "rate_limit_per_minute": 3})
+    created = api.post(
+        "/v1/admin/clients",
+        headers=bearer(admin_token),
+        json={"name": "slow bank", "role": "bank", "bank_code": "SLOW", "rate_limit_per_minute": 3},
+    )
     creds = Creds(created.json()["client_id"], created.json()["client_secret"])
     token = get_token(api, creds)
-    statuses = [api.get("/v1/loans/whoami", headers=bearer(token)).status_code
-                for _ in range(4)]
+    statuses = [api.get("/v1/loans/whoami", headers=bearer(token)).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     limited = api.get("/v1/loans/whoami", headers=bearer(token))
     assert limited.status_code == 429
@@ -140,18 +154,26 @@ def test_rate_limit_gives_429_with_retry_after(api: TestClient, admin_token: str
 def test_every_write_is_audited_with_client_and_request_id(
     api: TestClient, admin_token: str, db: sessionmaker[Session]
 ) -> None:
-    response = api.post("/v1/admin/clients", headers={**bearer(admin_token),
-                                                      "X-Request-ID": "audit-me-1"},
-                        json={"name": "audited", "role": "bureau"})
+    response = api.post(
+        "/v1/admin/clients",
+        headers={**bearer(admin_token), "X-Request-ID": "audit-me-1"},
+        json={"name": "audited", "role": "bureau"},
+    )
     assert response.status_code == 201
-    failed = api.post("/v1/admin/clients", headers={**bearer(admin_token),
-                                                    "X-Request-ID": "audit-me-2"},
-                      json={"name": "audited", "role": "nope"})
+    failed = api.post(
+        "/v1/admin/clients",
+        headers={**bearer(admin_token), "X-Request-ID": "audit-me-2"},
+        json={"name": "audited", "role": "nope"},
+    )
     assert failed.status_code == 422
     api.get("/v1/admin/clients", headers={**bearer(admin_token), "X-Request-ID": "audit-me-3"})
     with db() as session:
-        rows = {r.request_id: r for r in session.scalars(
-            select(AuditEvent).where(AuditEvent.request_id.like("audit-me-%")))}
+        rows = {
+            r.request_id: r
+            for r in session.scalars(
+                select(AuditEvent).where(AuditEvent.request_id.like("audit-me-%"))
+            )
+        }
     assert set(rows) == {"audit-me-1", "audit-me-2"}  # reads are not audited
     assert rows["audit-me-1"].status == 201
     assert rows["audit-me-1"].method == "POST"
@@ -159,11 +181,15 @@ def test_every_write_is_audited_with_client_and_request_id(
     assert rows["audit-me-2"].status == 422
     assert rows["audit-me-1"].client_id == rows["audit-me-2"].client_id is not None
 
-    listed = api.get("/v1/admin/audit", headers=bearer(admin_token),
-                     params={"since": rows["audit-me-1"].at.isoformat(), "limit": 500})
+    listed = api.get(
+        "/v1/admin/audit",
+        headers=bearer(admin_token),
+        params={"since": rows["audit-me-1"].at.isoformat(), "limit": 500},
+    )
     assert "audit-me-1" in {e["request_id"] for e in listed.json()["items"]}
-    naive = api.get("/v1/admin/audit", headers=bearer(admin_token),
-                    params={"since": "2026-01-01T00:00:00"})
+    naive = api.get(
+        "/v1/admin/audit", headers=bearer(admin_token), params={"since": "2026-01-01T00:00:00"}
+    )
     assert naive.status_code == 422
 
 
@@ -171,11 +197,15 @@ def test_token_requests_are_audited_without_secrets(
     api: TestClient, make_client: Callable[..., Creds], db: sessionmaker[Session]
 ) -> None:
     creds = make_client("bureau")
-    api.post("/oauth/token", data={"grant_type": "client_credentials"},
-             headers={"Authorization": creds.basic(), "X-Request-ID": "audit-token-1"})
+    api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": creds.basic(), "X-Request-ID": "audit-token-1"},
+    )
     with db() as session:
-        row = session.scalars(select(AuditEvent).where(
-            AuditEvent.request_id == "audit-token-1")).one()
+        row = session.scalars(
+            select(AuditEvent).where(AuditEvent.request_id == "audit-token-1")
+        ).one()
     assert row.client_id == creds.client_id
     assert creds.client_secret not in str(row.detail)
 
@@ -189,5 +219,10 @@ def test_health_and_readiness(api: TestClient) -> None:
 
 def test_openapi_covers_gateway_and_services(api: TestClient) -> None:
     paths = api.get("/openapi.json").json()["paths"]
-    assert {"/oauth/token", "/v1/admin/clients", "/v1/scoring/whoami",
-            "/v1/loans/whoami", "/v1/guarantee/whoami"} <= set(paths)
+    assert {
+        "/oauth/token",
+        "/v1/admin/clients",
+        "/v1/scoring/whoami",
+        "/v1/loans/whoami",
+        "/v1/guarantee/whoami",
+    } <= set(paths)

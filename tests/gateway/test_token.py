@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
+from jose import jwk as jose_jwk
 from jose import jwt
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway import service as gateway_service
 from services.gateway.crypto import KeyEncryptor
@@ -20,15 +24,23 @@ from tests.conftest import Creds, bearer, get_token
 
 def test_basic_auth_token_then_call(api: TestClient, make_client: Callable[..., Creds]) -> None:
     creds = make_client("bank", name="泰州银行", bank_code="TZB")
-    response = api.post("/oauth/token", data={"grant_type": "client_credentials"},
-                        headers={"Authorization": creds.basic()})
+    response = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": creds.basic()},
+    )
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
     assert body["token_type"] == "Bearer"
     assert 0 < body["expires_in"] <= 900
     assert set(body["scope"].split()) == {
-        "scoring:read", "loans:read", "loans:write", "stats:read", "guarantee:read"}
+        "scoring:read",
+        "loans:read",
+        "loans:write",
+        "stats:read",
+        "guarantee:read",
+    }
     header = jwt.get_unverified_header(body["access_token"])
     assert header["alg"] == "RS256"
     assert header["kid"]
@@ -45,12 +57,19 @@ def test_basic_auth_token_then_call(api: TestClient, make_client: Callable[..., 
     assert me.json()["bank_code"] == "TZB"
 
 
-def test_form_credentials_and_narrower_scope(api: TestClient,
-                                             make_client: Callable[..., Creds]) -> None:
+def test_form_credentials_and_narrower_scope(
+    api: TestClient, make_client: Callable[..., Creds]
+) -> None:
     creds = make_client("bureau", name="市科技局")
-    response = api.post("/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": creds.client_id,
-        "client_secret": creds.client_secret, "scope": "stats:read"})
+    response = api.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "scope": "stats:read",
+        },
+    )
     assert response.status_code == 200
     assert response.json()["scope"] == "stats:read"
 
@@ -67,18 +86,31 @@ def test_token_verifies_against_published_jwks(api: TestClient, admin_token: str
 @pytest.mark.parametrize(
     ("form", "headers", "status", "error"),
     [
-        ({"grant_type": "client_credentials", "client_id": "ic_nobody", "client_secret": "x"},
-         {}, 401, "invalid_client"),
+        (
+            {"grant_type": "client_credentials", "client_id": "ic_nobody", "client_secret": "x"},
+            {},
+            401,
+            "invalid_client",
+        ),
         ({"grant_type": "client_credentials"}, {}, 401, "invalid_client"),
-        ({"grant_type": "password", "client_id": "a", "client_secret": "b"}, {}, 400,
-         "unsupported_grant_type"),
+        (
+            {"grant_type": "password", "client_id": "a", "client_secret": "b"},
+            {},
+            400,
+            "unsupported_grant_type",
+        ),
         ({"client_id": "a", "client_secret": "b"}, {}, 400, "invalid_request"),
-        ({"grant_type": "client_credentials"}, {"Authorization": "Basic !!!notbase64"}, 401,
-         "invalid_client"),
+        (
+            {"grant_type": "client_credentials"},
+            {"Authorization": "Basic !!!notbase64"},
+            401,
+            "invalid_client",
+        ),
     ],
 )
-def test_token_errors_follow_rfc6749(api: TestClient, form: dict[str, str],
-                                     headers: dict[str, str], status: int, error: str) -> None:
+def test_token_errors_follow_rfc6749(
+    api: TestClient, form: dict[str, str], headers: dict[str, str], status: int, error: str
+) -> None:
     response = api.post("/oauth/token", data=form, headers=headers)
     assert response.status_code == status
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -89,38 +121,55 @@ def test_token_errors_follow_rfc6749(api: TestClient, form: dict[str, str],
 def test_wrong_secret_is_invalid_client(api: TestClient, make_client: Callable[..., Creds]) -> None:
     creds = make_client("bureau")
     wrong = Creds(creds.client_id, creds.client_secret + "x")
-    response = api.post("/oauth/token", data={"grant_type": "client_credentials"},
-                        headers={"Authorization": wrong.basic()})
+    response = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": wrong.basic()},
+    )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
     assert response.headers["www-authenticate"].startswith("Basic")
 
 
-def test_json_token_request_is_invalid_request(api: TestClient,
-                                               make_client: Callable[..., Creds]) -> None:
+def test_json_token_request_is_invalid_request(
+    api: TestClient, make_client: Callable[..., Creds]
+) -> None:
     creds = make_client("bureau")
-    response = api.post("/oauth/token", json={"grant_type": "client_credentials"},
-                        headers={"Authorization": creds.basic()})
+    response = api.post(
+        "/oauth/token",
+        json={"grant_type": "client_credentials"},
+        headers={"Authorization": creds.basic()},
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
 
 
-def test_scope_beyond_role_is_invalid_scope(api: TestClient,
-                                            make_client: Callable[..., Creds]) -> None:
+def test_scope_beyond_role_is_invalid_scope(
+    api: TestClient, make_client: Callable[..., Creds]
+) -> None:
     creds = make_client("bureau")
-    response = api.post("/oauth/token", data={"grant_type": "client_credentials",
-                                              "scope": "stats:read admin"},
-                        headers={"Authorization": creds.basic()})
+    response = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "stats:read admin"},
+        headers={"Authorization": creds.basic()},
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope"
 
 
-def _forge(settings: CoreSettings, db, **overrides: object) -> str:  # type: ignore[no-untyped-def]
+def _forge(settings: CoreSettings, db: sessionmaker[Session], **overrides: object) -> str:
     """Sign a token with the real active key, with chosen claims."""
     now = int(time.time())
-    claims: dict[str, object] = {"iss": settings.issuer, "aud": settings.audience,
-                                 "sub": "ic_x", "iat": now, "exp": now + 300, "jti": "j",
-                                 "scope": "admin", "role": "admin"}
+    claims: dict[str, object] = {
+        "iss": settings.issuer,
+        "aud": settings.audience,
+        "sub": "ic_x",
+        "iat": now,
+        "exp": now + 300,
+        "jti": "j",
+        "scope": "admin",
+        "role": "admin",
+    }
     claims.update(overrides)
     claims = {k: v for k, v in claims.items() if v is not None}
     with db.begin() as session:
@@ -135,11 +184,25 @@ def _b64(data: bytes) -> str:
 
 @pytest.mark.parametrize(
     "kind",
-    ["expired", "tampered", "alg none", "hs256 with public key", "wrong aud", "wrong iss",
-     "unknown kid", "missing", "not bearer"],
+    [
+        "expired",
+        "tampered",
+        "alg none",
+        "hs256 with public key",
+        "wrong aud",
+        "wrong iss",
+        "unknown kid",
+        "missing",
+        "not bearer",
+    ],
 )
-def test_bad_tokens_get_401_with_bearer_challenge(api: TestClient, settings: CoreSettings, db,  # type: ignore[no-untyped-def]
-                                                  admin_token: str, kind: str) -> None:
+def test_bad_tokens_get_401_with_bearer_challenge(
+    api: TestClient,
+    settings: CoreSettings,
+    db: sessionmaker[Session],
+    admin_token: str,
+    kind: str,
+) -> None:
     now = int(time.time())
     header, payload, sig = admin_token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
@@ -151,12 +214,7 @@ def test_bad_tokens_get_401_with_bearer_challenge(api: TestClient, settings: Cor
     elif kind == "alg none":
         token = f"{_b64(json.dumps({'alg': 'none', 'kid': kid}).encode())}.{payload}."
     elif kind == "hs256 with public key":
-        import hashlib
-        import hmac
-
         jwk = next(k for k in api.get("/.well-known/jwks.json").json()["keys"] if k["kid"] == kid)
-        from jose import jwk as jose_jwk
-
         pem = jose_jwk.construct(jwk, "RS256").to_pem()
         h = _b64(json.dumps({"alg": "HS256", "kid": kid, "typ": "JWT"}).encode())
         mac = hmac.new(pem, f"{h}.{payload}".encode(), hashlib.sha256).digest()
@@ -185,16 +243,18 @@ def test_bad_tokens_get_401_with_bearer_challenge(api: TestClient, settings: Cor
 
 
 def test_wrong_scope_is_403_problem(api: TestClient, bank_token: str) -> None:
-    response = api.post("/v1/admin/clients", headers=bearer(bank_token),
-                        json={"name": "x", "role": "bureau"})
+    response = api.post(
+        "/v1/admin/clients", headers=bearer(bank_token), json={"name": "x", "role": "bureau"}
+    )
     assert response.status_code == 403
     body = response.json()
     assert body["type"].endswith("/problems/insufficient-scope")
     assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
 
 
-def test_token_with_narrow_scope_cannot_reach_admin(api: TestClient,
-                                                    make_client: Callable[..., Creds]) -> None:
+def test_token_with_narrow_scope_cannot_reach_admin(
+    api: TestClient, make_client: Callable[..., Creds]
+) -> None:
     token = get_token(api, make_client("admin"), scope="scoring:read")
     response = api.get("/v1/admin/clients", headers=bearer(token))
     assert response.status_code == 403

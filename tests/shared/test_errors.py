@@ -51,16 +51,26 @@ def boom() -> None:
 
 @router.post("/v1/test/half-write")
 def half_write(session: DbSession) -> None:
-    session.execute(text("INSERT INTO gw_audit_event (method, path, status, action) "
-                         "VALUES ('X', '/half', 0, 'half-write')"))
+    session.execute(
+        text(
+            "INSERT INTO gw_audit_event (method, path, status, action) "
+            "VALUES ('X', '/half', 0, 'half-write')"
+        )
+    )
     raise RuntimeError("fails after writing")
 
 
 @pytest.fixture(scope="module")
 def app_client(settings: CoreSettings, engine: Engine) -> Iterator[TestClient]:
     verifier = make_verifier(settings, database_key_set(settings, engine))
-    app = create_service_app(title="t", description="t", settings=settings, engine=engine,
-                             verifier=verifier, routers=[router])
+    app = create_service_app(
+        title="t",
+        description="t",
+        settings=settings,
+        engine=engine,
+        verifier=verifier,
+        routers=[router],
+    )
     with TestClient(app) as client:
         yield client
 
@@ -77,24 +87,30 @@ def _problem(response, status: int, slug: str) -> dict:  # type: ignore[no-untyp
 
 
 def test_bad_uscc_in_path_is_invalid_uscc(app_client: TestClient) -> None:
-    body = _problem(app_client.get("/v1/test/enterprises/91321200MA1N2X3Y47"), 422,
-                    "invalid-uscc")
+    body = _problem(app_client.get("/v1/test/enterprises/91321200MA1N2X3Y47"), 422, "invalid-uscc")
     assert body["errors"][0]["loc"] == ["path", "uscc"]
     ok = app_client.get("/v1/test/enterprises/91321200ma1n2x3y46")
     assert ok.json() == {"uscc": "91321200MA1N2X3Y46"}
 
 
 def test_bad_uscc_in_body_is_invalid_uscc(app_client: TestClient) -> None:
-    body = _problem(app_client.post("/v1/test/applications",
-                                    json={"uscc": "123", "amount": "10.00"}), 422, "invalid-uscc")
+    body = _problem(
+        app_client.post("/v1/test/applications", json={"uscc": "123", "amount": "10.00"}),
+        422,
+        "invalid-uscc",
+    )
     assert body["errors"][0]["loc"] == ["body", "uscc"]
 
 
 def test_money_errors_are_validation_problems(app_client: TestClient) -> None:
     for amount in (10.5, "10.001", "-1.00", "1" * 20):
-        _problem(app_client.post("/v1/test/applications",
-                                 json={"uscc": "91321200MA1N2X3Y46", "amount": amount}),
-                 422, "validation-error")
+        _problem(
+            app_client.post(
+                "/v1/test/applications", json={"uscc": "91321200MA1N2X3Y46", "amount": amount}
+            ),
+            422,
+            "validation-error",
+        )
 
 
 def test_domain_error(app_client: TestClient) -> None:
@@ -110,12 +126,14 @@ def test_unexpected_error_is_a_500_problem_without_internals(app_client: TestCli
     assert "SELECT" not in str(body)
 
 
-def test_a_failing_request_leaves_nothing_half_written(app_client: TestClient,
-                                                       engine: Engine) -> None:
+def test_a_failing_request_leaves_nothing_half_written(
+    app_client: TestClient, engine: Engine
+) -> None:
     _problem(app_client.post("/v1/test/half-write"), 500, "internal-error")
     with engine.connect() as conn:
-        count = conn.execute(text(
-            "SELECT count(*) FROM gw_audit_event WHERE action = 'half-write'")).scalar_one()
+        count = conn.execute(
+            text("SELECT count(*) FROM gw_audit_event WHERE action = 'half-write'")
+        ).scalar_one()
     assert count == 0
 
 
@@ -123,8 +141,14 @@ def test_unreachable_database_is_503(settings: CoreSettings) -> None:
     dead = make_settings("postgresql://nobody@127.0.0.1:1/none")
     engine = make_engine("postgresql://nobody@127.0.0.1:1/none")
     verifier = make_verifier(dead, database_key_set(dead, engine))
-    app = create_service_app(title="t", description="t", settings=dead, engine=engine,
-                             verifier=verifier, routers=[router])
+    app = create_service_app(
+        title="t",
+        description="t",
+        settings=dead,
+        engine=engine,
+        verifier=verifier,
+        routers=[router],
+    )
     with TestClient(app) as client:
         body = _problem(client.post("/v1/test/half-write"), 503, "database-unavailable")
         assert "127.0.0.1" not in str(body)
@@ -136,7 +160,8 @@ def test_unreachable_database_is_503(settings: CoreSettings) -> None:
 def test_docs_can_be_switched_off(settings: CoreSettings, engine: Engine) -> None:
     verifier = make_verifier(settings, database_key_set(settings, engine))
     off = settings.model_copy(update={"docs_enabled": False})
-    app: FastAPI = create_service_app(title="t", description="t", settings=off, engine=engine,
-                                      verifier=verifier, routers=[router])
+    app: FastAPI = create_service_app(
+        title="t", description="t", settings=off, engine=engine, verifier=verifier, routers=[router]
+    )
     with TestClient(app) as client:
         assert client.get("/docs").status_code == 404

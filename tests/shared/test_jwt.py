@@ -34,8 +34,16 @@ def _b64(data: bytes) -> str:
 def claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     base: dict[str, Any] = {
-        "iss": ISS, "aud": AUD, "sub": "ic_test", "iat": now, "nbf": now, "exp": now + 600,
-        "jti": "j1", "scope": "scoring:read loans:read", "role": "bank", "bank_code": "TZB",
+        "iss": ISS,
+        "aud": AUD,
+        "sub": "ic_test",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "jti": "j1",
+        "scope": "scoring:read loans:read",
+        "role": "bank",
+        "bank_code": "TZB",
     }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
@@ -79,32 +87,45 @@ def test_a_good_token_yields_its_principal() -> None:
 
 ATTACKS: dict[str, Any] = {
     "expired": lambda: good(iat=int(time.time()) - 3600, nbf=None, exp=int(time.time()) - 60),
-    "tampered payload": lambda: (lambda t: ".".join(
-        [t.split(".")[0], _b64(json.dumps(claims(role="admin", scope="admin")).encode()),
-         t.split(".")[2]]))(good()),
+    "tampered payload": lambda: (
+        lambda t: ".".join(
+            [
+                t.split(".")[0],
+                _b64(json.dumps(claims(role="admin", scope="admin")).encode()),
+                t.split(".")[2],
+            ]
+        )
+    )(good()),
     "tampered signature": lambda: good()[:-4] + ("AAAA" if not good().endswith("AAAA") else "BBBB"),
     "alg none": lambda: unsigned({"alg": "none", "kid": KEY.kid}, claims()),
     "alg None": lambda: unsigned({"alg": "None", "kid": KEY.kid}, claims()),
     "alg missing": lambda: unsigned({"kid": KEY.kid}, claims()),
     "HS256 with public key PEM": lambda: hs256(
-        {"alg": "HS256", "kid": KEY.kid, "typ": "JWT"}, claims(),
-        public_bytes(serialization.Encoding.PEM)),
+        {"alg": "HS256", "kid": KEY.kid, "typ": "JWT"},
+        claims(),
+        public_bytes(serialization.Encoding.PEM),
+    ),
     "HS256 with public key DER": lambda: hs256(
-        {"alg": "HS256", "kid": KEY.kid, "typ": "JWT"}, claims(),
-        public_bytes(serialization.Encoding.DER)),
+        {"alg": "HS256", "kid": KEY.kid, "typ": "JWT"},
+        claims(),
+        public_bytes(serialization.Encoding.DER),
+    ),
     "RS256 by another key under our kid": lambda: sign(
-        claims(), private_pem=OTHER.private_pem, kid=KEY.kid),
+        claims(), private_pem=OTHER.private_pem, kid=KEY.kid
+    ),
     "unknown kid": lambda: sign(claims(), private_pem=OTHER.private_pem, kid=OTHER.kid),
     "no kid": lambda: unsigned({"alg": "RS256"}, claims(), b"x" * 256),
     "oversized kid": lambda: sign(claims(), private_pem=KEY.private_pem, kid="k" * 5000),
-    "injected kid (path)": lambda: sign(claims(), private_pem=KEY.private_pem,
-                                        kid="../../../dev/null"),
-    "injected kid (sql)": lambda: sign(claims(), private_pem=KEY.private_pem,
-                                       kid="x' OR '1'='1"),
+    "injected kid (path)": lambda: sign(
+        claims(), private_pem=KEY.private_pem, kid="../../../dev/null"
+    ),
+    "injected kid (sql)": lambda: sign(claims(), private_pem=KEY.private_pem, kid="x' OR '1'='1"),
     "jku header": lambda: unsigned(
-        {"alg": "RS256", "kid": KEY.kid, "jku": "http://evil/jwks"}, claims(), b"x" * 256),
+        {"alg": "RS256", "kid": KEY.kid, "jku": "http://evil/jwks"}, claims(), b"x" * 256
+    ),
     "embedded jwk header": lambda: unsigned(
-        {"alg": "RS256", "kid": KEY.kid, "jwk": OTHER.public_jwk}, claims(), b"x" * 256),
+        {"alg": "RS256", "kid": KEY.kid, "jwk": OTHER.public_jwk}, claims(), b"x" * 256
+    ),
     "wrong aud": lambda: good(aud="someone-else"),
     "wrong iss": lambda: good(iss="https://evil/"),
     "future nbf": lambda: good(nbf=int(time.time()) + 3600),
