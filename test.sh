@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install (into .venv, with the dev tools) and run every check: ruff, mypy, the test suite.
+# Tests use TEST_DATABASE_URL if set, else testcontainers if Docker answers, else a throwaway
+# embedded PostgreSQL they start themselves. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "» creating .venv" >&2
+  "$PYTHON" -m venv .venv
+fi
+if [ ! -f .venv/.installed-dev ] || [ pyproject.toml -nt .venv/.installed-dev ] || [ constraints.txt -nt .venv/.installed-dev ]; then
+  echo "» installing pinned dependencies and dev tools" >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+  touch .venv/.installed-dev
+fi
+echo "» ruff" >&2
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "» mypy" >&2
+.venv/bin/mypy
+echo "» pytest" >&2
+exec .venv/bin/pytest "$@"
