@@ -1,1 +1,166 @@
-"""Tables the scoring service owns (prefix `sc_`); they arrive with the scoring issue."""
+"""Tables the scoring service owns (prefix `sc_`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.scoring.vocab import CATEGORIES, DISTRICTS, STAGES
+from shared.db import Base
+
+MONEY = Numeric(15, 2)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Industry(Base):
+    """An industry of the city's "1+4" system (a managed list)."""
+
+    __tablename__ = "sc_industry"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+
+
+class Enterprise(Base):
+    """A technology enterprise in the points database."""
+
+    __tablename__ = "sc_enterprise"
+    __table_args__ = (
+        CheckConstraint(_in("district", DISTRICTS), name="district"),
+        CheckConstraint(_in("stage", STAGES), name="stage"),
+        CheckConstraint(
+            f"categories <@ ARRAY[{', '.join(repr(c) for c in CATEGORIES)}]::varchar[]",
+            name="categories",
+        ),
+        Index("ix_sc_enterprise_district", "district"),
+        Index("ix_sc_enterprise_industry_code", "industry_code"),
+        Index("ix_sc_enterprise_categories", "categories", postgresql_using="gin"),
+    )
+
+    uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    district: Mapped[str] = mapped_column(String(20))
+    industry_code: Mapped[str] = mapped_column(ForeignKey("sc_industry.code"))
+    stage: Mapped[str] = mapped_column(String(10))
+    categories: Mapped[list[str]] = mapped_column(ARRAY(String(20)), server_default="{}")
+    founded_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IndicatorRow(Base):
+    """An enterprise's raw indicator data for one period (a year)."""
+
+    __tablename__ = "sc_indicator"
+    __table_args__ = (
+        CheckConstraint("period BETWEEN 2000 AND 2100", name="period"),
+        CheckConstraint(
+            "invention_patents >= 0 AND utility_models >= 0 AND software_copyrights >= 0 "
+            "AND rd_staff >= 0 AND total_staff >= 0 AND rd_staff <= total_staff "
+            "AND awards_provincial >= 0 AND awards_national >= 0",
+            name="counts",
+        ),
+        CheckConstraint(
+            "rd_expense >= 0 AND revenue >= 0 AND equity_financing >= 0 AND jbgs_funds_paid >= 0",
+            name="amounts",
+        ),
+        Index("ix_sc_indicator_period", "period"),
+    )
+
+    uscc: Mapped[str] = mapped_column(ForeignKey("sc_enterprise.uscc"), primary_key=True)
+    period: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    invention_patents: Mapped[int] = mapped_column(Integer)
+    utility_models: Mapped[int] = mapped_column(Integer)
+    software_copyrights: Mapped[int] = mapped_column(Integer)
+    rd_expense: Mapped[Decimal] = mapped_column(MONEY)
+    revenue: Mapped[Decimal] = mapped_column(MONEY)
+    rd_staff: Mapped[int] = mapped_column(Integer)
+    total_staff: Mapped[int] = mapped_column(Integer)
+    equity_financing: Mapped[Decimal] = mapped_column(MONEY)
+    awards_provincial: Mapped[int] = mapped_column(Integer)
+    awards_national: Mapped[int] = mapped_column(Integer)
+    jbgs_funds_paid: Mapped[Decimal] = mapped_column(MONEY)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PointsModel(Base):
+    """A version of the points model: a draft, or published and immutable."""
+
+    __tablename__ = "sc_model"
+    __table_args__ = (CheckConstraint("status IN ('draft', 'published')", name="status"),)
+
+    version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status: Mapped[str] = mapped_column(String(10))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RecomputeRun(Base):
+    """One recompute of a period's points: who, when, which model, how many, how long."""
+
+    __tablename__ = "sc_recompute_run"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    period: Mapped[int] = mapped_column(SmallInteger)
+    model_version: Mapped[str] = mapped_column(ForeignKey("sc_model.version"))
+    requested_by: Mapped[str | None] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    enterprise_count: Mapped[int] = mapped_column(Integer)
+
+
+class Points(Base):
+    """An enterprise's points for a period under one model version, with its overall rank."""
+
+    __tablename__ = "sc_points"
+    __table_args__ = (
+        Index("ix_sc_points_period_model_version_rank", "period", "model_version", "rank"),
+        Index("ix_sc_points_uscc", "uscc"),
+    )
+
+    period: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    model_version: Mapped[str] = mapped_column(ForeignKey("sc_model.version"), primary_key=True)
+    uscc: Mapped[str] = mapped_column(ForeignKey("sc_enterprise.uscc"), primary_key=True)
+    points: Mapped[int] = mapped_column(Integer)
+    total_exact: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    rank: Mapped[int] = mapped_column(Integer)
+    rank_total: Mapped[int] = mapped_column(Integer)
+    breakdown: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sc_recompute_run.id"))
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Ranking(Base):
+    """Which model's points are a period's ranking: the latest recompute of that period."""
+
+    __tablename__ = "sc_ranking"
+
+    period: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    model_version: Mapped[str] = mapped_column(ForeignKey("sc_model.version"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("sc_recompute_run.id"))
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,227 @@
+"""Request and response models of the scoring service."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.scoring.pointsmodel import ModelDefinition
+from services.scoring.vocab import Category, District, Stage
+from shared.money import NonNegativeMoney
+from shared.uscc import Uscc
+
+Period = int
+COUNT = Field(ge=0, le=10_000_000)
+
+
+class EnterpriseIn(BaseModel):
+    """One enterprise in a bulk upsert."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    uscc: Uscc
+    name: str = Field(min_length=1, max_length=200)
+    district: District
+    industry: str = Field(min_length=1, max_length=40, description="an industry code")
+    stage: Stage
+    categories: list[Category] = Field(default_factory=list, max_length=5)
+    founded_on: date | None = None
+
+    @field_validator("categories")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
+
+
+class EnterpriseOut(BaseModel):
+    """An enterprise as the API shows it."""
+
+    uscc: str
+    name: str
+    district: str
+    industry: str
+    industry_name: str
+    stage: str
+    categories: list[str]
+    founded_on: date | None
+    updated_at: datetime
+
+
+class IndicatorIn(BaseModel):
+    """One enterprise's raw indicators for a period (derived ones are computed, not given)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    uscc: Uscc
+    invention_patents: int = COUNT
+    utility_models: int = COUNT
+    software_copyrights: int = COUNT
+    rd_expense: NonNegativeMoney
+    revenue: NonNegativeMoney
+    rd_staff: int = COUNT
+    total_staff: int = COUNT
+    equity_financing: NonNegativeMoney = Decimal("0.00")
+    awards_provincial: int = Field(default=0, ge=0, le=1000)
+    awards_national: int = Field(default=0, ge=0, le=1000)
+    jbgs_funds_paid: NonNegativeMoney = Field(
+        default=Decimal("0.00"), description="揭榜挂帅 funds the enterprise actually paid in"
+    )
+
+    @field_validator("total_staff")
+    @classmethod
+    def _staff(cls, value: int, info: Any) -> int:
+        rd = info.data.get("rd_staff")
+        if rd is not None and rd > value:
+            raise ValueError("rd_staff cannot exceed total_staff")
+        return value
+
+
+class BulkResult(BaseModel):
+    """What a bulk upsert did."""
+
+    received: int
+    created: int
+    updated: int
+
+
+class ModelOut(BaseModel):
+    """A points model version."""
+
+    version: str
+    status: str
+    created_at: datetime
+    published_at: datetime | None
+    definition: ModelDefinition
+
+
+class RecomputeIn(BaseModel):
+    """Which published model to recompute a period with (default: the latest published)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_version: str | None = Field(default=None, max_length=40)
+
+
+class RunOut(BaseModel):
+    """A recompute run."""
+
+    id: int
+    period: int
+    model_version: str
+    requested_by: str | None
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: int
+    enterprise_count: int
+
+
+class BreakdownItem(BaseModel):
+    """How one indicator (or bonus) contributed: value, points (4 decimals), cap, why."""
+
+    indicator: str
+    value: str | None
+    points: str
+    cap: str
+    note: str
+
+
+class PointsOut(BaseModel):
+    """An enterprise's points for a period under the model of that period's ranking."""
+
+    uscc: str
+    period: int
+    model_version: str
+    points: int
+    total_exact: str
+    rank: int
+    rank_total: int
+    percentile: float
+    breakdown: list[BreakdownItem]
+    computed_at: datetime
+
+
+class RankingEntry(BaseModel):
+    """One line of a ranking."""
+
+    rank: int
+    uscc: str
+    name: str
+    district: str
+    industry: str
+    stage: str
+    categories: list[str]
+    points: int
+    total_exact: str
+    percentile: float
+    overall_rank: int
+
+
+class RankingPage(BaseModel):
+    """A page of a (possibly filtered) ranking."""
+
+    period: int
+    model_version: str
+    rank_total: int
+    items: list[RankingEntry]
+    next_cursor: str | None
+
+
+class Bin(BaseModel):
+    """Enterprises with `lower ≤ points < upper` (the last bin includes its upper bound)."""
+
+    lower: float
+    upper: float
+    count: int
+
+
+class Distribution(BaseModel):
+    """Histogram and quantiles of a period's points."""
+
+    period: int
+    model_version: str
+    count: int
+    min: int
+    max: int
+    mean: float
+    quantiles: dict[str, float]
+    histogram: list[Bin]
+
+
+class IndicatorPercentile(BaseModel):
+    """Where an enterprise stands on one indicator among its peers."""
+
+    indicator: str
+    label: str
+    value: str | None
+    points: str
+    percentile: float
+
+
+class Recommendation(BaseModel):
+    """A service or policy item of the diagnosis, with the rule that put it there."""
+
+    rule_id: str
+    title: str
+    detail: str
+    amount: str | None = None
+
+
+class Diagnosis(BaseModel):
+    """The 诊断书: standing among peers, strengths, weaknesses, services and policies."""
+
+    uscc: str
+    name: str
+    period: int
+    model_version: str
+    points: int
+    rank: int
+    rank_total: int
+    peer_group: dict[str, Any]
+    indicators: list[IndicatorPercentile]
+    strengths: list[str]
+    weaknesses: list[str]
+    services: list[Recommendation]
+    policies: list[Recommendation]

@@ -1,0 +1,34 @@
+"""The fixed vocabularies of the points database: districts, growth stages, categories."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+DISTRICTS = ("海陵区", "高港区", "姜堰区", "兴化市", "靖江市", "泰兴市")
+"""Taizhou's six districts and county-level cities (高港区 includes the 医药高新区)."""
+
+STAGE_LABELS = {"seed": "种子期", "startup": "初创期", "growth": "成长期", "mature": "成熟期"}
+STAGES = tuple(STAGE_LABELS)
+
+CATEGORY_LABELS = {
+    "tech_sme": "科技型中小企业",
+    "high_tech": "高新技术企业",
+    "gazelle": "省级瞪羚企业",
+    "potential_unicorn": "潜在独角兽企业",
+    "leading_innovator": "创新型领军企业",
+}
+CATEGORIES = tuple(CATEGORY_LABELS)
+
+District = Literal["海陵区", "高港区", "姜堰区", "兴化市", "靖江市", "泰兴市"]
+Stage = Literal["seed", "startup", "growth", "mature"]
+Category = Literal["tech_sme", "high_tech", "gazelle", "potential_unicorn", "leading_innovator"]
+
+# The city's "1+4" industry system, seeded into sc_industry (operators may add more).
+INDUSTRIES = (
+    ("health", "大健康/生物医药"),
+    ("equipment", "高端装备"),
+    ("materials", "新材料"),
+    ("energy", "新能源"),
+    ("ict", "新一代信息技术"),
+    ("other", "其他"),
+)

@@ -1,0 +1,323 @@
+"""Enterprises, indicators, the default model, recompute, points: through the gateway."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.scoring.models import IndicatorRow, Points
+from tests.conftest import bearer
+from tests.scoring.helpers import enterprise, indicators, new_uscc
+
+# Worked example (also in the README): growth stage, 高新技术企业 + 科技型中小企业.
+A_INDICATORS = {
+    "invention_patents": 3,  # 3 × 10 = 30
+    "utility_models": 4,  # 4 × 2 = 8
+    "software_copyrights": 7,  # 7 × 2 = 14, capped at 10
+    "rd_expense": "10000000.00",  # 8 × log10(1e7 / 1e5) = 16
+    "revenue": "100000000.00",  # 10 × log10(1e8 / 1e6) = 20; R&D intensity 0.10 → 30
+    "rd_staff": 25,
+    "total_staff": 100,  # R&D staff ratio 0.25 → 10
+    "equity_financing": "10000000.00",  # 5 × log10(1e7 / 1e6) = 5
+    "awards_provincial": 1,  # 5
+    "awards_national": 0,  # 0
+}
+A_PREVIOUS_REVENUE = "80000000.00"  # growth 25% → 15
+A_POINTS = 30 + 8 + 10 + 16 + 30 + 10 + 20 + 15 + 5 + 5 + 0 + 5 + 20  # bonuses 5 + 20 → 174
+
+# Start-up stage, no previous period: stage weights 1.2 on patents and R&D intensity, 0.8 on
+# revenue; revenue growth cannot be derived (0 points, and the breakdown says why).
+B_INDICATORS = {
+    "invention_patents": 2,  # 2 × 10 × 1.2 = 24
+    "rd_expense": "1000000.00",  # 8 × log10(10) = 8; intensity 0.10 → 30 × 1.2 = 36
+    "revenue": "10000000.00",  # 10 × log10(10) × 0.8 = 8
+    "rd_staff": 5,
+    "total_staff": 50,  # 0.10 → 5
+}
+B_POINTS = 24 + 8 + 36 + 5 + 8 + 5  # tech_sme bonus → 86
+
+
+DEFAULT = {"model_version": "TZ-2025.1"}  # other tests publish newer versions
+
+
+@pytest.fixture
+def admin(admin_token: str) -> dict[str, str]:
+    return bearer(admin_token)
+
+
+def _load(api: TestClient, admin: dict[str, str], period: int) -> tuple[str, str]:
+    a, b = new_uscc(), new_uscc()
+    r = api.put(
+        "/v1/admin/enterprises",
+        headers=admin,
+        json=[
+            enterprise(a, name="榕兴医疗", categories=["high_tech", "tech_sme"]),
+            enterprise(b, name="初创科技", stage="startup", district="泰兴市", industry="ict"),
+        ],
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == {"received": 2, "created": 2, "updated": 0}
+    r = api.put(
+        f"/v1/admin/indicators/{period - 1}",
+        headers=admin,
+        json=[indicators(a, revenue=A_PREVIOUS_REVENUE)],
+    )
+    assert r.status_code == 200, r.text
+    r = api.put(
+        f"/v1/admin/indicators/{period}",
+        headers=admin,
+        json=[indicators(a, **A_INDICATORS), indicators(b, **B_INDICATORS)],
+    )
+    assert r.status_code == 200, r.text
+    return a, b
+
+
+def test_hand_computed_points_under_the_default_model(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    a, b = _load(api, admin, 2031)
+    run = api.post("/v1/admin/points/2031/recompute", headers=admin, json=DEFAULT)
+    assert run.status_code == 200, run.text
+    assert run.json()["model_version"] == "TZ-2025.1"
+    assert run.json()["enterprise_count"] == 2
+
+    pa = api.get(
+        f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": 2031}
+    ).json()
+    assert pa["points"] == A_POINTS == 174
+    assert pa["model_version"] == "TZ-2025.1"
+    assert (pa["rank"], pa["rank_total"], pa["percentile"]) == (1, 2, 50.0)
+    items = {i["indicator"]: i for i in pa["breakdown"]}
+    assert items["software_copyrights"]["points"] == "10.0000"
+    assert items["software_copyrights"]["cap"] == "10.0000"
+    assert "capped" in items["software_copyrights"]["note"]
+    assert items["rd_intensity"]["value"] == "0.1"
+    assert items["revenue_growth"]["value"] == "0.25"
+    assert sum(float(i["points"]) for i in pa["breakdown"]) == float(pa["total_exact"])
+
+    pb = api.get(
+        f"/v1/scoring/enterprises/{b}/points", headers=admin, params={"period": 2031}
+    ).json()
+    assert pb["points"] == B_POINTS == 86
+    growth = next(i for i in pb["breakdown"] if i["indicator"] == "revenue_growth")
+    assert growth["value"] is None
+    assert growth["points"] == "0.0000"
+    assert "previous period" in growth["note"]
+
+
+def test_a_new_model_version_changes_points_and_old_rows_keep_their_model(
+    api: TestClient, admin: dict[str, str], db: sessionmaker[Session]
+) -> None:
+    a, _ = _load(api, admin, 2033)
+    assert (
+        api.post("/v1/admin/points/2033/recompute", headers=admin, json=DEFAULT).status_code == 200
+    )
+    model = copy.deepcopy(
+        api.get("/v1/scoring/models/TZ-2025.1", headers=admin).json()["definition"]
+    )
+    model["version"] = "TEST-PATENTS-20-" + uuid.uuid4().hex[:8]
+    patents = next(i for i in model["indicators"] if i["indicator"] == "invention_patents")
+    patents["transform"] = {"type": "linear", "per_unit": "20", "cap": "100"}
+    created = api.post("/v1/admin/models", headers=admin, json=model)
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "draft"
+    draft_run = api.post(
+        "/v1/admin/points/2033/recompute", headers=admin, json={"model_version": model["version"]}
+    )
+    assert draft_run.status_code == 409  # drafts cannot compute points
+    assert (
+        api.post(f"/v1/admin/models/{model['version']}/publish", headers=admin).status_code == 200
+    )
+    immutable = api.put(f"/v1/admin/models/{model['version']}", headers=admin, json=model)
+    assert immutable.status_code == 409
+    assert immutable.json()["type"].endswith("/problems/model-published")
+
+    run = api.post(
+        "/v1/admin/points/2033/recompute", headers=admin, json={"model_version": model["version"]}
+    )
+    assert run.status_code == 200
+    now = api.get(
+        f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": 2033}
+    ).json()
+    assert now["model_version"] == model["version"]
+    assert now["points"] == A_POINTS + 30  # 3 patents × 20 instead of × 10
+    with db() as session:
+        old = session.get(Points, (2033, "TZ-2025.1", a))
+    assert old is not None
+    assert old.points == A_POINTS
+    assert old.model_version == "TZ-2025.1"
+
+
+def test_recompute_is_idempotent(
+    api: TestClient, admin: dict[str, str], db: sessionmaker[Session]
+) -> None:
+    a, _ = _load(api, admin, 2035)
+    first = api.post("/v1/admin/points/2035/recompute", headers=admin, json=DEFAULT).json()
+    before = api.get(
+        f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": 2035}
+    ).json()
+    second = api.post("/v1/admin/points/2035/recompute", headers=admin, json=DEFAULT).json()
+    after = api.get(
+        f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": 2035}
+    ).json()
+    assert second["id"] != first["id"]
+    for key in ("points", "total_exact", "rank", "rank_total", "breakdown", "model_version"):
+        assert before[key] == after[key]
+    with db() as session:
+        count = session.scalar(
+            select(func.count()).select_from(Points).where(Points.period == 2035)
+        )
+    assert count == 2
+
+
+def test_a_failure_midway_leaves_the_previous_points(
+    api: TestClient, admin: dict[str, str], db: sessionmaker[Session]
+) -> None:
+    a, _ = _load(api, admin, 2037)
+    assert (
+        api.post("/v1/admin/points/2037/recompute", headers=admin, json=DEFAULT).status_code == 200
+    )
+    # A model whose weights overflow the points column for one enterprise (b, the start-up,
+    # whose stage weight is huge): the failure comes after other rows were already written.
+    model = json.loads(
+        json.dumps(api.get("/v1/scoring/models/TZ-2025.1", headers=admin).json()["definition"])
+    )
+    model["version"] = "TEST-OVERFLOW-" + uuid.uuid4().hex[:8]
+    for rule in model["indicators"]:
+        if rule["indicator"] == "invention_patents":
+            rule["transform"] = {"type": "linear", "per_unit": "1000000000", "cap": "1000000000"}
+            rule["weight"] = "100"
+    model["stage_weights"]["startup"]["invention_patents"] = "100"
+    api.post("/v1/admin/models", headers=admin, json=model)
+    api.post(f"/v1/admin/models/{model['version']}/publish", headers=admin)
+    failed = api.post(
+        "/v1/admin/points/2037/recompute", headers=admin, json={"model_version": model["version"]}
+    )
+    assert failed.status_code == 422
+    assert failed.json()["type"].endswith("/problems/points-out-of-range")
+    still = api.get(
+        f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": 2037}
+    ).json()
+    assert (still["model_version"], still["points"]) == ("TZ-2025.1", A_POINTS)
+    with db() as session:
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(Points)
+                .where(Points.period == 2037, Points.model_version == model["version"])
+            )
+            == 0
+        )
+
+
+def test_bad_indicator_file_is_rejected_whole_with_row_numbers(
+    api: TestClient, admin: dict[str, str], db: sessionmaker[Session]
+) -> None:
+    a, b = _load(api, admin, 2039)
+    header = (
+        "uscc,invention_patents,utility_models,software_copyrights,rd_expense,revenue,"
+        "rd_staff,total_staff,equity_financing,awards_provincial,awards_national,"
+        "jbgs_funds_paid"
+    )
+    unknown = new_uscc()
+    lines = [
+        header,
+        f"{a},9,1,1,100.00,1000.00,1,10,0,0,0,0",  # good
+        f"{b},-1,1,1,100.00,1000.00,1,10,0,0,0,0",  # negative count
+        f"{unknown},1,1,1,100.00,1000.00,1,10,0,0,0,0",  # not in the database
+        "91321200MA1N2X3Y47,1,1,1,100.00,1000.00,1,10,0,0,0,0",  # bad check digit
+        f"{a},1,1,1,100.001,1000.00,20,10,0,0,0,0",  # 3 decimals; rd_staff > total_staff
+    ]
+    body = ("\ufeff" + "\n".join(lines) + "\n").encode()
+    r = api.put(
+        "/v1/admin/indicators/2039", headers={**admin, "Content-Type": "text/csv"}, content=body
+    )
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert problem["type"].endswith("/problems/invalid-uscc")
+    rows = {e["loc"][1] for e in problem["errors"]}
+    assert rows == {2, 4, 5}  # row 3 (unknown enterprise) is checked once rows parse
+    fields = {(e["loc"][1], e["loc"][2]) for e in problem["errors"]}
+    assert (2, "invention_patents") in fields
+    assert (5, "rd_expense") in fields
+    assert (5, "total_staff") in fields
+    with db() as session:
+        stored = session.get(IndicatorRow, (a, 2039))
+    assert stored is not None
+    assert stored.invention_patents == A_INDICATORS["invention_patents"]  # unchanged
+
+    only_unknown = "\n".join([header, lines[1], lines[3]]).encode()
+    r = api.put(
+        "/v1/admin/indicators/2039",
+        headers={**admin, "Content-Type": "text/csv"},
+        content=only_unknown,
+    )
+    assert r.status_code == 422
+    assert [e["loc"][:2] for e in r.json()["errors"]] == [["row", 2]]
+    with db() as session:
+        assert session.get(IndicatorRow, (a, 2039)).invention_patents == 3  # type: ignore[union-attr]
+
+
+def test_csv_enterprises_with_bom_and_categories(api: TestClient, admin: dict[str, str]) -> None:
+    u = new_uscc()
+    csv = (
+        "\ufeffuscc,name,district,industry,stage,categories,founded_on\n"
+        f"{u.lower()},泰州新材料,靖江市,materials,mature,high_tech|gazelle,2009-03-01\n"
+    )
+    r = api.put(
+        "/v1/admin/enterprises", headers={**admin, "Content-Type": "text/csv"}, content=csv.encode()
+    )
+    assert r.status_code == 200, r.text
+    got = api.get(f"/v1/scoring/enterprises/{u}", headers=admin).json()
+    assert got["categories"] == ["gazelle", "high_tech"]
+    assert got["district"] == "靖江市"
+    assert got["industry_name"] == "新材料"
+    again = api.put(
+        "/v1/admin/enterprises",
+        headers=admin,
+        json={
+            "items": [
+                enterprise(
+                    u,
+                    name="泰州新材料股份",
+                    district="靖江市",
+                    industry="materials",
+                    stage="mature",
+                )
+            ]
+        },
+    )
+    assert again.json() == {"received": 1, "created": 0, "updated": 1}
+
+
+def test_unknown_enterprise_and_missing_period_are_404(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    unknown = new_uscc()
+    r = api.get(f"/v1/scoring/enterprises/{unknown}", headers=admin)
+    assert r.status_code == 404
+    assert r.json()["type"].endswith("/problems/enterprise-not-found")
+    a, _ = _load(api, admin, 2041)
+    r = api.get(f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": 2099})
+    assert r.status_code == 404
+    assert r.json()["type"].endswith("/problems/points-not-found")
+    assert "2099" in r.json()["detail"]
+    bad = api.get("/v1/scoring/enterprises/91321200MA1N2X3Y47/points", headers=admin)
+    assert bad.status_code == 422
+    assert bad.json()["type"].endswith("/problems/invalid-uscc")
+
+
+def test_bank_can_read_but_not_write(
+    api: TestClient, bank_token: str, admin: dict[str, str]
+) -> None:
+    u = new_uscc()
+    api.put("/v1/admin/enterprises", headers=admin, json=[enterprise(u)])
+    assert api.get(f"/v1/scoring/enterprises/{u}", headers=bearer(bank_token)).status_code == 200
+    r = api.put("/v1/admin/enterprises", headers=bearer(bank_token), json=[enterprise(u)])
+    assert r.status_code == 403
