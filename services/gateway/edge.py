@@ -12,8 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway import service
 from services.gateway.ratelimit import ClientDirectory, RateLimiter
-from shared.auth.deps import PRINCIPAL_STATE, bearer_token
-from shared.auth.jwt import InvalidToken, TokenVerifier
+from shared.auth.deps import PRINCIPAL_STATE, authenticate
+from shared.auth.jwt import TokenVerifier
 from shared.auth.principal import Principal
 from shared.errors import Unauthorized
 from shared.middleware import header, send_problem
@@ -79,12 +79,8 @@ class Edge:
 
     async def _authenticate(self, scope: Scope, send: Send) -> Principal | None:
         try:
-            token = bearer_token(header(scope, b"authorization"))
-            principal = self.verifier.verify_cached(token)
-            if principal is None:
-                principal = await to_thread.run_sync(self.verifier.verify, token)
-        except (Unauthorized, InvalidToken) as exc:
-            log.info("unauthenticated", extra={"path": scope["path"], "reason": str(exc)})
+            principal = await authenticate(self.verifier, header(scope, b"authorization"))
+        except Unauthorized:
             await self._unauthorized(scope, send, "A valid bearer token is required")
             return None
         hit, status = self.directory.cached(principal.client_id)

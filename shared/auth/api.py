@@ -26,7 +26,7 @@ def whoami_router(prefix: str) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=["auth"])
 
     @router.get("/whoami", response_model=WhoAmI, summary="Who the bearer token says you are")
-    def whoami(principal: CurrentPrincipal) -> WhoAmI:
+    async def whoami(principal: CurrentPrincipal) -> WhoAmI:
         return WhoAmI(
             client_id=principal.client_id,
             role=principal.role,
