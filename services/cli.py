@@ -10,18 +10,23 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import uvicorn
+from sqlalchemy.orm import Session
 
 from services.gateway import service as gateway_service
 from services.gateway.bootstrap import bootstrap
 from services.gateway.crypto import KeyEncryptor
-from services.gateway.errors import RotationPending
 from services.gateway.schemas import ClientCreate
+from services.scoring import service as scoring_service
+from services.scoring.schemas import EnterpriseIn, IndicatorIn
 from shared import embedded_pg, migrate
+from shared.bulk import parse_rows
 from shared.db import make_engine, make_sessionmaker
+from shared.errors import DomainError
 from shared.logging import configure_logging
 from shared.settings import CoreSettings, get_settings
 
@@ -32,6 +37,14 @@ keys_app = typer.Typer(help="Token-signing keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
+enterprises_app = typer.Typer(help="Enterprises of the points database.", no_args_is_help=True)
+indicators_app = typer.Typer(help="Indicator data per period.", no_args_is_help=True)
+models_app = typer.Typer(help="Points model versions.", no_args_is_help=True)
+points_app = typer.Typer(help="Computed points and rankings.", no_args_is_help=True)
+app.add_typer(enterprises_app, name="enterprises")
+app.add_typer(indicators_app, name="indicators")
+app.add_typer(models_app, name="models")
+app.add_typer(points_app, name="points")
 
 _handles: list[Any] = []
 
@@ -65,6 +78,27 @@ def _require_head(url: str) -> None:
     if not ok:
         typer.echo("The database is not migrated to head: run `innocredit db upgrade`.", err=True)
         raise typer.Exit(1)
+
+
+@contextmanager
+def _transaction() -> Iterator[Session]:
+    """One transaction on the configured database (migrated to head), committed on success.
+
+    A domain error (bad file, unknown model, ...) is printed with its row errors and exits 1.
+    """
+    with _database() as url:
+        _require_head(url)
+        engine = make_engine(url, pool_size=1, max_overflow=0)
+        try:
+            with make_sessionmaker(engine).begin() as session:
+                yield session
+        except DomainError as exc:
+            typer.echo(f"error: {exc.detail}", err=True)
+            for error in (exc.errors or [])[:50]:
+                typer.echo(f"  {'.'.join(map(str, error['loc']))}: {error['msg']}", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            engine.dispose()
 
 
 # ---------------------------------------------------------------- db
@@ -115,13 +149,9 @@ def clients_create(
     except ValueError as exc:
         typer.echo(f"invalid client: {exc}", err=True)
         raise typer.Exit(2) from None
-    with _database() as url:
-        _require_head(url)
-        engine = make_engine(url, pool_size=1, max_overflow=0)
-        with make_sessionmaker(engine).begin() as session:
-            client, secret = gateway_service.create_client(session, data)
-            client_id = client.client_id
-        engine.dispose()
+    with _transaction() as session:
+        client, secret = gateway_service.create_client(session, data)
+        client_id = client.client_id
     if as_json:
         typer.echo(json.dumps({"client_id": client_id, "client_secret": secret}))
     else:
@@ -135,27 +165,102 @@ def clients_create(
 def keys_rotate() -> None:
     """Sign new tokens with a new key; the old one verifies until its tokens expire."""
     settings = get_settings()
-    with _database() as url:
-        _require_head(url)
-        engine = make_engine(url, pool_size=1, max_overflow=0)
-        try:
-            with make_sessionmaker(engine).begin() as session:
-                new, old = gateway_service.rotate_key(
-                    session,
-                    KeyEncryptor(settings.key_encryption_key),
-                    activation_delay_seconds=settings.unknown_kid_cooldown_seconds,
-                )
-        except RotationPending as exc:
-            typer.echo(f"not rotated: {exc.detail}", err=True)
-            raise typer.Exit(1) from None
-        finally:
-            engine.dispose()
+    with _transaction() as session:
+        new, old = gateway_service.rotate_key(
+            session,
+            KeyEncryptor(settings.key_encryption_key),
+            activation_delay_seconds=settings.unknown_kid_cooldown_seconds,
+        )
     typer.echo(f"new signing key: {new.kid} (published now, signs from {new.activates_at})")
     if old is not None:
         typer.echo(
             f"previous key:    {old.kid} (signs until {old.retired_at}, then verifies "
             f"its tokens for another {settings.token_ttl_seconds} s)"
         )
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def _read(path: Path) -> tuple[bytes, str]:
+    """A file's bytes and the media type its extension implies."""
+    media = {
+        ".csv": "text/csv",
+        ".json": "application/json",
+        ".yaml": "application/yaml",
+        ".yml": "application/yaml",
+    }.get(path.suffix.lower())
+    if media is None:
+        typer.echo(f"{path}: use a .csv, .json, .yaml or .yml file", err=True)
+        raise typer.Exit(2)
+    return path.read_bytes(), media
+
+
+ExistingFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
+
+
+@enterprises_app.command("load")
+def enterprises_load(file: ExistingFile) -> None:
+    """Create or update enterprises from a CSV or JSON file (all rows or none)."""
+    body, media = _read(file)
+    with _transaction() as session:
+        rows = parse_rows(
+            body,
+            media,
+            EnterpriseIn,
+            list_fields=("categories",),
+            check=lambda parsed: scoring_service.check_enterprises(session, parsed),
+        )
+        _step(f"{len(rows)} valid rows; writing")
+        done = scoring_service.upsert_enterprises(session, rows)
+    typer.echo(f"enterprises: {done.created} created, {done.updated} updated")
+
+
+@indicators_app.command("load")
+def indicators_load(
+    file: ExistingFile,
+    period: Annotated[int, typer.Option(min=2000, max=2100, help="The year the data is for")],
+) -> None:
+    """Load a period's indicator data from a CSV or JSON file (all rows or none)."""
+    body, media = _read(file)
+    with _transaction() as session:
+        rows = parse_rows(
+            body,
+            media,
+            IndicatorIn,
+            check=lambda parsed: scoring_service.check_indicators(session, parsed),
+        )
+        _step(f"{len(rows)} valid rows; writing")
+        done = scoring_service.upsert_indicators(session, period, rows)
+    typer.echo(f"indicators {period}: {done.created} created, {done.updated} updated")
+
+
+@models_app.command("publish")
+def models_publish(file: ExistingFile) -> None:
+    """Create a points model version from a JSON or YAML file and publish it."""
+    body, media = _read(file)
+    with _transaction() as session:
+        definition = scoring_service.model_from_bytes(body, media)
+        scoring_service.create_draft(session, definition)
+        model = scoring_service.publish_model(session, definition.version)
+    typer.echo(f"published model {model.version}")
+
+
+@points_app.command("recompute")
+def points_recompute(
+    period: Annotated[int, typer.Option(min=2000, max=2100, help="The year to compute")],
+    model: Annotated[
+        str | None, typer.Option(help="Model version (default: latest published)")
+    ] = None,
+) -> None:
+    """Recompute a period's points and ranking in one pass."""
+    _step(f"recomputing {period}")
+    with _transaction() as session:
+        run = scoring_service.recompute(session, period, model_version=model, requested_by="cli")
+    typer.echo(
+        f"period {period}: {run.enterprise_count} enterprises under {run.model_version} "
+        f"in {run.duration_ms} ms (run {run.id})"
+    )
 
 
 # ---------------------------------------------------------------- serve

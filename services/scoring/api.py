@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
-import yaml
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from services.scoring import diagnosis, service
-from services.scoring.errors import InvalidModel
 from services.scoring.models import PointsModel
 from services.scoring.pointsmodel import ModelDefinition
 from services.scoring.schemas import (
@@ -32,7 +29,6 @@ from shared.auth.deps import require_scopes
 from shared.auth.principal import Principal
 from shared.bulk import parse_rows
 from shared.db import DbSession
-from shared.errors import UnsupportedMediaType
 from shared.pagination import CursorParam, Limit, decode_cursor, encode_cursor
 from shared.settings import CoreSettings
 from shared.uscc import Uscc
@@ -271,21 +267,7 @@ _MODEL_BODY: dict[str, Any] = {
 
 
 async def _model_body(request: Request) -> ModelDefinition:
-    body = await request.body()
-    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if media in ("application/yaml", "application/x-yaml", "text/yaml"):
-        loader: Any = yaml.safe_load
-    elif media == "application/json" or media.endswith("+json"):
-        loader = json.loads
-    else:
-        raise UnsupportedMediaType("Send the model as application/json or application/yaml")
-    try:
-        data = loader(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-        raise InvalidModel(
-            f"The model is not valid JSON/YAML: {exc}", errors=[{"loc": ["body"], "msg": str(exc)}]
-        ) from None
-    return service.parse_model(data)
+    return service.model_from_bytes(await request.body(), request.headers.get("content-type"))
 
 
 ModelBody = Annotated[ModelDefinition, Depends(_model_body)]

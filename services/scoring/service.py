@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import psycopg
+import yaml
 from pydantic import ValidationError
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -43,7 +44,7 @@ from services.scoring.models import (
 from services.scoring.pointsmodel import ModelDefinition
 from services.scoring.schemas import EnterpriseIn, IndicatorIn
 from services.scoring.vocab import STAGE_LABELS
-from shared.errors import validation_errors
+from shared.errors import UnsupportedMediaType, validation_errors
 
 MAX_TOTAL = Decimal("9999999999.9999")  # sc_points.total_exact is NUMERIC(14, 4)
 _BATCH = 1000
@@ -195,6 +196,27 @@ def parse_model(data: Any) -> ModelDefinition:
                 for e in validation_errors(exc.errors(include_input=False))
             ],
         ) from None
+
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+
+
+def model_from_bytes(body: bytes, media_type: str | None) -> ModelDefinition:
+    """Parse a model definition sent as JSON or YAML."""
+    media = (media_type or "").split(";")[0].strip().lower()
+    if media in YAML_TYPES:
+        loader: Any = yaml.safe_load
+    elif media == "application/json" or media.endswith("+json"):
+        loader = json.loads
+    else:
+        raise UnsupportedMediaType("Send the model as application/json or application/yaml")
+    try:
+        data = loader(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise InvalidModel(
+            f"The model is not valid JSON/YAML: {exc}", errors=[{"loc": ["body"], "msg": str(exc)}]
+        ) from None
+    return parse_model(data)
 
 
 def create_draft(session: Session, definition: ModelDefinition) -> PointsModel:
