@@ -17,6 +17,8 @@ from services.scoring.schemas import (
     EnterpriseIn,
     EnterpriseOut,
     IndicatorIn,
+    IndustryIn,
+    IndustryOut,
     ModelOut,
     PointsOut,
     RankingEntry,
@@ -176,6 +178,12 @@ def get_distribution(
     return Distribution.model_validate(service.distribution(session, ranking, bins))
 
 
+@router.get("/industries", response_model=list[IndustryOut], summary="The industry list")
+def list_industries(session: DbSession, _: Reader) -> list[IndustryOut]:
+    """The city's "1+4" industry system (a managed list), in display order."""
+    return [IndustryOut.model_validate(i) for i in service.list_industries(session)]
+
+
 @router.get("/models", response_model=list[ModelOut], summary="Points model versions")
 def list_models(session: DbSession, _: Reader) -> list[ModelOut]:
     """Every version, drafts included, newest first."""
@@ -217,6 +225,17 @@ async def _raw_body(request: Request) -> tuple[bytes, str | None]:
 
 
 RawBody = Annotated[tuple[bytes, str | None], Depends(_raw_body)]
+
+
+@admin.put("/industries/{code}", response_model=IndustryOut, summary="Add or rename an industry")
+def put_industry(
+    code: Annotated[str, Path(pattern=r"^[a-z0-9_]{2,40}$")],
+    body: IndustryIn,
+    session: DbSession,
+    _: Admin,
+) -> IndustryOut:
+    """Codes are permanent (enterprises refer to them); names and positions may change."""
+    return IndustryOut.model_validate(service.put_industry(session, code, body.name, body.position))
 
 
 @admin.put(

@@ -16,6 +16,7 @@ NAME = "scoring"
 ROUTE_PREFIXES = (
     "/v1/scoring",
     "/v1/admin/enterprises",
+    "/v1/admin/industries",
     "/v1/admin/indicators",
     "/v1/admin/models",
     "/v1/admin/points",

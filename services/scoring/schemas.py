@@ -79,6 +79,25 @@ class IndicatorIn(BaseModel):
         return value
 
 
+class IndustryIn(BaseModel):
+    """An industry of the managed list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    position: int = Field(default=50, ge=0, le=999)
+
+
+class IndustryOut(BaseModel):
+    """An industry code, its name and its display position."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name: str
+    position: int
+
+
 class BulkResult(BaseModel):
     """What a bulk upsert did."""
 

@@ -67,6 +67,24 @@ def industry_codes(session: Session) -> set[str]:
     return set(session.scalars(select(Industry.code)))
 
 
+def list_industries(session: Session) -> Sequence[Industry]:
+    """The managed industry list in display order."""
+    return session.scalars(select(Industry).order_by(Industry.position, Industry.code)).all()
+
+
+def put_industry(session: Session, code: str, name: str, position: int) -> Industry:
+    """Add an industry to the list or rename it (codes are permanent: enterprises use them)."""
+    stmt = insert(Industry).values(code=code, name=name, position=position)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Industry.code], set_={"name": name, "position": position}
+        )
+    )
+    return session.scalars(
+        select(Industry).where(Industry.code == code).execution_options(populate_existing=True)
+    ).one()
+
+
 def check_enterprises(
     session: Session, rows: Sequence[EnterpriseIn]
 ) -> dict[int, list[tuple[str, str]]]:

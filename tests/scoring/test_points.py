@@ -321,3 +321,27 @@ def test_bank_can_read_but_not_write(
     assert api.get(f"/v1/scoring/enterprises/{u}", headers=bearer(bank_token)).status_code == 200
     r = api.put("/v1/admin/enterprises", headers=bearer(bank_token), json=[enterprise(u)])
     assert r.status_code == 403
+
+
+def test_industries_are_a_managed_list(api: TestClient, admin: dict[str, str]) -> None:
+    listed = api.get("/v1/scoring/industries", headers=admin).json()
+    assert {"health", "equipment", "materials"} <= {i["code"] for i in listed}
+    code = "test_" + uuid.uuid4().hex[:6]
+    added = api.put(
+        f"/v1/admin/industries/{code}", headers=admin, json={"name": "低空经济", "position": 7}
+    )
+    assert added.status_code == 200, added.text
+    renamed = api.put(
+        f"/v1/admin/industries/{code}", headers=admin, json={"name": "低空经济产业", "position": 7}
+    )
+    assert renamed.json()["name"] == "低空经济产业"
+    u = new_uscc()
+    ok = api.put("/v1/admin/enterprises", headers=admin, json=[enterprise(u, industry=code)])
+    assert ok.status_code == 200
+    bad = api.put(
+        "/v1/admin/enterprises",
+        headers=admin,
+        json=[enterprise(new_uscc(), industry="no_such_industry")],
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["loc"] == ["row", 1, "industry"]
