@@ -1,0 +1,307 @@
+"""Request and response models of the loans service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+from services.loans.calendar import SHANGHAI
+from services.scoring.vocab import Category
+from shared.money import NonNegativeMoney, PositiveMoney
+from shared.uscc import Uscc
+
+CODE = r"^[A-Z0-9_]{2,32}$"
+PRODUCT_CODE = r"^[A-Za-z0-9_-]{2,40}$"
+
+Rate = Annotated[
+    Decimal,
+    Field(gt=0, lt=1, max_digits=6, decimal_places=4, description='annual rate, e.g. "0.0365"'),
+    PlainSerializer(lambda v: f"{v:.4f}", return_type=str, when_used="json"),
+]
+
+
+ShanghaiTime = Annotated[
+    datetime,
+    PlainSerializer(
+        lambda v: v.astimezone(SHANGHAI).isoformat(), return_type=str, when_used="json"
+    ),
+]
+"""A timestamp shown in Asia/Shanghai time (deadlines are Shanghai business times)."""
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BankIn(_In):
+    """A partner bank (the code is in the path)."""
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class BankOut(BaseModel):
+    """A partner bank."""
+
+    model_config = ConfigDict(from_attributes=True)
+    code: str
+    name: str
+
+
+class Tier(_In):
+    """Enterprises with at least `min_points` may borrow up to `max_amount`."""
+
+    min_points: int = Field(ge=0, le=100_000)
+    max_amount: PositiveMoney
+
+
+class ProductIn(_In):
+    """A credit product (the code is in the path)."""
+
+    bank_code: str = Field(pattern=CODE)
+    name: str = Field(min_length=1, max_length=200)
+    min_points: int = Field(ge=0, le=100_000)
+    eligible_categories: list[Category] = Field(
+        default_factory=list, description="empty: any enterprise; else at least one of these"
+    )
+    limit_tiers: list[Tier] = Field(min_length=1, max_length=20)
+    term_min_months: int = Field(ge=1, le=360)
+    term_max_months: int = Field(ge=1, le=360)
+    rate_min: Rate
+    rate_max: Rate
+    guarantee: bool = Field(description="whether the 泰信保 guarantee applies")
+    active_from: date
+    active_to: date | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.term_min_months > self.term_max_months:
+            raise ValueError("term_min_months exceeds term_max_months")
+        if self.rate_min > self.rate_max:
+            raise ValueError("rate_min exceeds rate_max")
+        if self.active_to is not None and self.active_to < self.active_from:
+            raise ValueError("active_to is before active_from")
+        mins = [t.min_points for t in self.limit_tiers]
+        if mins != sorted(mins) or len(set(mins)) != len(mins):
+            raise ValueError("limit_tiers must have strictly ascending min_points")
+        if mins[0] < self.min_points:
+            raise ValueError("the lowest tier cannot start below min_points")
+        return self
+
+
+class ProductOut(BaseModel):
+    """A credit product."""
+
+    code: str
+    bank_code: str
+    name: str
+    min_points: int
+    eligible_categories: list[str]
+    limit_tiers: list[Tier]
+    term_min_months: int
+    term_max_months: int
+    rate_min: Rate
+    rate_max: Rate
+    guarantee: bool
+    active_from: date
+    active_to: date | None
+
+
+class Reason(BaseModel):
+    """Why a quote is (in)eligible, or which tier applied."""
+
+    code: str
+    message: str
+
+
+class Quote(BaseModel):
+    """Eligibility and the maximum amount for an enterprise's current points."""
+
+    product_code: str
+    uscc: str
+    eligible: bool
+    max_amount: Annotated[NonNegativeMoney, Field(description="0.00 when ineligible")]
+    points: int | None
+    rank: int | None
+    period: int | None
+    model_version: str | None
+    reasons: list[Reason]
+
+
+class ApplicationIn(_In):
+    """A bank's loan application."""
+
+    uscc: Uscc
+    product_code: str = Field(pattern=PRODUCT_CODE)
+    amount: PositiveMoney
+    term_months: int = Field(ge=1, le=360)
+    submitted_at: AwareDatetime | None = Field(
+        default=None, description="when the enterprise applied (default: now); any UTC offset"
+    )
+
+
+class DecisionIn(_In):
+    """The bank's decision, once."""
+
+    outcome: Literal["approved", "rejected"]
+    approved_amount: PositiveMoney | None = None
+    annual_rate: Rate | None = None
+    term_months: int | None = Field(default=None, ge=1, le=360)
+    reason_codes: list[Annotated[str, Field(pattern=r"^[a-z0-9_.-]{1,40}$")]] = Field(
+        default_factory=list, max_length=20
+    )
+    decided_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _approval_terms(self) -> Self:
+        if self.outcome == "approved" and (
+            self.approved_amount is None or self.annual_rate is None
+        ):
+            raise ValueError("an approval needs approved_amount and annual_rate")
+        if self.outcome == "rejected" and self.approved_amount is not None:
+            raise ValueError("a rejection has no approved_amount")
+        return self
+
+
+class DisbursementIn(_In):
+    """Money paid out."""
+
+    amount: PositiveMoney
+    disbursed_at: AwareDatetime
+    reference: str = Field(min_length=1, max_length=100)
+
+
+class RepaymentIn(_In):
+    """The loan's repayment status as of a date."""
+
+    status: Literal["current", "overdue", "repaid", "defaulted"]
+    outstanding_principal: NonNegativeMoney
+    as_of: date
+
+    @field_validator("as_of")
+    @classmethod
+    def _not_ancient(cls, value: date) -> date:
+        if value.year < 2000:
+            raise ValueError("as_of is before 2000")
+        return value
+
+
+class ApplicationOut(BaseModel):
+    """An application and everything that happened to it."""
+
+    id: uuid.UUID
+    bank_code: str
+    product_code: str
+    uscc: str
+    amount: PositiveMoney
+    term_months: int
+    status: str
+    submitted_at: datetime
+    submitted_date: date
+    decision_due_at: ShanghaiTime
+    deadline_provisional: bool
+    points_snapshot: int
+    rank_snapshot: int
+    rank_total_snapshot: int
+    model_version_snapshot: str
+    period_snapshot: int
+    max_amount_snapshot: NonNegativeMoney
+    approved_amount: PositiveMoney | None
+    annual_rate: Rate | None
+    decided_term_months: int | None
+    reason_codes: list[str]
+    decided_at: datetime | None
+    decision_working_days: int | None
+    on_time: bool | None
+    disbursed_total: NonNegativeMoney
+    disbursed_count: int
+    outstanding_principal: NonNegativeMoney | None
+    repayment_as_of: date | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class EventOut(BaseModel):
+    """One state change of an application."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: datetime
+    type: str
+    from_status: str | None
+    to_status: str
+    actor: str
+    request_id: str | None
+    data: dict[str, object]
+
+
+class DeadlineOut(BaseModel):
+    """When a decision on an application submitted at `submitted_at` is due."""
+
+    submitted_at: datetime
+    submitted_date: date
+    due_at: ShanghaiTime
+    provisional: bool
+
+
+class CalendarOut(BaseModel):
+    """A year's working-day schedule and where it comes from."""
+
+    year: int
+    source: Literal["bundled", "loaded", "weekdays"]
+    holidays: list[date]
+    make_up_workdays: list[date]
+
+
+class CalendarIn(_In):
+    """An official schedule for a year: days off and make-up working days."""
+
+    holidays: list[date] = Field(max_length=366)
+    make_up_workdays: list[date] = Field(default_factory=list, max_length=366)
+
+
+class CalendarLoaded(CalendarOut):
+    """A loaded year, and how many open applications' deadlines were recomputed."""
+
+    recomputed_applications: int
+
+
+class StatsRow(BaseModel):
+    """Loan figures for one group (or the total)."""
+
+    group: str | None
+    applications: int
+    approved: int
+    rejected: int
+    withdrawn: int
+    decided: int
+    disbursed_count: int
+    disbursed_amount: NonNegativeMoney
+    avg_decision_working_days: float | None
+    on_time_rate: float | None
+    overdue_count: int
+    decision_overdue_count: int
+
+
+class Stats(BaseModel):
+    """Loan statistics for applications submitted between `from` and `to` (inclusive)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    from_: date = Field(alias="from")
+    to: date
+    group_by: str | None
+    bank_code: str | None
+    groups: list[StatsRow]
+    total: StatsRow

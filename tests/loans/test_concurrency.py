@@ -1,0 +1,104 @@
+"""Races against the real database through a real server: idempotency, decisions, money."""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from fastapi.testclient import TestClient
+
+from tests.loans.conftest import World, application, new_key
+
+
+def _post(url: str, headers: dict[str, str], body: object) -> httpx.Response:
+    with httpx.Client(timeout=30) as client:
+        return client.post(url, headers=headers, json=body)
+
+
+def test_concurrent_identical_posts_create_exactly_one_application(
+    live_url: str, api: TestClient, world: World
+) -> None:
+    for _ in range(5):
+        key = new_key()
+        body = application(world)
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            responses = list(
+                pool.map(
+                    lambda _, k=key, b=body: _post(
+                        f"{live_url}/v1/loans/applications", world.a(k), b
+                    ),
+                    range(16),
+                )
+            )
+        statuses = Counter(r.status_code for r in responses)
+        assert set(statuses) <= {201, 409}, statuses
+        ids = {r.json()["id"] for r in responses if r.status_code == 201}
+        assert len(ids) == 1, ids  # originals and replays name the same application
+        replay = _post(f"{live_url}/v1/loans/applications", world.a(key), body)
+        assert replay.status_code == 201
+        assert replay.json()["id"] in ids
+
+
+def test_approve_and_reject_race_one_wins(live_url: str, api: TestClient, world: World) -> None:
+    for _ in range(10):
+        app = api.post(
+            "/v1/loans/applications", headers=world.a(new_key()), json=application(world)
+        ).json()
+        url = f"{live_url}/v1/loans/applications/{app['id']}/decision"
+        bodies = [
+            {
+                "outcome": "approved",
+                "approved_amount": "2850000.00",
+                "annual_rate": "0.0400",
+                "reason_codes": [],
+            },
+            {"outcome": "rejected", "reason_codes": ["race"]},
+        ] * 4
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            responses = list(pool.map(lambda b, u=url: _post(u, world.a(new_key()), b), bodies))
+        statuses = Counter(r.status_code for r in responses)
+        assert statuses[200] == 1, statuses
+        assert statuses[409] == 7, statuses
+        final = api.get(f"/v1/loans/applications/{app['id']}", headers=world.a()).json()
+        winner = next(r.json() for r in responses if r.status_code == 200)
+        assert final["status"] == winner["status"]
+        events = api.get(f"/v1/loans/applications/{app['id']}/events", headers=world.a())
+        assert [e["type"] for e in events.json()].count("decision") == 1
+
+
+def test_concurrent_disbursements_never_exceed_the_approval(
+    live_url: str, api: TestClient, world: World
+) -> None:
+    app = api.post(
+        "/v1/loans/applications",
+        headers=world.a(new_key()),
+        json=application(world, amount="1000000.00", submitted_at="2026-11-23T10:00:00+08:00"),
+    ).json()
+    base = f"{live_url}/v1/loans/applications/{app['id']}"
+    api.post(
+        f"/v1/loans/applications/{app['id']}/decision",
+        headers=world.a(new_key()),
+        json={
+            "outcome": "approved",
+            "approved_amount": "1000000.00",
+            "annual_rate": "0.0400",
+            "reason_codes": [],
+            "decided_at": "2026-11-24T10:00:00+08:00",
+        },
+    )
+    body = {
+        "amount": "300000.00",
+        "disbursed_at": "2026-11-25T09:00:00+08:00",
+        "reference": "parallel",
+    }
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        responses = list(
+            pool.map(lambda _: _post(f"{base}/disbursements", world.a(new_key()), body), range(12))
+        )
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses[200] == 3, statuses  # 3 × 300,000 fit in 1,000,000; a 4th does not
+    assert statuses[422] == 9, statuses
+    final = api.get(f"/v1/loans/applications/{app['id']}", headers=world.a()).json()
+    assert final["disbursed_total"] == "900000.00"
+    assert final["disbursed_count"] == 3

@@ -1,0 +1,142 @@
+"""Statistics (JSON and CSV, bank-scoped) and the calendar endpoints."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import bearer
+from tests.loans.conftest import World, application, new_key
+
+
+def _decide(api: TestClient, w: World, app_id: str, outcome: str, decided_at: str) -> None:
+    body: dict[str, object] = {"outcome": outcome, "reason_codes": [], "decided_at": decided_at}
+    if outcome == "approved":
+        body |= {"approved_amount": "1000000.00", "annual_rate": "0.0400"}
+    r = api.post(f"/v1/loans/applications/{app_id}/decision", headers=w.a(new_key()), json=body)
+    assert r.status_code == 200, r.text
+
+
+def test_stats_count_money_and_deadlines_exactly(api: TestClient, world: World) -> None:
+    day = "2025-03-"  # a month nobody else uses
+    made = []
+    for n in range(4):
+        r = api.post(
+            "/v1/loans/applications",
+            headers=world.a(new_key()),
+            json=application(world, amount="1000000.00", submitted_at=f"{day}1{n}T10:00:00+08:00"),
+        )
+        assert r.status_code == 201, r.text
+        made.append(r.json()["id"])
+    _decide(api, world, made[0], "approved", f"{day}11T10:00:00+08:00")  # 1 day, on time
+    _decide(api, world, made[1], "approved", f"{day}18T10:00:00+08:00")  # late
+    _decide(api, world, made[2], "rejected", f"{day}13T10:00:00+08:00")
+    api.post(
+        f"/v1/loans/applications/{made[0]}/disbursements",
+        headers=world.a(new_key()),
+        json={"amount": "999999.99", "disbursed_at": f"{day}12T10:00:00+08:00", "reference": "S1"},
+    )
+    params = {"from": f"{day}01", "to": f"{day}31", "group_by": "bank"}
+    stats = api.get("/v1/loans/stats", headers=bearer(world.bureau), params=params).json()
+    row = next(g for g in stats["groups"] if g["group"] == world.bank_a)
+    assert row["applications"] == 4
+    assert row["approved"] == 2
+    assert row["rejected"] == 1
+    assert row["decided"] == 3
+    assert row["disbursed_count"] == 1
+    assert row["disbursed_amount"] == "999999.99"
+    assert row["on_time_rate"] == round(2 / 3, 4)
+    assert row["decision_overdue_count"] == 1  # the undecided one, long past due
+    assert Decimal(stats["total"]["disbursed_amount"]) >= Decimal("999999.99")
+
+    own = api.get("/v1/loans/stats", headers=world.b(), params=params).json()
+    assert own["bank_code"] == world.bank_b
+    assert all(g["group"] == world.bank_b for g in own["groups"])
+    assert own["total"]["applications"] == 0
+
+    as_csv = api.get(
+        "/v1/loans/stats",
+        headers={**bearer(world.bureau), "Accept": "text/csv"},
+        params={**params, "group_by": "month"},
+    )
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert rows[-1]["group"] == "TOTAL"
+    assert any(r["group"] == "2025-03" for r in rows)
+
+    bad = api.get(
+        "/v1/loans/stats",
+        headers=bearer(world.bureau),
+        params={"from": "2025-03-31", "to": "2025-03-01"},
+    )
+    assert bad.status_code == 422
+    firm = api.get(
+        "/v1/loans/stats", headers=bearer(world.admin), params={**params, "group_by": "nonsense"}
+    )
+    assert firm.status_code == 422
+
+
+def test_calendar_sources_and_deadline_endpoint(api: TestClient, world: World) -> None:
+    c2026 = api.get("/v1/loans/calendar/2026", headers=world.a()).json()
+    assert c2026["source"] == "bundled"
+    assert "2026-10-10" in c2026["make_up_workdays"]
+    assert api.get("/v1/loans/calendar/2099", headers=world.a()).json()["source"] == "weekdays"
+    d = api.get(
+        "/v1/loans/deadline",
+        headers=world.a(),
+        params={"submitted_at": "2026-11-20T10:00:00+08:00"},
+    ).json()
+    assert d == {
+        "submitted_at": "2026-11-20T10:00:00+08:00",
+        "submitted_date": "2026-11-20",
+        "due_at": "2026-11-24T23:59:59+08:00",
+        "provisional": False,
+    }
+    naive = api.get(
+        "/v1/loans/deadline", headers=world.a(), params={"submitted_at": "2026-11-20T10:00:00"}
+    )
+    assert naive.status_code == 422
+
+
+def test_loading_a_year_makes_open_provisional_deadlines_exact(
+    api: TestClient, world: World
+) -> None:
+    # 2003 is before what chinese-calendar knows: weekdays only, provisional.
+    r = api.post(
+        "/v1/loans/applications",
+        headers=world.a(new_key()),
+        json=application(world, submitted_at="2003-09-30T10:00:00+08:00"),
+    )
+    assert r.status_code == 201, r.text
+    app = r.json()
+    assert app["deadline_provisional"] is True
+    assert app["decision_due_at"] == "2003-10-02T23:59:59+08:00"
+    bad = api.put(
+        "/v1/admin/calendar/2003",
+        headers=bearer(world.admin),
+        json={"holidays": ["2003-10-01", "2004-01-01"], "make_up_workdays": []},
+    )
+    assert bad.status_code == 422
+    loaded = api.put(
+        "/v1/admin/calendar/2003",
+        headers=bearer(world.admin),
+        json={
+            "holidays": [f"2003-10-0{d}" for d in range(1, 8)],
+            "make_up_workdays": ["2003-09-27", "2003-09-28"],
+        },
+    )
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json()["recomputed_applications"] >= 1
+    after = api.get(f"/v1/loans/applications/{app['id']}", headers=world.a()).json()
+    assert after["deadline_provisional"] is False
+    assert after["decision_due_at"] == "2003-10-09T23:59:59+08:00"
+    events = api.get(f"/v1/loans/applications/{app['id']}/events", headers=world.a()).json()
+    assert events[-1]["type"] == "deadline-recomputed"
+    assert api.get("/v1/loans/calendar/2003", headers=world.a()).json()["source"] == "loaded"
+    denied = api.put(
+        "/v1/admin/calendar/2003", headers=world.a(), json={"holidays": [], "make_up_workdays": []}
+    )
+    assert denied.status_code == 403
