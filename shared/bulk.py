@@ -34,7 +34,18 @@ def _json_rows(body: bytes) -> list[Any]:
         raise BadFile(
             f"The body is not UTF-8 JSON: {exc}", errors=[{"loc": ["body"], "msg": str(exc)}]
         ) from None
-    if isinstance(data, dict) and isinstance(data.get("items"), list):
+    if isinstance(data, dict):
+        extra = sorted(set(data) - {"items"})
+        if extra or not isinstance(data.get("items"), list):
+            raise BadFile(
+                'Send a JSON array of rows, or exactly {"items": [...]}',
+                errors=[
+                    {
+                        "loc": ["body", *extra[:1]],
+                        "msg": "unexpected member" if extra else "items must be an array",
+                    }
+                ],
+            )
         data = data["items"]
     if not isinstance(data, list):
         raise BadFile(
@@ -56,6 +67,14 @@ def _csv_rows(body: bytes, list_fields: Sequence[str]) -> list[Any]:
         raise BadFile(
             "The CSV file has no header row", errors=[{"loc": ["body"], "msg": "no header"}]
         )
+    names = [n.strip() for n in reader.fieldnames]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated or "" in names:
+        problems = [{"loc": ["header", n], "msg": "repeated column"} for n in repeated]
+        raise BadFile(
+            "The CSV header names a column twice or has an empty column name",
+            errors=problems or [{"loc": ["header"], "msg": "empty column name"}],
+        )
     rows: list[Any] = []
     for record in reader:
         row: dict[str, Any] = {}
@@ -63,8 +82,11 @@ def _csv_rows(body: bytes, list_fields: Sequence[str]) -> list[Any]:
             if key is None:  # more cells than headers
                 row["__extra__"] = value
                 continue
+            if value is None:  # fewer cells than headers: never guess what is missing
+                row["__missing__"] = key
+                continue
             key = key.strip()
-            if value is None or value.strip() == "":
+            if value.strip() == "":
                 continue
             value = value.strip()
             row[key] = (
@@ -106,14 +128,13 @@ def parse_rows(
     errors: list[dict[str, Any]] = []
     parsed: list[M] = []
     for number, row in enumerate(raw, start=1):
-        if isinstance(row, dict) and "__extra__" in row:
-            errors.append(
-                {
-                    "loc": ["row", number],
-                    "msg": "more cells than header columns",
-                    "type": "csv_extra_cells",
-                }
+        if isinstance(row, dict) and ("__extra__" in row or "__missing__" in row):
+            message = (
+                "more cells than header columns"
+                if "__extra__" in row
+                else "fewer cells than header columns"
             )
+            errors.append({"loc": ["row", number], "msg": message, "type": "csv_cell_count"})
             continue
         try:
             parsed.append(model.model_validate(row))

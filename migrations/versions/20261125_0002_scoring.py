@@ -155,6 +155,7 @@ def upgrade() -> None:
         sa.Column("total_exact", sa.Numeric(precision=14, scale=4), nullable=False),
         sa.Column("rank", sa.Integer(), nullable=False),
         sa.Column("rank_total", sa.Integer(), nullable=False),
+        sa.Column("below", sa.Integer(), nullable=False),
         sa.Column("breakdown", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("run_id", sa.BigInteger(), nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),

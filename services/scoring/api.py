@@ -98,7 +98,7 @@ def get_points(uscc: Uscc, session: DbSession, _: Reader, period: PeriodQuery = 
         total_exact=f"{row.total_exact}",
         rank=row.rank,
         rank_total=row.rank_total,
-        percentile=service.percentile(row.rank, row.rank_total),
+        percentile=service.percentile(row.below, row.rank_total),
         breakdown=[BreakdownItem.model_validate(item) for item in row.breakdown],
         computed_at=row.computed_at,
     )
@@ -149,7 +149,7 @@ def rankings(
             categories=list(r.categories),
             points=r.points,
             total_exact=f"{r.total_exact}",
-            percentile=service.percentile(r.rank, r.rank_total),
+            percentile=service.percentile(r.below, r.rank_total),
             overall_rank=r.overall_rank,
         )
         for r in page

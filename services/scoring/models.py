@@ -150,6 +150,8 @@ class Points(Base):
     total_exact: Mapped[Decimal] = mapped_column(Numeric(14, 4))
     rank: Mapped[int] = mapped_column(Integer)
     rank_total: Mapped[int] = mapped_column(Integer)
+    # Enterprises of the ranking with strictly fewer points (ties share a percentile).
+    below: Mapped[int] = mapped_column(Integer)
     breakdown: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     run_id: Mapped[int] = mapped_column(ForeignKey("sc_recompute_run.id"))
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

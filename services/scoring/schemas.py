@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from services.scoring.pointsmodel import ModelDefinition
 from services.scoring.vocab import Category, District, Stage
 from shared.money import NonNegativeMoney
 from shared.uscc import Uscc
 
-Period = int
-COUNT = Field(ge=0, le=10_000_000)
+
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("a count must be a whole number, not true/false")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=10_000_000)]
+Awards = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=1000)]
 
 
 class EnterpriseIn(BaseModel):
@@ -56,16 +63,16 @@ class IndicatorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     uscc: Uscc
-    invention_patents: int = COUNT
-    utility_models: int = COUNT
-    software_copyrights: int = COUNT
+    invention_patents: Count
+    utility_models: Count
+    software_copyrights: Count
     rd_expense: NonNegativeMoney
     revenue: NonNegativeMoney
-    rd_staff: int = COUNT
-    total_staff: int = COUNT
+    rd_staff: Count
+    total_staff: Count
     equity_financing: NonNegativeMoney = Decimal("0.00")
-    awards_provincial: int = Field(default=0, ge=0, le=1000)
-    awards_national: int = Field(default=0, ge=0, le=1000)
+    awards_provincial: Awards = 0
+    awards_national: Awards = 0
     jbgs_funds_paid: NonNegativeMoney = Field(
         default=Decimal("0.00"), description="揭榜挂帅 funds the enterprise actually paid in"
     )

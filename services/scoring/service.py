@@ -45,6 +45,7 @@ from services.scoring.pointsmodel import ModelDefinition
 from services.scoring.schemas import EnterpriseIn, IndicatorIn
 from services.scoring.vocab import STAGE_LABELS
 from shared.errors import UnsupportedMediaType, validation_errors
+from shared.money import format_money
 
 MAX_TOTAL = Decimal("9999999999.9999")  # sc_points.total_exact is NUMERIC(14, 4)
 _BATCH = 1000
@@ -327,11 +328,12 @@ _FACTS_SQL = text(
 
 _RANK_SQL = text(
     """
-    UPDATE sc_points p SET rank = r.rn, rank_total = r.n
+    UPDATE sc_points p SET rank = r.rn, rank_total = r.n, below = r.below
     FROM (
         SELECT uscc,
                row_number() OVER (ORDER BY points DESC, total_exact DESC, uscc) AS rn,
-               count(*) OVER () AS n
+               count(*) OVER () AS n,
+               rank() OVER (ORDER BY points) - 1 AS below
         FROM sc_points WHERE period = :period AND model_version = :model
     ) r
     WHERE p.period = :period AND p.model_version = :model AND p.uscc = r.uscc
@@ -362,7 +364,7 @@ def breakdown_json(items: Sequence[pointsmodel.Item]) -> list[dict[str, str | No
     return [
         {
             "indicator": i.indicator,
-            "value": None if i.value is None else _show(i.value),
+            "value": None if i.value is None else _show(i.indicator, i.value),
             "points": f"{i.points}",
             "cap": f"{i.cap}",
             "note": i.note,
@@ -371,8 +373,10 @@ def breakdown_json(items: Sequence[pointsmodel.Item]) -> list[dict[str, str | No
     ]
 
 
-def _show(value: Decimal) -> str:
-    # Counts and yuan amounts print as they are; derived ratios to 6 decimals.
+def _show(indicator: str, value: Decimal) -> str:
+    # Money as yuan with two decimals, counts as integers, derived ratios to 6 decimals.
+    if indicator in MONEY_FACTS:
+        return format_money(value)
     return format(value.quantize(Decimal("0.000001")).normalize(), "f")
 
 
@@ -446,7 +450,7 @@ def _copy_points(
             dbapi.cursor() as cursor,
             cursor.copy(
                 "COPY sc_points (period, model_version, uscc, points, total_exact, rank, "
-                "rank_total, breakdown, run_id, computed_at) FROM STDIN"
+                "rank_total, below, breakdown, run_id, computed_at) FROM STDIN"
             ) as copy,
         ):
             for row in rows:
@@ -463,6 +467,7 @@ def _copy_points(
                         row.uscc,
                         result.points,
                         result.total,
+                        0,
                         0,
                         0,
                         json.dumps(breakdown_json(result.items), ensure_ascii=False),
@@ -518,9 +523,10 @@ def points_of(session: Session, uscc: str, period: int | None) -> tuple[Points, 
     return row, ranking
 
 
-def percentile(rank: int, rank_total: int) -> float:
-    """Share of the ranked enterprises ranked below this one, in percent (2 decimals)."""
-    return round(100.0 * (rank_total - rank) / rank_total, 2) if rank_total else 0.0
+def percentile(below: int, rank_total: int) -> float:
+    """Share of the ranked enterprises with fewer points, in percent (2 decimals); enterprises
+    with equal points share it."""
+    return round(100.0 * below / rank_total, 2) if rank_total else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -542,7 +548,8 @@ _RANKING_SQL = """
         SELECT p.uscc, e.name, e.district, e.industry_code, e.stage, e.categories, p.points,
                p.total_exact, p.rank AS overall_rank,
                row_number() OVER (ORDER BY p.points DESC, p.total_exact DESC, p.uscc) AS rank,
-               count(*) OVER () AS rank_total
+               count(*) OVER () AS rank_total,
+               rank() OVER (ORDER BY p.points) - 1 AS below
         FROM sc_points p JOIN sc_enterprise e ON e.uscc = p.uscc
         WHERE p.period = :period AND p.model_version = :model {filters}
     ) ranked
@@ -576,7 +583,8 @@ def ranking_rows(
         # The stored overall rank is the ranking: read it straight off the index.
         sql = """
             SELECT p.uscc, e.name, e.district, e.industry_code, e.stage, e.categories,
-                   p.points, p.total_exact, p.rank AS overall_rank, p.rank, p.rank_total
+                   p.points, p.total_exact, p.rank AS overall_rank, p.rank, p.rank_total,
+                   p.below
             FROM sc_points p JOIN sc_enterprise e ON e.uscc = p.uscc
             WHERE p.period = :period AND p.model_version = :model AND p.rank > :after
             ORDER BY p.rank LIMIT :limit

@@ -516,15 +516,6 @@ def test_ties_are_broken_by_exact_total_then_uscc(api: TestClient, admin: dict[s
     assert [i["uscc"] for i in again] == [i["uscc"] for i in items]
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: the ranking percentile is derived from the tie-broken rank, (rank_total - rank) / "
-        "rank_total, so enterprises with identical points and identical exact totals get "
-        "different percentiles (three tied at 0 points of 4: 50.0, 25.0, 0.0) decided only by "
-        "their USCC; the diagnosis percentiles, by contrast, give ties one percentile"
-    ),
-    strict=True,
-)
 def test_tied_enterprises_share_a_percentile(api: TestClient, admin: dict[str, str]) -> None:
     period = 2066
     top, *tied = (new_uscc() for _ in range(4))
@@ -940,17 +931,6 @@ def _case_unknown_column(u: str, v: str, existing: str) -> tuple[dict[str, Any],
     return {"content": body.encode(), "csv": True}, None
 
 
-BUG_FEWER_CELLS = (
-    "BUG: a CSV row with fewer cells than the header (categories and founded_on missing) is "
-    "accepted (200) although a row with more cells is rejected as csv_extra_cells; on an "
-    "existing enterprise the truncated row silently wipes its categories and founded_on"
-)
-BUG_WRAPPER_KEYS = (
-    'BUG: {"items": [...], "period": 2025} is accepted (200): the wrapper object\'s unknown '
-    'key is ignored although "request models forbid unknown fields"'
-)
-
-
 @pytest.mark.parametrize(
     "case",
     [
@@ -958,17 +938,12 @@ BUG_WRAPPER_KEYS = (
         _case_header_only,
         _case_no_header,
         _case_more_cells,
-        pytest.param(
-            _case_fewer_cells, marks=pytest.mark.xfail(reason=BUG_FEWER_CELLS, strict=True)
-        ),
+        _case_fewer_cells,
         _case_duplicate,
         _case_duplicate_lower,
         _case_unknown_industry,
         _case_object_without_items,
-        pytest.param(
-            _case_items_with_unknown_key,
-            marks=pytest.mark.xfail(reason=BUG_WRAPPER_KEYS, strict=True),
-        ),
+        _case_items_with_unknown_key,
         _case_unknown_column,
     ],
     ids=lambda c: c.__name__.removeprefix("_case_"),
@@ -1071,14 +1046,6 @@ def test_csv_quoting_crlf_bom_and_column_order(api: TestClient, admin: dict[str,
     assert got["founded_on"] == "2001-12-31"
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: a CSV header naming a column twice (uscc,...,founded_on,uscc) is accepted (200); "
-        "the last 'uscc' cell wins, so the row meant for one enterprise silently overwrites "
-        "another enterprise's name/categories/founded_on"
-    ),
-    strict=True,
-)
 def test_csv_with_a_duplicated_header_column_is_rejected(
     api: TestClient, admin: dict[str, str]
 ) -> None:
@@ -1091,13 +1058,6 @@ def test_csv_with_a_duplicated_header_column_is_rejected(
     assert r.status_code == 422, r.text
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: a JSON boolean for a count (invention_patents: true) is accepted as 1 (200) in "
-        "PUT /v1/admin/indicators/{period}; a malformed row must reject the file"
-    ),
-    strict=True,
-)
 def test_boolean_count_is_rejected(api: TestClient, admin: dict[str, str]) -> None:
     period = 2064
     u = new_uscc()
@@ -1111,15 +1071,6 @@ def test_boolean_count_is_rejected(api: TestClient, admin: dict[str, str]) -> No
     assert r.json()["errors"][0]["loc"][:3] == ["row", 1, "invention_patents"]
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: money-valued indicator values in the points breakdown and the diagnosis "
-        '(rd_expense, revenue, equity_financing) are normalised decimals such as "1000000" or '
-        '"2000000.5", not money strings with exactly two decimals ("1000000.00", '
-        '"2000000.50") as the Conventions require'
-    ),
-    strict=True,
-)
 def test_money_indicator_values_have_two_decimals(api: TestClient, admin: dict[str, str]) -> None:
     period = 2065
     u = new_uscc()
