@@ -25,6 +25,7 @@ from services.gateway.schemas import (
     SigningKeyOut,
     TokenResponse,
 )
+from services.guarantee import queries as guarantee_queries
 from shared.auth.jwt import KeySet
 from shared.db import DbSession
 from shared.errors import RateLimited, Unprocessable
@@ -264,16 +265,57 @@ def audit(
             "since must carry a UTC offset, e.g. 2026-11-25T09:00:00+08:00",
             errors=[{"loc": ["query", "since"], "msg": "offset required"}],
         )
-    after = None
+    position = None
     if cursor is not None:
-        at, ident = decode_cursor(cursor, key=settings.cursor_key, context="audit")
-        after = (datetime.fromisoformat(str(at)), int(ident))
-    rows = service.list_audit(session, since=since, after=after, limit=limit)
-    items = [AuditEventOut.model_validate(r) for r in rows[:limit]]
+        at, source, ident = decode_cursor(cursor, key=settings.cursor_key, context="audit")
+        position = (datetime.fromisoformat(str(at)), int(source), int(ident))
+    writes = [
+        (r.at, 0, r.id, AuditEventOut.model_validate(r))
+        for r in service.list_audit(session, since=since, after=_after(position, 0), limit=limit)
+    ]
+    pulls = [
+        (p.at, 1, p.id, _pull_event(p))
+        for p in guarantee_queries.export_pulls(
+            session, since=since, after=_after(position, 1), limit=limit
+        )
+    ]
+    merged = sorted(writes + pulls, key=lambda e: (e[0], e[1], e[2]))
+    items = [e[3] for e in merged[:limit]]
     next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
+    if len(merged) > limit:
+        last = merged[limit - 1]
         next_cursor = encode_cursor(
-            [last.at.isoformat(), last.id], key=settings.cursor_key, context="audit"
+            [last[0].isoformat(), last[1], last[2]], key=settings.cursor_key, context="audit"
         )
     return Page[AuditEventOut](items=items, next_cursor=next_cursor)
+
+
+def _after(position: tuple[datetime, int, int] | None, source: int) -> tuple[datetime, int] | None:
+    """Keyset bound for one source of the merged (at, source, id) order."""
+    if position is None:
+        return None
+    at, cursor_source, ident = position
+    if source == cursor_source:
+        return at, ident
+    return (at, -1) if source > cursor_source else (at, 2**62)
+
+
+def _pull_event(pull: guarantee_queries.PullRecord) -> AuditEventOut:
+    return AuditEventOut(
+        id=pull.id,
+        source="export-pull",
+        at=pull.at,
+        client_id=pull.client_id,
+        method="GET",
+        path="/v1/guarantee/features",
+        status=200,
+        request_id=pull.request_id,
+        action=f"export pull by {pull.firm_code}",
+        detail={
+            "firm_code": pull.firm_code,
+            "since_seq": pull.since_seq,
+            "until_seq": pull.until_seq,
+            "rows": pull.rows,
+            "tombstones": pull.tombstones,
+        },
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
+from services.guarantee.api import admin, router
 from shared.app import create_service_app
 from shared.auth.api import whoami_router
 from shared.auth.jwt import TokenVerifier
@@ -28,6 +29,6 @@ def create_app(
         settings=settings,
         engine=engine,
         verifier=verifier,
-        routers=[whoami_router("/v1/guarantee")],
+        routers=[whoami_router("/v1/guarantee"), router, admin],
         edge=edge,
     )

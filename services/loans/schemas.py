@@ -217,6 +217,9 @@ class ApplicationOut(BaseModel):
     model_version_snapshot: str
     period_snapshot: int
     max_amount_snapshot: NonNegativeMoney
+    guarantee_fee: dict[str, object] | None = Field(
+        description="泰信保 fee quote at submission (products with guarantee: true)"
+    )
     approved_amount: PositiveMoney | None
     annual_rate: Rate | None
     decided_term_months: int | None

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from services.guarantee import queries as guarantee
 from services.loans.calendar import (
     WorkCalendar,
     YearSchedule,
@@ -316,6 +317,11 @@ def submit(session: Session, data: ApplicationIn, actor: Actor) -> Application:
     if enterprise is None or offer.points is None or offer.period is None:
         raise EnterpriseUnknown(f"{data.uscc} left the points database during submission")
     deadline = work_calendar(session).decision_deadline(submitted_at)
+    guarantee_fee = None
+    if product.guarantee:
+        guarantee_fee = guarantee.fee_quote(
+            session, data.uscc, data.amount, data.term_months, local_date(submitted_at).year
+        )
     app = Application(
         id=uuid.uuid4(),
         bank_code=actor.bank_code,
@@ -338,6 +344,7 @@ def submit(session: Session, data: ApplicationIn, actor: Actor) -> Application:
         industry=enterprise.industry,
         stage=enterprise.stage,
         reason_codes=[],
+        guarantee_fee=guarantee_fee,
         disbursed_total=Decimal("0.00"),
         disbursed_count=0,
         version=1,

@@ -5,9 +5,11 @@ Nothing outside scoring touches its tables; loans and guarantee call these funct
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from services.scoring.models import Enterprise, Points, Ranking
@@ -92,3 +94,50 @@ def top(session: Session, period: int, n: int) -> list[PointsSnapshot]:
         PointsSnapshot(r.uscc, r.period, r.model_version, r.points, r.rank, r.rank_total)
         for r in rows
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFacts:
+    """What the credit-firm export publishes of an enterprise's latest ranked points."""
+
+    enterprise: EnterpriseFacts
+    points: PointsSnapshot
+    below: int
+    indicator_points: dict[str, str]
+
+
+def export_facts(session: Session, usccs: Sequence[str]) -> dict[str, ExportFacts]:
+    """Latest ranked points (with per-indicator points) of each enterprise that has any."""
+    latest = (
+        select(Points)
+        .join(
+            Ranking,
+            (Ranking.period == Points.period) & (Ranking.model_version == Points.model_version),
+        )
+        .where(Points.uscc.in_(list(usccs)))
+        .order_by(Points.uscc, Points.period.desc())
+        .ext(distinct_on(Points.uscc))
+    )
+    points = {p.uscc: p for p in session.scalars(latest)}
+    enterprises = {
+        e.uscc: e
+        for e in session.scalars(select(Enterprise).where(Enterprise.uscc.in_(list(points))))
+    }
+    out: dict[str, ExportFacts] = {}
+    for uscc, p in points.items():
+        e = enterprises[uscc]
+        out[uscc] = ExportFacts(
+            enterprise=EnterpriseFacts(
+                e.uscc, e.name, e.district, e.industry_code, e.stage, tuple(e.categories)
+            ),
+            points=PointsSnapshot(
+                p.uscc, p.period, p.model_version, p.points, p.rank, p.rank_total
+            ),
+            below=p.below,
+            indicator_points={
+                i["indicator"]: i["points"]
+                for i in p.breakdown
+                if not i["indicator"].startswith("bonus:")
+            },
+        )
+    return out

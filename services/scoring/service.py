@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from services.guarantee import feed as guarantee_feed
 from services.scoring import pointsmodel
 from services.scoring.errors import (
     EnterpriseNotFound,
@@ -413,6 +414,15 @@ def recompute(
     if count == 0:
         raise NoIndicators(f"No indicator data for period {period}: load it first")
     session.execute(_RANK_SQL, {"period": period, "model": model.version})
+    # Tell the credit-firm export, in this same transaction, whose features changed.
+    guarantee_feed.points_changed(
+        session,
+        session.scalars(
+            select(Points.uscc).where(
+                Points.period == period, Points.model_version == model.version
+            )
+        ).all(),
+    )
     ranking = insert(Ranking).values(
         period=period, model_version=model.version, run_id=run.id, published_at=func.now()
     )

@@ -1,0 +1,332 @@
+"""Guarantee endpoints: waiver, fee quotes and rates, consents, the feature export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from sqlalchemy.orm import Session
+
+from services.guarantee import service
+from services.guarantee.errors import NotAFirm
+from services.guarantee.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, FEATURES
+from services.guarantee.models import Consent
+from services.guarantee.schemas import (
+    ConsentIn,
+    ConsentOut,
+    FeatureOut,
+    FeatureSchema,
+    FeeRateIn,
+    FeeRateOut,
+    QuoteIn,
+    QuoteOut,
+    TopEntry,
+    WaiverBasis,
+    WaiverOut,
+)
+from shared.auth.deps import require_scopes
+from shared.auth.principal import Principal
+from shared.db import DbSession
+from shared.errors import Forbidden
+from shared.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor
+from shared.settings import CoreSettings
+from shared.uscc import Uscc
+
+Reader = Annotated[Principal, Depends(require_scopes("guarantee:read"))]
+Exporter = Annotated[Principal, Depends(require_scopes("export:read"))]
+Admin = Annotated[Principal, Depends(require_scopes("admin"))]
+Year = Annotated[int, Path(ge=2000, le=2100)]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MAX_EXPORT_ROWS = 100_000
+
+router = APIRouter(prefix="/v1/guarantee", tags=["guarantee"])
+admin = APIRouter(prefix="/v1/admin", tags=["admin: guarantee"])
+
+
+def _this_year() -> int:
+    return datetime.now(SHANGHAI).year
+
+
+def _settings(request: Request) -> CoreSettings:
+    settings: CoreSettings = request.app.state.settings
+    return settings
+
+
+def _bureau_or_admin(principal: Principal) -> None:
+    if principal.role not in ("bureau", "admin"):
+        raise Forbidden("Only the bureau and operators read this")
+
+
+def _waiver_out(uscc: str, found: service.Waiver) -> WaiverOut:
+    basis = None
+    if found.ranking_period is not None and found.model_version is not None:
+        basis = WaiverBasis(
+            ranking_period=found.ranking_period,
+            rank=found.rank,
+            rank_total=found.rank_total,
+            model_version=found.model_version,
+        )
+    return WaiverOut(
+        uscc=uscc, year=found.year, waived=found.waived, basis=basis, reason=found.reason
+    )
+
+
+@router.get(
+    "/enterprises/{uscc}/waiver", response_model=WaiverOut, summary="泰信保 fee waiver for a year"
+)
+def get_waiver(
+    uscc: Uscc,
+    session: DbSession,
+    _: Reader,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> WaiverOut:
+    """Waived when in the top 100 of the ranking of the previous year's period; no ranking
+    for that period → `waived: false, reason: "ranking-unavailable"`."""
+    return _waiver_out(uscc, service.waiver(session, uscc, year or _this_year()))
+
+
+@router.get(
+    "/waivers/{year}",
+    response_model=list[TopEntry],
+    summary="The enterprises waived in a year (bureau, operators)",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def get_waivers(
+    year: Year, request: Request, session: DbSession, principal: Reader
+) -> list[TopEntry] | PlainTextResponse:
+    """The top 100 of period `year − 1`; `Accept: text/csv` for CSV."""
+    _bureau_or_admin(principal)
+    entries = [
+        TopEntry(
+            rank=s.rank,
+            uscc=s.uscc,
+            points=s.points,
+            ranking_period=s.period,
+            model_version=s.model_version,
+        )
+        for s in service.top_list(session, year)
+    ]
+    if "text/csv" in request.headers.get("accept", ""):
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(list(TopEntry.model_fields))
+        for e in entries:
+            writer.writerow(e.model_dump(mode="json").values())
+        return PlainTextResponse(out.getvalue(), media_type="text/csv; charset=utf-8")
+    return entries
+
+
+@router.post("/quotes", response_model=QuoteOut, summary="Price the 泰信保 guarantee")
+def post_quote(body: QuoteIn, session: DbSession, _: Reader) -> QuoteOut:
+    """fee = amount × annual rate × months / 12, half-up to cents; waived → payable 0.00.
+    Writes nothing."""
+    year = body.year or _this_year()
+    found = service.quote(session, body.uscc, body.amount, body.term_months, year)
+    return QuoteOut(
+        uscc=body.uscc,
+        year=year,
+        amount=body.amount,
+        term_months=body.term_months,
+        fee_rate=found.fee_rate,
+        fee=found.fee,
+        waived=found.waived,
+        payable_fee=found.payable_fee,
+        waiver=_waiver_out(body.uscc, found.waiver),
+    )
+
+
+@router.get("/fee-rates", response_model=list[FeeRateOut], summary="Fee-rate history")
+def get_fee_rates(session: DbSession, _: Reader) -> list[FeeRateOut]:
+    """Every rate ever set, newest first."""
+    return [FeeRateOut.model_validate(r) for r in service.fee_history(session)]
+
+
+@admin.post(
+    "/fee-rates",
+    status_code=201,
+    response_model=FeeRateOut,
+    summary="Set the 泰信保 fee rate from a year on",
+)
+def post_fee_rate(body: FeeRateIn, session: DbSession, principal: Admin) -> FeeRateOut:
+    """The newest setting for the latest effective year ≤ a loan's year applies."""
+    return FeeRateOut.model_validate(
+        service.set_fee_rate(
+            session, body.effective_year, body.rate, body.note, principal.client_id
+        )
+    )
+
+
+# ---------------------------------------------------------------- consents
+
+
+def _consent_out(consent: Consent) -> ConsentOut:
+    return ConsentOut.model_validate(
+        {
+            **{k: getattr(consent, k) for k in ConsentOut.model_fields if k != "live"},
+            "live": service.live(consent, datetime.now(SHANGHAI)),
+        }
+    )
+
+
+@admin.post(
+    "/consents",
+    status_code=201,
+    response_model=ConsentOut,
+    summary="Record an enterprise's consent to share with a firm",
+)
+def post_consent(body: ConsentIn, session: DbSession, principal: Admin) -> ConsentOut:
+    """Entered by an operator on the enterprise's behalf, with an evidence reference."""
+    return _consent_out(service.grant(session, body, principal.client_id))
+
+
+@admin.post("/consents/{consent_id}/revoke", response_model=ConsentOut, summary="Revoke a consent")
+def revoke_consent(consent_id: uuid.UUID, session: DbSession, principal: Admin) -> ConsentOut:
+    """The history keeps it; the firm's next pull gets a tombstone."""
+    return _consent_out(service.revoke(session, consent_id, principal.client_id))
+
+
+@router.get("/consents", response_model=Page[ConsentOut], summary="Consents (bureau, operators)")
+def get_consents(
+    request: Request,
+    session: DbSession,
+    principal: Reader,
+    uscc: Annotated[Uscc | None, Query()] = None,
+    firm_code: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
+) -> Page[ConsentOut]:
+    """Every consent, revoked and expired ones included, oldest first."""
+    _bureau_or_admin(principal)
+    key = _settings(request).cursor_key
+    context = f"consents:{uscc}:{firm_code}"
+    after = None
+    if cursor:
+        at, ident = decode_cursor(cursor, key=key, context=context)
+        after = (datetime.fromisoformat(str(at)), uuid.UUID(str(ident)))
+    rows = service.list_consents(session, uscc=uscc, firm_code=firm_code, after=after, limit=limit)
+    items = [_consent_out(c) for c in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(
+            [last.created_at.isoformat(), str(last.id)], key=key, context=context
+        )
+    return Page[ConsentOut](items=items, next_cursor=next_cursor)
+
+
+# ---------------------------------------------------------------- feature export
+
+
+@router.get(
+    "/features/schema", response_model=FeatureSchema, summary="The feature table's data dictionary"
+)
+def get_feature_schema(_: Exporter) -> FeatureSchema:
+    """Name, type, unit, definition and the schema version each feature appeared in."""
+    return FeatureSchema(
+        feature_schema_version=FEATURE_SCHEMA_VERSION,
+        features=[
+            FeatureOut(
+                name=f.name,
+                type=f.type,
+                unit=f.unit,
+                definition=f.definition,
+                since_version=f.since_version,
+            )
+            for f in FEATURES
+        ],
+    )
+
+
+@router.get(
+    "/features",
+    summary="Incremental feature export (NDJSON or CSV)",
+    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}},
+)
+def get_features(
+    request: Request,
+    principal: Exporter,
+    since: Annotated[
+        str | None, Query(max_length=1024, description="cursor of the last pull")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_EXPORT_ROWS)] = 10_000,
+) -> StreamingResponse:
+    """Rows of consented enterprises changed since the cursor, each with
+    `feature_schema_version`; tombstones `{uscc, deleted: true}` for consents revoked or
+    expired since. The next cursor is in `X-Next-Cursor` and, for NDJSON, the last line."""
+    if principal.role != "credit_firm" or principal.firm_code is None:
+        raise NotAFirm("The feature export is for credit-reporting firm clients")
+    firm = principal.firm_code
+    key = _settings(request).cursor_key
+    start = int(decode_cursor(since, key=key, context=f"export:{firm}")[0]) if since else 0
+    csv_out = "text/csv" in request.headers.get("accept", "")
+    factory = request.app.state.sessionmaker
+    with factory.begin() as writer:
+        service.record_expiries(writer)
+    reader: Session = factory()
+    reader.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    try:
+        page = service.export_page(reader, firm, start, limit)
+    except BaseException:
+        reader.close()
+        raise
+    next_cursor = encode_cursor([page.until], key=key, context=f"export:{firm}")
+    media = "text/csv; charset=utf-8" if csv_out else "application/x-ndjson"
+    request_id = request.scope.get("state", {}).get("request_id")
+
+    def stream() -> Iterator[bytes]:
+        rows = tombstones = 0
+        try:
+            if csv_out:
+                yield _csv_line(FEATURE_NAMES)
+            for row in service.export_rows(reader, page):
+                rows += 1
+                tombstones += bool(row.get("deleted"))
+                yield (
+                    _csv_line([row.get(n) for n in FEATURE_NAMES])
+                    if csv_out
+                    else (json.dumps(row, ensure_ascii=False) + "\n").encode()
+                )
+            if not csv_out:
+                yield (json.dumps({"next_cursor": next_cursor}) + "\n").encode()
+        finally:
+            reader.close()
+        with factory.begin() as audit:
+            service.record_pull(
+                audit,
+                client_id=principal.client_id,
+                firm=firm,
+                page=page,
+                rows=rows,
+                tombstones=tombstones,
+                media_type=media.split(";")[0],
+                request_id=request_id,
+            )
+
+    return StreamingResponse(
+        stream(),
+        media_type=media,
+        headers={
+            "X-Next-Cursor": next_cursor,
+            "X-Feature-Schema-Version": FEATURE_SCHEMA_VERSION,
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _csv_line(values: Any) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(
+        [
+            "" if v is None else ("true" if v is True else "false" if v is False else v)
+            for v in values
+        ]
+    )
+    return out.getvalue().encode()

@@ -1,0 +1,49 @@
+"""The export's change feed: written in the same transaction as each change.
+
+Writers (a points recompute, a consent grant, revocation or recorded expiry) hold an exclusive
+advisory lock from their first feed row to their commit; a pull reads the high-water mark
+under the shared lock. So when a pull sees sequence number N, every entry up to N is
+committed — none can appear later below it — and a firm that pulls from its last cursor gets
+every change exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+FEED_LOCK = 7263003
+
+
+def _lock(session: Session) -> None:
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK})
+
+
+def high_water(session: Session) -> int:
+    """The highest committed sequence number, read when no writer is mid-transaction."""
+    session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": FEED_LOCK})
+    return int(session.execute(text("SELECT coalesce(max(seq), 0) FROM gt_feed")).scalar_one())
+
+
+def record(session: Session, entries: Iterable[tuple[str, str | None, str]]) -> None:
+    """Append (uscc, firm_code or None for every firm, kind) entries."""
+    rows = list(entries)
+    if not rows:
+        return
+    _lock(session)
+    dbapi = cast(psycopg.Connection[Any], session.connection().connection.dbapi_connection)
+    with (
+        dbapi.cursor() as cursor,
+        cursor.copy("COPY gt_feed (uscc, firm_code, kind) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def points_changed(session: Session, usccs: Sequence[str]) -> None:
+    """Scoring recomputed these enterprises' points: a change for every consented firm."""
+    record(session, ((uscc, None, "points") for uscc in usccs))

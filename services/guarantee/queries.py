@@ -1,0 +1,68 @@
+"""What other services may read of guarantee: fee quotes (loans) and export pulls (audit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services.guarantee import service
+from services.guarantee.errors import NoFeeRate
+
+
+def fee_quote(
+    session: Session, uscc: str, amount: Decimal, term_months: int, year: int
+) -> dict[str, Any] | None:
+    """The 泰信保 fee for a loan as a JSON-ready dict, or None when no fee rate is set."""
+    try:
+        found = service.quote(session, uscc, amount, term_months, year)
+    except NoFeeRate:
+        return None
+    return {
+        "year": found.year,
+        "fee_rate": f"{found.fee_rate:.4f}",
+        "fee": f"{found.fee:.2f}",
+        "waived": found.waived,
+        "payable_fee": f"{found.payable_fee:.2f}",
+        "waiver_reason": found.waiver.reason,
+        "ranking_period": found.waiver.ranking_period,
+        "rank": found.waiver.rank,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class PullRecord:
+    """An export pull, as the audit trail lists it."""
+
+    id: int
+    at: datetime
+    client_id: str
+    firm_code: str
+    since_seq: int
+    until_seq: int
+    rows: int
+    tombstones: int
+    request_id: str | None
+
+
+def export_pulls(
+    session: Session, *, since: datetime | None, after: tuple[datetime, int] | None, limit: int
+) -> list[PullRecord]:
+    """Up to `limit + 1` export pulls from `since`, oldest first, after (at, id)."""
+    return [
+        PullRecord(
+            p.id,
+            p.at,
+            p.client_id,
+            p.firm_code,
+            p.since_seq,
+            p.until_seq,
+            p.rows,
+            p.tombstones,
+            p.request_id,
+        )
+        for p in service.export_pulls(session, since=since, after=after, limit=limit)
+    ]

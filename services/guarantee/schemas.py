@@ -1,0 +1,150 @@
+"""Request and response models of the guarantee service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+
+from shared.money import NonNegativeMoney, PositiveMoney
+from shared.uscc import Uscc
+
+FirmCode = Annotated[str, Field(pattern=r"^[A-Z0-9_]{2,32}$")]
+Rate = Annotated[
+    Decimal,
+    Field(ge=0, lt=1, max_digits=6, decimal_places=4),
+    PlainSerializer(lambda v: f"{v:.4f}", return_type=str, when_used="json"),
+]
+
+
+class WaiverBasis(BaseModel):
+    """The ranking a waiver answer rests on."""
+
+    ranking_period: int
+    rank: int | None
+    rank_total: int | None
+    model_version: str
+
+
+class WaiverOut(BaseModel):
+    """Whether the 泰信保 fee is waived for a year."""
+
+    uscc: str
+    year: int
+    waived: bool
+    basis: WaiverBasis | None
+    reason: str
+
+
+class FeeRateIn(BaseModel):
+    """A fee rate for loans from `effective_year` on."""
+
+    model_config = ConfigDict(extra="forbid")
+    effective_year: int = Field(ge=2000, le=2100)
+    rate: Rate
+    note: str = Field(default="", max_length=500)
+
+
+class FeeRateOut(BaseModel):
+    """A fee-rate setting."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    effective_year: int
+    rate: Rate
+    note: str
+    set_at: datetime
+    set_by: str | None
+
+
+class QuoteIn(BaseModel):
+    """A loan to price the guarantee for."""
+
+    model_config = ConfigDict(extra="forbid")
+    uscc: Uscc
+    amount: PositiveMoney
+    term_months: int = Field(ge=1, le=360)
+    year: int | None = Field(
+        default=None,
+        ge=2000,
+        le=2100,
+        description="the loan's year (default: this year, Asia/Shanghai)",
+    )
+
+
+class QuoteOut(BaseModel):
+    """fee = amount × annual rate × months / 12, half-up to cents; waived → payable 0.00."""
+
+    uscc: str
+    year: int
+    amount: PositiveMoney
+    term_months: int
+    fee_rate: Rate
+    fee: NonNegativeMoney
+    waived: bool
+    payable_fee: NonNegativeMoney
+    waiver: WaiverOut
+
+
+class ConsentIn(BaseModel):
+    """An enterprise's consent to share its features with one firm."""
+
+    model_config = ConfigDict(extra="forbid")
+    uscc: Uscc
+    firm_code: FirmCode
+    granted_at: AwareDatetime
+    expires_at: AwareDatetime | None = None
+    evidence_ref: str = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _expiry_after_grant(self) -> Self:
+        if self.expires_at is not None and self.expires_at <= self.granted_at:
+            raise ValueError("expires_at must be after granted_at")
+        return self
+
+
+class ConsentOut(BaseModel):
+    """A consent and what became of it."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    uscc: str
+    firm_code: str
+    granted_at: datetime
+    expires_at: datetime | None
+    evidence_ref: str
+    revoked_at: datetime | None
+    revoked_by: str | None
+    created_by: str
+    created_at: datetime
+    live: bool
+
+
+class TopEntry(BaseModel):
+    """One of the year's waived enterprises."""
+
+    rank: int
+    uscc: str
+    points: int
+    ranking_period: int
+    model_version: str
+
+
+class FeatureOut(BaseModel):
+    """A column of the feature table."""
+
+    name: str
+    type: str
+    unit: str | None
+    definition: str
+    since_version: str
+
+
+class FeatureSchema(BaseModel):
+    """The export's data dictionary."""
+
+    feature_schema_version: str
+    features: list[FeatureOut]

@@ -1,0 +1,395 @@
+"""泰信保 waiver and fees, consents, and the credit-firm feature export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.guarantee.models import ExportPull
+from services.guarantee.service import fee
+from tests.conftest import Creds, bearer, get_token
+from tests.scoring.helpers import enterprise, indicators, new_uscc
+
+MODEL = {"model_version": "TZ-2025.1"}
+
+
+@pytest.mark.parametrize(
+    ("amount", "rate", "months", "expected"),
+    [
+        ("2850000.00", "0.012", 12, "34200.00"),
+        ("2850000.00", "0.012", 7, "19950.00"),
+        ("1234567.89", "0.0125", 5, "6430.04"),  # 6430.0411…
+        ("100.00", "0.0105", 1, "0.09"),  # 0.0875 → half up
+        ("100.00", "0.0102", 1, "0.09"),  # 0.085 exactly → half up
+        ("9999999999999.99", "0.0199", 360, "5969999999999.99"),  # ….994: beyond a float
+    ],
+)
+def test_fee_arithmetic_is_exact(amount: str, rate: str, months: int, expected: str) -> None:
+    assert fee(Decimal(amount), Decimal(rate), months) == Decimal(expected)
+
+
+def _ranked(api: TestClient, admin: dict[str, str], period: int, n: int) -> list[str]:
+    """n enterprises with distinct points in `period` (more patents → higher rank)."""
+    usccs = [new_uscc() for _ in range(n)]
+    r = api.put(
+        "/v1/admin/enterprises",
+        headers=admin,
+        json=[enterprise(u, name=f"企业{i}") for i, u in enumerate(usccs)],
+    )
+    assert r.status_code == 200, r.text
+    rows = [
+        indicators(
+            u,
+            invention_patents=i % 7,
+            utility_models=i // 7 % 10,
+            software_copyrights=i // 70,
+            revenue=f"{1000000 + i * 1000}.00",
+            total_staff=10,
+        )
+        for i, u in enumerate(usccs)
+    ]
+    assert api.put(f"/v1/admin/indicators/{period}", headers=admin, json=rows).status_code == 200
+    assert (
+        api.post(f"/v1/admin/points/{period}/recompute", headers=admin, json=MODEL).status_code
+        == 200
+    )
+    ranking: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"period": period, "limit": 500}
+        if cursor:
+            params["cursor"] = cursor
+        page = api.get("/v1/scoring/rankings", headers=admin, params=params).json()
+        ranking += [e["uscc"] for e in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return ranking
+
+
+@pytest.fixture(scope="module")
+def admin(admin_token: str) -> dict[str, str]:
+    return bearer(admin_token)
+
+
+@pytest.fixture(scope="module")
+def ranking_2090(api: TestClient, admin: dict[str, str]) -> list[str]:
+    return _ranked(api, admin, 2090, 101)
+
+
+def test_waiver_boundary_rank_100_and_101(
+    api: TestClient, admin: dict[str, str], ranking_2090: list[str]
+) -> None:
+    at_100 = api.get(
+        f"/v1/guarantee/enterprises/{ranking_2090[99]}/waiver", headers=admin, params={"year": 2091}
+    ).json()
+    assert at_100["waived"] is True
+    assert at_100["reason"] == "top-100"
+    assert at_100["basis"] == {
+        "ranking_period": 2090,
+        "rank": 100,
+        "rank_total": 101,
+        "model_version": "TZ-2025.1",
+    }
+    at_101 = api.get(
+        f"/v1/guarantee/enterprises/{ranking_2090[100]}/waiver",
+        headers=admin,
+        params={"year": 2091},
+    ).json()
+    assert (at_101["waived"], at_101["reason"], at_101["basis"]["rank"]) == (
+        False,
+        "outside-top-100",
+        101,
+    )
+    missing = api.get(
+        f"/v1/guarantee/enterprises/{ranking_2090[0]}/waiver", headers=admin, params={"year": 2090}
+    ).json()  # no ranking for 2089
+    assert missing == {
+        "uscc": ranking_2090[0],
+        "year": 2090,
+        "waived": False,
+        "basis": None,
+        "reason": "ranking-unavailable",
+    }
+    top = api.get("/v1/guarantee/waivers/2091", headers=admin).json()
+    assert [t["uscc"] for t in top] == ranking_2090[:100]
+    as_csv = api.get("/v1/guarantee/waivers/2091", headers={**admin, "Accept": "text/csv"})
+    assert len(list(csv.DictReader(io.StringIO(as_csv.text)))) == 100
+
+
+def test_waiver_follows_a_republished_model(api: TestClient, admin: dict[str, str]) -> None:
+    ranking = _ranked(api, admin, 2092, 3)
+    model = api.get("/v1/scoring/models/TZ-2025.1", headers=admin).json()["definition"]
+    model["version"] = "TEST-TXB-" + uuid.uuid4().hex[:8]
+    api.post("/v1/admin/models", headers=admin, json=model)
+    api.post(f"/v1/admin/models/{model['version']}/publish", headers=admin)
+    api.post(
+        "/v1/admin/points/2092/recompute", headers=admin, json={"model_version": model["version"]}
+    )
+    w = api.get(
+        f"/v1/guarantee/enterprises/{ranking[0]}/waiver", headers=admin, params={"year": 2093}
+    ).json()
+    assert w["basis"]["model_version"] == model["version"]
+
+
+def test_fee_quote_with_rate_history_and_waiver(
+    api: TestClient, admin: dict[str, str], ranking_2090: list[str]
+) -> None:
+    assert (
+        api.post(
+            "/v1/admin/fee-rates", headers=admin, json={"effective_year": 2091, "rate": "0.0150"}
+        ).status_code
+        == 201
+    )
+    assert (
+        api.post(
+            "/v1/admin/fee-rates",
+            headers=admin,
+            json={"effective_year": 2091, "rate": "0.0120", "note": "corrected"},
+        ).status_code
+        == 201
+    )
+    waived = api.post(
+        "/v1/guarantee/quotes",
+        headers=admin,
+        json={"uscc": ranking_2090[0], "amount": "2850000.00", "term_months": 12, "year": 2091},
+    ).json()
+    assert (waived["fee_rate"], waived["fee"], waived["waived"], waived["payable_fee"]) == (
+        "0.0120",
+        "34200.00",
+        True,
+        "0.00",
+    )
+    paying = api.post(
+        "/v1/guarantee/quotes",
+        headers=admin,
+        json={"uscc": ranking_2090[100], "amount": "2850000.00", "term_months": 7, "year": 2091},
+    ).json()
+    assert (paying["fee"], paying["payable_fee"], paying["waived"]) == (
+        "19950.00",
+        "19950.00",
+        False,
+    )
+    history = api.get("/v1/guarantee/fee-rates", headers=admin).json()
+    assert [h["rate"] for h in history if h["effective_year"] == 2091][:2] == ["0.0120", "0.0150"]
+    bad = api.post(
+        "/v1/guarantee/quotes",
+        headers=admin,
+        json={"uscc": ranking_2090[0], "amount": 2850000.0, "term_months": 12},
+    )
+    assert bad.status_code == 422
+
+
+# ---------------------------------------------------------------- export
+
+
+def _pull(
+    api: TestClient,
+    token: str,
+    since: str | None = None,
+    accept: str = "application/x-ndjson",
+    limit: int | None = None,
+) -> tuple[list[dict[str, Any]], str]:
+    params: dict[str, Any] = {}
+    if since:
+        params["since"] = since
+    if limit:
+        params["limit"] = limit
+    r = api.get(
+        "/v1/guarantee/features", headers={**bearer(token), "Accept": accept}, params=params
+    )
+    assert r.status_code == 200, r.text
+    lines = [json.loads(line) for line in r.text.splitlines() if line]
+    assert lines[-1] == {"next_cursor": r.headers["x-next-cursor"]}
+    return lines[:-1], r.headers["x-next-cursor"]
+
+
+def _consent(
+    api: TestClient, admin: dict[str, str], uscc: str, firm: str, expires_at: str | None = None
+) -> str:
+    body = {
+        "uscc": uscc,
+        "firm_code": firm,
+        "evidence_ref": "授权书-2026-001",
+        "granted_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+    }
+    if expires_at:
+        body["expires_at"] = expires_at
+    r = api.post("/v1/admin/consents", headers=admin, json=body)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def test_export_full_incremental_tombstones_isolation_and_replay(
+    api: TestClient,
+    admin: dict[str, str],
+    make_client: Callable[..., Creds],
+    db: sessionmaker[Session],
+) -> None:
+    suffix = uuid.uuid4().hex[:6].upper()
+    firm_a, firm_b = f"CRA_{suffix}", f"CRB_{suffix}"
+    token_a = get_token(api, make_client("credit_firm", name="甲征信", firm_code=firm_a))
+    token_b = get_token(api, make_client("credit_firm", name="乙征信", firm_code=firm_b))
+    e1, e2, e3 = _ranked(api, admin, 2094, 3)
+    # Everything before these consents is history the firms start from.
+    _, start_a = _pull(api, token_a)
+    _, start_b = _pull(api, token_b)
+
+    c1 = _consent(api, admin, e1, firm_a)
+    _consent(api, admin, e2, firm_a)
+    _consent(api, admin, e2, firm_b)  # overlapping: e2 shared with both firms
+    rows_a, cursor_a = _pull(api, token_a, start_a)
+    assert sorted(r["uscc"] for r in rows_a) == sorted([e1, e2])
+    assert all(r["feature_schema_version"] == "1.0" and r["deleted"] is False for r in rows_a)
+    row1 = next(r for r in rows_a if r["uscc"] == e1)
+    assert row1["period"] == 2094
+    assert row1["model_version"] == "TZ-2025.1"
+    assert {
+        "points",
+        "rank",
+        "rank_total",
+        "percentile",
+        "points_invention_patents",
+        "is_high_tech",
+        "growth_stage",
+        "txb_waived",
+    } <= set(row1)
+    rows_b, cursor_b = _pull(api, token_b, start_b)
+    assert [r["uscc"] for r in rows_b] == [e2]  # never e1 or e3
+
+    replay, replay_cursor = _pull(api, token_a, start_a)
+    assert replay == rows_a
+    assert replay_cursor == cursor_a
+    nothing, same = _pull(api, token_a, cursor_a)
+    assert nothing == []
+    assert same == cursor_a
+
+    # A recompute changes e1, e2, e3: firm A gets e1 and e2 once, firm B only e2.
+    api.post("/v1/admin/points/2094/recompute", headers=admin, json=MODEL)
+    again_a, cursor_a = _pull(api, token_a, cursor_a)
+    assert sorted(r["uscc"] for r in again_a) == sorted([e1, e2])
+    again_b, cursor_b = _pull(api, token_b, cursor_b)
+    assert [r["uscc"] for r in again_b] == [e2]
+
+    # Revocation: a tombstone for firm A only.
+    assert api.post(f"/v1/admin/consents/{c1}/revoke", headers=admin).status_code == 200
+    assert api.post(f"/v1/admin/consents/{c1}/revoke", headers=admin).status_code == 409
+    gone, cursor_a = _pull(api, token_a, cursor_a)
+    assert gone == [{"uscc": e1, "deleted": True, "feature_schema_version": "1.0"}]
+    assert _pull(api, token_b, cursor_b)[0] == []
+
+    # Expiry: a consent that runs out yields a tombstone, once.
+    soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    _consent(api, admin, e3, firm_b, expires_at=soon)
+    granted, cursor_b = _pull(api, token_b, cursor_b)
+    assert [r["uscc"] for r in granted] == [e3]
+    time.sleep(1.3)
+    expired, cursor_b = _pull(api, token_b, cursor_b)
+    assert expired == [{"uscc": e3, "deleted": True, "feature_schema_version": "1.0"}]
+    assert _pull(api, token_b, cursor_b)[0] == []
+
+    # After a recompute, firm A no longer gets e1 (revoked) and never gets e3.
+    api.post("/v1/admin/points/2094/recompute", headers=admin, json=MODEL)
+    assert [r["uscc"] for r in _pull(api, token_a, cursor_a)[0]] == [e2]
+
+    # Cursors are bound to their firm and cannot be forged.
+    foreign = api.get("/v1/guarantee/features", headers=bearer(token_b), params={"since": cursor_a})
+    assert foreign.status_code == 400
+    assert foreign.json()["type"].endswith("/problems/invalid-cursor")
+    forged = api.get(
+        "/v1/guarantee/features", headers=bearer(token_a), params={"since": cursor_a[:-2] + "xx"}
+    )
+    assert forged.status_code == 400
+
+    with db() as session:
+        pulls = session.scalars(select(ExportPull).where(ExportPull.firm_code == firm_a)).all()
+    assert len(pulls) >= 6
+    assert any(p.rows == 2 for p in pulls)
+
+
+def test_export_csv_paging_and_roles(
+    api: TestClient, admin: dict[str, str], make_client: Callable[..., Creds], bank_token: str
+) -> None:
+    firm = "CRC_" + uuid.uuid4().hex[:6].upper()
+    token = get_token(api, make_client("credit_firm", name="丙征信", firm_code=firm))
+    _, start = _pull(api, token)
+    usccs = _ranked(api, admin, 2095, 5)
+    for u in usccs:
+        _consent(api, admin, u, firm)
+    page1, c1 = _pull(api, token, start, limit=2)
+    page2, c2 = _pull(api, token, c1, limit=2)
+    page3, c3 = _pull(api, token, c2, limit=2)
+    got = [r["uscc"] for r in page1 + page2 + page3]
+    assert len(page1) == len(page2) == 2
+    assert sorted(got) == sorted(usccs)
+    assert len(set(got)) == 5
+    r = api.get(
+        "/v1/guarantee/features",
+        headers={**bearer(token), "Accept": "text/csv"},
+        params={"since": start},
+    )
+    table = list(csv.DictReader(io.StringIO(r.text)))
+    assert r.headers["content-type"].startswith("text/csv")
+    assert sorted(row["uscc"] for row in table) == sorted(usccs)
+    assert r.headers["x-next-cursor"] == c3 or table
+
+    schema = api.get("/v1/guarantee/features/schema", headers=bearer(token)).json()
+    names = [f["name"] for f in schema["features"]]
+    assert schema["feature_schema_version"] == "1.0"
+    assert set(table[0]) == set(names)
+    assert all(f["definition"] and f["type"] for f in schema["features"])
+
+    assert api.get("/v1/guarantee/features", headers=bearer(bank_token)).status_code == 403
+    admin_export = api.get("/v1/guarantee/features", headers=admin)
+    assert admin_export.status_code == 403
+    assert api.get("/v1/guarantee/consents", headers=bearer(bank_token)).status_code == 403
+    listed = api.get("/v1/guarantee/consents", headers=admin, params={"firm_code": firm}).json()
+    assert len(listed["items"]) == 5
+    assert all(c["live"] for c in listed["items"])
+
+
+def test_consent_validation(api: TestClient, admin: dict[str, str]) -> None:
+    u = new_uscc()
+    base = {
+        "uscc": u,
+        "firm_code": "CRX",
+        "evidence_ref": "x",
+        "granted_at": "2026-01-01T00:00:00+08:00",
+    }
+    assert api.post("/v1/admin/consents", headers=admin, json=base).status_code == 404
+    api.put("/v1/admin/enterprises", headers=admin, json=[enterprise(u)])
+    for bad in (
+        {**base, "expires_at": "2025-12-31T00:00:00+08:00"},
+        {**base, "granted_at": "2026-01-01T00:00:00"},
+        {**base, "granted_at": "2099-01-01T00:00:00+08:00"},
+        {**base, "firm_code": "lower"},
+        {**base, "revoked_at": "2026-02-01T00:00:00+08:00"},
+    ):
+        assert api.post("/v1/admin/consents", headers=admin, json=bad).status_code == 422, bad
+
+
+def test_export_pulls_appear_in_the_audit_trail(
+    api: TestClient, admin: dict[str, str], make_client: Callable[..., Creds]
+) -> None:
+    firm = "CRD_" + uuid.uuid4().hex[:6].upper()
+    token = get_token(api, make_client("credit_firm", name="丁征信", firm_code=firm))
+    before = datetime.now(UTC).isoformat()
+    r = api.get("/v1/guarantee/features", headers={**bearer(token), "X-Request-ID": "pull-1"})
+    assert r.status_code == 200
+    trail = api.get(
+        "/v1/admin/audit", headers=admin, params={"since": before, "limit": 500}
+    ).json()["items"]
+    pull = next(e for e in trail if e["source"] == "export-pull" and e["request_id"] == "pull-1")
+    assert pull["detail"]["firm_code"] == firm
+    assert pull["method"] == "GET"
