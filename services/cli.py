@@ -17,6 +17,7 @@ import typer
 import uvicorn
 from sqlalchemy.orm import Session
 
+from services import demo
 from services.gateway import service as gateway_service
 from services.gateway.bootstrap import bootstrap
 from services.gateway.crypto import KeyEncryptor
@@ -45,6 +46,8 @@ app.add_typer(enterprises_app, name="enterprises")
 app.add_typer(indicators_app, name="indicators")
 app.add_typer(models_app, name="models")
 app.add_typer(points_app, name="points")
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
 
 _handles: list[Any] = []
 
@@ -263,6 +266,29 @@ def points_recompute(
     )
 
 
+# ---------------------------------------------------------------- demo
+
+
+def _print_credentials(credentials: list[demo.Credentials]) -> None:
+    typer.secho("\nDemo API clients (secrets are shown only now):", fg=typer.colors.GREEN, err=True)
+    for c in credentials:
+        typer.echo(f"  {c.role:<12} {c.name:<32} {c.client_id}  {c.client_secret}")
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Fill an empty database with Taizhou's demo data (fixed seed; under a minute)."""
+    started = time.perf_counter()
+    with _transaction() as session:
+        try:
+            credentials = demo.load(session, _step)
+        except demo.DatabaseNotEmpty as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+    _step(f"demo loaded in {time.perf_counter() - started:.1f} s")
+    _print_credentials(credentials)
+
+
 # ---------------------------------------------------------------- serve
 
 
@@ -301,12 +327,17 @@ def serve(
         ),
     ] = False,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn workers per process")] = 1,
+    with_demo: Annotated[
+        bool, typer.Option("--demo", help="Load the demo data first if the database is empty")
+    ] = False,
 ) -> None:
     """Run the gateway and the three services (embedded PostgreSQL without DATABASE_URL)."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     with _database() as url:
         _prepare(settings, url)
+        if with_demo:
+            _serve_demo(url)
         children: list[subprocess.Popen[bytes]] = []
         if split:
             children = _start_services(host, port, workers)
@@ -329,6 +360,20 @@ def serve(
                 child.send_signal(signal.SIGTERM)
             for child in children:
                 child.wait(timeout=15)
+
+
+def _serve_demo(url: str) -> None:
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            if not demo.is_empty(session):
+                _step("the database already has data: demo not loaded")
+                return
+            _step("loading the demo data")
+            credentials = demo.load(session, _step)
+    finally:
+        engine.dispose()
+    _print_credentials(credentials)
 
 
 def _start_services(host: str, port: int, workers: int) -> list[subprocess.Popen[bytes]]:

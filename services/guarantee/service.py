@@ -152,29 +152,39 @@ def live(consent: Consent, now: datetime) -> bool:
 
 def grant(session: Session, data: ConsentIn, by: str) -> Consent:
     """Record a consent given by the enterprise (an operator enters it, with evidence)."""
-    if scoring.enterprise(session, data.uscc) is None:
-        raise EnterpriseUnknown(f"No enterprise with USCC {data.uscc} in the points database")
+    return grant_many(session, [data], by)[0]
+
+
+def grant_many(session: Session, items: Sequence[ConsentIn], by: str) -> list[Consent]:
+    """Record consents; each enterprise must exist and no grant may lie in the future."""
     now = datetime.now(UTC)
-    if data.granted_at > now + CLOCK_SKEW:
-        raise Unprocessable(
-            "granted_at is in the future; record a consent once it is given",
-            errors=[{"loc": ["body", "granted_at"], "msg": "in the future"}],
+    for data in items:
+        if data.granted_at > now + CLOCK_SKEW:
+            raise Unprocessable(
+                "granted_at is in the future; record a consent once it is given",
+                errors=[{"loc": ["body", "granted_at"], "msg": "in the future"}],
+            )
+    wanted = {d.uscc for d in items}
+    missing = sorted(wanted - scoring.known_usccs(session, wanted))
+    if missing:
+        raise EnterpriseUnknown(f"No enterprise with USCC {missing[0]} in the points database")
+    consents = [
+        Consent(
+            id=uuid.uuid4(),
+            uscc=d.uscc,
+            firm_code=d.firm_code,
+            granted_at=d.granted_at,
+            expires_at=d.expires_at,
+            evidence_ref=d.evidence_ref,
+            created_by=by,
+            expiry_recorded=False,
         )
-    consent = Consent(
-        id=uuid.uuid4(),
-        uscc=data.uscc,
-        firm_code=data.firm_code,
-        granted_at=data.granted_at,
-        expires_at=data.expires_at,
-        evidence_ref=data.evidence_ref,
-        created_by=by,
-        expiry_recorded=False,
-    )
-    session.add(consent)
+        for d in items
+    ]
+    session.add_all(consents)
     session.flush()
-    feed.record(session, [(data.uscc, data.firm_code, "consent-granted")])
-    session.refresh(consent)
-    return consent
+    feed.record(session, [(c.uscc, c.firm_code, "consent-granted") for c in consents])
+    return consents
 
 
 def revoke(session: Session, consent_id: uuid.UUID, by: str) -> Consent:

@@ -49,6 +49,11 @@ def enterprise(session: Session, uscc: str) -> EnterpriseFacts | None:
     )
 
 
+def known_usccs(session: Session, usccs: set[str]) -> set[str]:
+    """Which of `usccs` are in the points database."""
+    return set(session.scalars(select(Enterprise.uscc).where(Enterprise.uscc.in_(usccs))))
+
+
 def ranking_period(session: Session, period: int) -> tuple[int, str] | None:
     """(period, model version) of a period's ranking, or None when it has none."""
     ranking = session.get(Ranking, period)

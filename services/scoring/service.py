@@ -413,6 +413,9 @@ def recompute(
     count = _copy_points(session, period, model, run.id, started)
     if count == 0:
         raise NoIndicators(f"No indicator data for period {period}: load it first")
+    # Fresh statistics first: without them the planner takes the just-copied table for empty
+    # and joins the rank update in a nested loop (quadratic in the period's size).
+    session.execute(text("ANALYZE sc_points"))
     session.execute(_RANK_SQL, {"period": period, "model": model.version})
     # Tell the credit-firm export, in this same transaction, whose features changed.
     guarantee_feed.points_changed(
