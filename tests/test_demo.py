@@ -1,0 +1,154 @@
+"""The demo database tells the article's story; the bank example runs against it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from examples.bank_client import InnoCredit, run
+from services import demo
+from services.runtime import build_gateway
+from shared import migrate
+from shared.db import make_engine, make_sessionmaker
+from shared.uscc import check_char
+from tests.conftest import Creds, bearer, get_token, make_settings
+
+RONGXING = demo.RONGXING + check_char(demo.RONGXING)
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Demo:
+    api: TestClient
+    clients: dict[str, demo.Credentials]
+
+
+@pytest.fixture(scope="module")
+def loaded(new_database: Callable[[], str]) -> Iterator[Demo]:
+    url = new_database()
+    migrate.upgrade(url, "head")
+    engine = make_engine(url)
+    with make_sessionmaker(engine).begin() as session:
+        credentials = demo.load(session, lambda _: None)
+    with make_sessionmaker(engine).begin() as session, pytest.raises(demo.DatabaseNotEmpty):
+        demo.load(session, lambda _: None)
+    gateway = build_gateway(make_settings(url), engine)
+    with TestClient(gateway) as api:
+        yield Demo(api, {c.name: c for c in credentials})
+    engine.dispose()
+
+
+def _token(d: Demo, name: str) -> str:
+    c = d.clients[name]
+    return get_token(d.api, Creds(c.client_id, c.client_secret))
+
+
+def test_h1_2026_statistics_match_the_article(loaded: Demo) -> None:
+    bureau = _token(loaded, "泰州市科技局 dashboard")
+    stats = loaded.api.get(
+        "/v1/loans/stats", headers=bearer(bureau), params={"from": "2026-01-01", "to": "2026-06-30"}
+    ).json()
+    assert stats["total"]["disbursed_count"] == 662
+    assert stats["total"]["disbursed_amount"] == "4112000000.00"
+    assert stats["total"]["rejected"] > 0
+    assert stats["total"]["withdrawn"] > 0
+    assert 0.8 < stats["total"]["on_time_rate"] < 1.0  # mostly on time, some late
+    assert stats["total"]["overdue_count"] > 0
+    by_bank = loaded.api.get(
+        "/v1/loans/stats",
+        headers=bearer(bureau),
+        params={"from": "2026-01-01", "to": "2026-06-30", "group_by": "bank"},
+    ).json()
+    assert len(by_bank["groups"]) == 5
+    products = loaded.api.get("/v1/loans/products", headers=bearer(bureau)).json()
+    assert len(products) == 9
+    assert "鑫e高企" in {p["name"] for p in products}
+
+
+def test_enterprises_categories_and_rongxing(loaded: Demo) -> None:
+    bureau = _token(loaded, "泰州市科技局 dashboard")
+    points = loaded.api.get(
+        f"/v1/scoring/enterprises/{RONGXING}/points",
+        headers=bearer(bureau),
+        params={"period": 2025},
+    ).json()
+    assert points["points"] == 188
+    apps = loaded.api.get(
+        "/v1/loans/applications",
+        headers=bearer(bureau),
+        params={"product_code": "XEGQ", "limit": 500},
+    ).json()["items"]
+    loan = next(a for a in apps if a["uscc"] == RONGXING)
+    assert loan["amount"] == "2850000.00"
+    assert loan["decision_working_days"] <= 2
+    assert loan["on_time"] is True
+    assert loan["disbursed_total"] == "2850000.00"
+    ranking = loaded.api.get(
+        "/v1/scoring/rankings",
+        headers=bearer(bureau),
+        params={"period": 2025, "category": "leading_innovator"},
+    ).json()
+    assert ranking["rank_total"] == 10
+    for category, count in demo.COUNTS.items():
+        r = loaded.api.get(
+            "/v1/scoring/rankings",
+            headers=bearer(bureau),
+            params={"period": 2025, "category": category, "limit": 1},
+        ).json()
+        assert r["rank_total"] == count, category
+    top = loaded.api.get("/v1/guarantee/waivers/2026", headers=bearer(bureau)).json()
+    assert len(top) == 100
+
+
+def test_firms_get_their_consented_enterprises(loaded: Demo) -> None:
+    seen = []
+    for firm in demo.FIRMS:
+        token = _token(loaded, f"{firm} credit model")
+        r = loaded.api.get(
+            "/v1/guarantee/features", headers=bearer(token), params={"limit": 100000}
+        )
+        rows = list(r.text.splitlines()[:-1])
+        seen.append(len(rows))
+    assert all(n > 1000 for n in seen)
+
+
+def test_bank_client_example_runs_against_the_demo(loaded: Demo) -> None:
+    c = loaded.clients["泰州银行 loan system"]
+    api = InnoCredit(
+        "http://testserver",
+        c.client_id,
+        c.client_secret,
+        transport=_TestClientTransport(loaded.api),
+    )
+    result = run(api, RONGXING, "XEGQ", "1000000.00")
+    assert result["points"] == 188
+    assert result["replayed"] is True
+    assert result["status"] == "disbursed"
+    assert result["disbursed_total"] == "1000000.00"
+
+
+class _TestClientTransport(httpx.BaseTransport):
+    """Send the example's httpx requests into the in-process gateway."""
+
+    def __init__(self, client: TestClient) -> None:
+        self._client = client
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._client.request(
+            request.method, str(request.url), headers=dict(request.headers), content=request.read()
+        )
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=response.content
+        )
+
+
+def test_every_enterprise_is_ranked(loaded: Demo) -> None:
+    bureau = _token(loaded, "泰州市科技局 dashboard")
+    ranking = loaded.api.get(
+        "/v1/scoring/rankings", headers=bearer(bureau), params={"period": 2025, "limit": 1}
+    ).json()
+    assert ranking["rank_total"] == demo.ENTERPRISES == 8012
