@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -22,6 +23,15 @@ from shared.migrate import at_head
 from shared.settings import CoreSettings
 
 UPLOAD_PREFIXES = ("/v1/admin/",)
+
+
+def settings_of(request: Request) -> CoreSettings:
+    """The settings the app serving `request` was built with."""
+    settings: CoreSettings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[CoreSettings, Depends(settings_of)]
 
 
 def body_limit(settings: CoreSettings) -> Callable[[str], int]:

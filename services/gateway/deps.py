@@ -7,17 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.gateway.crypto import KeyEncryptor
+from shared.app import AppSettings
 from shared.auth.deps import require_scopes
 from shared.auth.principal import Principal
-from shared.settings import CoreSettings
 
 Admin = Annotated[Principal, Depends(require_scopes("admin"))]
-
-
-def get_settings(request: Request) -> CoreSettings:
-    """The settings the gateway was built with."""
-    settings: CoreSettings = request.app.state.settings
-    return settings
 
 
 def get_encryptor(request: Request) -> KeyEncryptor:
@@ -26,5 +20,5 @@ def get_encryptor(request: Request) -> KeyEncryptor:
     return encryptor
 
 
-Settings = Annotated[CoreSettings, Depends(get_settings)]
+Settings = AppSettings
 Encryptor = Annotated[KeyEncryptor, Depends(get_encryptor)]

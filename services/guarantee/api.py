@@ -32,12 +32,12 @@ from services.guarantee.schemas import (
     WaiverBasis,
     WaiverOut,
 )
+from shared.app import settings_of
 from shared.auth.deps import require_scopes
 from shared.auth.principal import Principal
 from shared.db import DbSession
 from shared.errors import Forbidden
 from shared.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor
-from shared.settings import CoreSettings
 from shared.uscc import Uscc
 
 Reader = Annotated[Principal, Depends(require_scopes("guarantee:read"))]
@@ -53,11 +53,6 @@ admin = APIRouter(prefix="/v1/admin", tags=["admin: guarantee"])
 
 def _this_year() -> int:
     return datetime.now(SHANGHAI).year
-
-
-def _settings(request: Request) -> CoreSettings:
-    settings: CoreSettings = request.app.state.settings
-    return settings
 
 
 def _bureau_or_admin(principal: Principal) -> None:
@@ -205,7 +200,7 @@ def get_consents(
 ) -> Page[ConsentOut]:
     """Every consent, revoked and expired ones included, oldest first."""
     _bureau_or_admin(principal)
-    key = _settings(request).cursor_key
+    key = settings_of(request).cursor_key
     context = f"consents:{uscc}:{firm_code}"
     after = None
     if cursor:
@@ -264,7 +259,7 @@ def get_features(
     if principal.role != "credit_firm" or principal.firm_code is None:
         raise NotAFirm("The feature export is for credit-reporting firm clients")
     firm = principal.firm_code
-    key = _settings(request).cursor_key
+    key = settings_of(request).cursor_key
     start = int(decode_cursor(since, key=key, context=f"export:{firm}")[0]) if since else 0
     csv_out = "text/csv" in request.headers.get("accept", "")
     factory = request.app.state.sessionmaker

@@ -35,12 +35,12 @@ from services.loans.schemas import (
     Stats,
     StatsRow,
 )
+from shared.app import settings_of
 from shared.auth.deps import require_scopes
 from shared.auth.principal import Principal
 from shared.db import DbSession
 from shared.errors import Forbidden, Unprocessable
 from shared.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor
-from shared.settings import CoreSettings
 from shared.uscc import Uscc
 
 Reader = Annotated[Principal, Depends(require_scopes("loans:read"))]
@@ -68,11 +68,6 @@ def _actor(request: Request, principal: Principal) -> service.Actor:
 def _bank_scope(principal: Principal) -> str | None:
     """The bank a caller is confined to (None: bureau and admin see every bank)."""
     return principal.bank_code if principal.role == "bank" else None
-
-
-def _settings(request: Request) -> CoreSettings:
-    settings: CoreSettings = request.app.state.settings
-    return settings
 
 
 def _product_out(product: Product) -> ProductOut:
@@ -197,7 +192,7 @@ def list_applications(
             errors=[{"loc": ["query", "updated_since"], "msg": "offset required"}],
         )
     bank = _bank_scope(principal)
-    key = _settings(request).cursor_key
+    key = settings_of(request).cursor_key
     context = f"applications:{bank}:{status}:{product_code}:{updated_since}"
     after = None
     if cursor:

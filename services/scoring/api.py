@@ -27,12 +27,12 @@ from services.scoring.schemas import (
     RunOut,
 )
 from services.scoring.vocab import Category, District
+from shared.app import settings_of
 from shared.auth.deps import require_scopes
 from shared.auth.principal import Principal
 from shared.bulk import parse_rows
 from shared.db import DbSession
 from shared.pagination import CursorParam, Limit, decode_cursor, encode_cursor
-from shared.settings import CoreSettings
 from shared.uscc import Uscc
 
 Reader = Annotated[Principal, Depends(require_scopes("scoring:read"))]
@@ -54,11 +54,6 @@ _BULK_BODY: dict[str, Any] = {
         },
     }
 }
-
-
-def _settings(request: Request) -> CoreSettings:
-    settings: CoreSettings = request.app.state.settings
-    return settings
 
 
 def _enterprise_out(session: DbSession, uscc: str) -> EnterpriseOut:
@@ -133,7 +128,7 @@ def rankings(
     ranking = service.ranking_of(session, period)
     where = service.RankingFilter(district=district, industry=industry, category=category)
     context = f"ranking:{ranking.period}:{ranking.model_version}:{district}:{industry}:{category}"
-    key = _settings(request).cursor_key
+    key = settings_of(request).cursor_key
     after = int(decode_cursor(cursor, key=key, context=context)[0]) if cursor else 0
     rows = service.ranking_rows(session, ranking, where, after=after, limit=limit)
     page = rows[:limit]
