@@ -280,7 +280,8 @@ _MODEL_BODY: dict[str, Any] = {
 }
 
 
-async def _model_body(request: Request) -> ModelDefinition:
+async def _model_body(request: Request, _: Admin) -> ModelDefinition:
+    """Parse the model only once the caller is known to be an operator (authz before input)."""
     return service.model_from_bytes(await request.body(), request.headers.get("content-type"))
 
 
