@@ -88,7 +88,7 @@ def test_every_role_on_every_route(api: TestClient, tokens: dict[str, str]) -> N
         path = _fill(template)
         for role in ROLES:
             headers = {**bearer(tokens[role]), "Idempotency-Key": uuid.uuid4().hex}
-            body = {} if method in ("POST", "PUT", "PATCH") else None
+            body: dict[str, object] | None = {} if method in ("POST", "PUT", "PATCH") else None
             response = api.request(method, path, headers=headers, json=body)
             status = response.status_code
             if status >= 500:
