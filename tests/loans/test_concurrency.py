@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.loans.conftest import World, application, new_key
@@ -102,3 +105,32 @@ def test_concurrent_disbursements_never_exceed_the_approval(
     final = api.get(f"/v1/loans/applications/{app['id']}", headers=world.a()).json()
     assert final["disbursed_total"] == "900000.00"
     assert final["disbursed_count"] == 3
+
+
+def test_the_race_test_detects_a_lost_update_when_the_lock_is_removed(
+    live_url: str, api: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Proof the race tests can fail: without `FOR UPDATE`, two decisions both 'win'."""
+    from services.loans import service
+
+    real = service.get_application
+
+    def unlocked(session: Any, app_id: Any, bank_code: Any, *, lock: bool = False) -> Any:
+        found = real(session, app_id, bank_code, lock=False)
+        time.sleep(0.05)  # widen the window between read and write, as a slow worker would
+        return found
+
+    monkeypatch.setattr(service, "get_application", unlocked)
+    detected = False
+    for _ in range(10):
+        app = api.post(
+            "/v1/loans/applications", headers=world.a(new_key()), json=application(world)
+        ).json()
+        url = f"{live_url}/v1/loans/applications/{app['id']}/decision"
+        bodies = [{"outcome": "rejected", "reason_codes": ["race"]}] * 6
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            responses = list(pool.map(lambda b, u=url: _post(u, world.a(new_key()), b), bodies))
+        if Counter(r.status_code for r in responses)[200] > 1:
+            detected = True
+            break
+    assert detected, "removing the row lock should let two decisions through"
