@@ -226,3 +226,33 @@ def test_openapi_covers_gateway_and_services(api: TestClient) -> None:
         "/v1/loans/whoami",
         "/v1/guarantee/whoami",
     } <= set(paths)
+
+
+def test_secrets_and_tokens_never_reach_the_logs(
+    api: TestClient, make_client: Callable[..., Creds], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    creds = make_client("bureau")
+    with caplog.at_level(logging.DEBUG):
+        ok = api.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": creds.basic()},
+        )
+        token = ok.json()["access_token"]
+        api.get("/v1/scoring/whoami", headers=bearer(token))
+        api.get("/v1/scoring/whoami", headers=bearer(token + "x"))
+        api.post(
+            "/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": creds.client_id,
+                "client_secret": creds.client_secret + "wrong",
+            },
+        )
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert caplog.records  # the requests were logged…
+    assert creds.client_secret not in logged  # …but never the secret
+    assert token not in logged
+    assert token[-20:] not in logged
