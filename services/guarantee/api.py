@@ -46,6 +46,7 @@ Admin = Annotated[Principal, Depends(require_scopes("admin"))]
 Year = Annotated[int, Path(ge=2000, le=2100)]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_EXPORT_ROWS = 100_000
+STREAM_CHUNK_BYTES = 64 * 1024
 
 router = APIRouter(prefix="/v1/guarantee", tags=["guarantee"])
 admin = APIRouter(prefix="/v1/admin", tags=["admin: guarantee"])
@@ -278,19 +279,26 @@ def get_features(
 
     def stream() -> Iterator[bytes]:
         rows = tombstones = 0
+        chunk: list[bytes] = [_csv_line(FEATURE_NAMES)] if csv_out else []
+        size = sum(map(len, chunk))
         try:
-            if csv_out:
-                yield _csv_line(FEATURE_NAMES)
             for row in service.export_rows(reader, page):
                 rows += 1
                 tombstones += bool(row.get("deleted"))
-                yield (
+                line = (
                     _csv_line([row.get(n) for n in FEATURE_NAMES])
                     if csv_out
                     else (json.dumps(row, ensure_ascii=False) + "\n").encode()
                 )
+                chunk.append(line)
+                size += len(line)
+                if size >= STREAM_CHUNK_BYTES:  # a few large writes, not one per row
+                    yield b"".join(chunk)
+                    chunk, size = [], 0
             if not csv_out:
-                yield (json.dumps({"next_cursor": next_cursor}) + "\n").encode()
+                chunk.append((json.dumps({"next_cursor": next_cursor}) + "\n").encode())
+            if chunk:
+                yield b"".join(chunk)
         finally:
             reader.close()
         with factory.begin() as audit:

@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from services.scoring.models import Enterprise, Points, Ranking
@@ -51,7 +50,11 @@ def enterprise(session: Session, uscc: str) -> EnterpriseFacts | None:
 
 def known_usccs(session: Session, usccs: set[str]) -> set[str]:
     """Which of `usccs` are in the points database."""
-    return set(session.scalars(select(Enterprise.uscc).where(Enterprise.uscc.in_(usccs))))
+    # One array parameter: any number of codes (an IN list stops at 65,535 parameters).
+    found = session.execute(
+        text("SELECT uscc FROM sc_enterprise WHERE uscc = ANY(:usccs)"), {"usccs": list(usccs)}
+    )
+    return {row.uscc for row in found}
 
 
 def ranking_period(session: Session, period: int) -> tuple[int, str] | None:
@@ -111,38 +114,38 @@ class ExportFacts:
     indicator_points: dict[str, str]
 
 
+_EXPORT_SQL = text(
+    """
+    SELECT DISTINCT ON (p.uscc)
+           p.uscc, p.period, p.model_version, p.points, p.rank, p.rank_total, p.below,
+           e.name, e.district, e.industry_code, e.stage, e.categories,
+           (SELECT jsonb_object_agg(b->>'indicator', b->>'points')
+              FROM jsonb_array_elements(p.breakdown) AS b
+             WHERE b->>'indicator' NOT LIKE 'bonus:%') AS indicator_points
+    FROM sc_points p
+    JOIN sc_ranking r ON r.period = p.period AND r.model_version = p.model_version
+    JOIN sc_enterprise e ON e.uscc = p.uscc
+    WHERE p.uscc = ANY(:usccs)
+    ORDER BY p.uscc, p.period DESC
+    """
+)
+
+
 def export_facts(session: Session, usccs: Sequence[str]) -> dict[str, ExportFacts]:
-    """Latest ranked points (with per-indicator points) of each enterprise that has any."""
-    latest = (
-        select(Points)
-        .join(
-            Ranking,
-            (Ranking.period == Points.period) & (Ranking.model_version == Points.model_version),
-        )
-        .where(Points.uscc.in_(list(usccs)))
-        .order_by(Points.uscc, Points.period.desc())
-        .ext(distinct_on(Points.uscc))
-    )
-    points = {p.uscc: p for p in session.scalars(latest)}
-    enterprises = {
-        e.uscc: e
-        for e in session.scalars(select(Enterprise).where(Enterprise.uscc.in_(list(points))))
-    }
+    """Latest ranked points (with per-indicator points) of each enterprise that has any.
+
+    Plain SQL, one statement per batch: the export reads this for every consented enterprise.
+    """
     out: dict[str, ExportFacts] = {}
-    for uscc, p in points.items():
-        e = enterprises[uscc]
-        out[uscc] = ExportFacts(
+    for r in session.execute(_EXPORT_SQL, {"usccs": list(usccs)}):
+        out[r.uscc] = ExportFacts(
             enterprise=EnterpriseFacts(
-                e.uscc, e.name, e.district, e.industry_code, e.stage, tuple(e.categories)
+                r.uscc, r.name, r.district, r.industry_code, r.stage, tuple(r.categories)
             ),
             points=PointsSnapshot(
-                p.uscc, p.period, p.model_version, p.points, p.rank, p.rank_total
+                r.uscc, r.period, r.model_version, r.points, r.rank, r.rank_total
             ),
-            below=p.below,
-            indicator_points={
-                i["indicator"]: i["points"]
-                for i in p.breakdown
-                if not i["indicator"].startswith("bonus:")
-            },
+            below=r.below,
+            indicator_points=dict(r.indicator_points or {}),
         )
     return out
