@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from sqlalchemy.orm import Session
@@ -288,7 +289,7 @@ def get_features(
                 line = (
                     _csv_line([row.get(n) for n in FEATURE_NAMES])
                     if csv_out
-                    else (json.dumps(row, ensure_ascii=False) + "\n").encode()
+                    else orjson.dumps(row) + b"\n"  # UTF-8, Chinese unescaped
                 )
                 chunk.append(line)
                 size += len(line)
