@@ -480,8 +480,9 @@ class RowChecker:
             if sep != b",":
                 self.pull.malformed += 1
                 return
-        elif line.startswith(b'{"uscc": "'):
-            uscc = line[10:28]
+        elif line.startswith((b'{"uscc": "', b'{"uscc":"')):
+            start = line.index(b'"', 8) + 1  # the value after "uscc", with or without a space
+            uscc = line[start : start + 18]
         elif line.startswith(b'{"next_cursor"') and self.trailer is None:
             self.trailer = json.loads(line)
             return

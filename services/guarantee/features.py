@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from services.scoring.pointsmodel import INDICATORS
@@ -93,7 +92,7 @@ def feature_row(facts: ExportFacts) -> dict[str, Any]:
         "points": p.points,
         "rank": p.rank,
         "rank_total": p.rank_total,
-        "percentile": float(round(Decimal(100 * facts.below) / rank_total, 2)),
+        "percentile": round(100 * facts.below / rank_total, 2),
     }
     for name in INDICATORS:
         row[f"points_{name}"] = facts.indicator_points.get(name)
