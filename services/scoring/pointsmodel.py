@@ -20,6 +20,9 @@ from services.scoring.vocab import Category, Stage
 
 ITEM_PLACES = Decimal("0.0001")
 _CTX = Context(prec=34)
+# Logarithms to 20 significant digits: items are rounded to 4 decimals and stay below 10^10,
+# so 20 digits decide every rounding while costing far less than 34.
+_LOG_CTX = Context(prec=20)
 
 RAW_INDICATORS = (
     "invention_patents",
@@ -214,7 +217,7 @@ def _transform(rule: Transform, value: Decimal) -> tuple[Decimal, str]:
     if isinstance(rule, Log):
         if value <= rule.base:
             return Decimal(0), f"at most the base {rule.base}"
-        raw = _CTX.multiply(rule.coef, _CTX.divide(value, rule.base).log10(_CTX))
+        raw = _CTX.multiply(rule.coef, _LOG_CTX.divide(value, rule.base).log10(_LOG_CTX))
         if raw >= rule.cap:
             return rule.cap, f"{rule.coef} × log10(value / {rule.base}), capped at {rule.cap}"
         return raw, f"{rule.coef} × log10(value / {rule.base})"

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
+import orjson
 import psycopg
 import yaml
 from pydantic import ValidationError
@@ -327,17 +328,27 @@ _FACTS_SQL = text(
     """
 )
 
-_RANK_SQL = text(
+# Points are computed into an unlogged, index-free staging table, then written to sc_points
+# once, ranked on the way: no second write of every row to set its rank.
+_STAGE_SQL = text(
     """
-    UPDATE sc_points p SET rank = r.rn, rank_total = r.n, below = r.below
-    FROM (
-        SELECT uscc,
-               row_number() OVER (ORDER BY points DESC, total_exact DESC, uscc) AS rn,
-               count(*) OVER () AS n,
-               rank() OVER (ORDER BY points) - 1 AS below
-        FROM sc_points WHERE period = :period AND model_version = :model
-    ) r
-    WHERE p.period = :period AND p.model_version = :model AND p.uscc = r.uscc
+    CREATE TEMP TABLE IF NOT EXISTS sc_points_stage (
+        uscc varchar(18) NOT NULL, points integer NOT NULL, total_exact numeric(14, 4) NOT NULL,
+        breakdown jsonb NOT NULL
+    ) ON COMMIT DROP
+    """
+)
+
+_RANKED_INSERT_SQL = text(
+    """
+    INSERT INTO sc_points (period, model_version, uscc, points, total_exact, rank, rank_total,
+                           below, breakdown, run_id, computed_at)
+    SELECT :period, :model, uscc, points, total_exact,
+           row_number() OVER (ORDER BY points DESC, total_exact DESC, uscc),
+           count(*) OVER (),
+           rank() OVER (ORDER BY points) - 1,
+           breakdown, :run_id, :computed_at
+    FROM sc_points_stage
     """
 )
 
@@ -410,22 +421,18 @@ def recompute(
     session.execute(
         delete(Points).where(Points.period == period, Points.model_version == model.version)
     )
-    count = _copy_points(session, period, model, run.id, started)
-    if count == 0:
+    session.execute(_STAGE_SQL)
+    session.execute(text("TRUNCATE sc_points_stage"))
+    usccs = _stage_points(session, period, model)
+    if not usccs:
         raise NoIndicators(f"No indicator data for period {period}: load it first")
-    # Fresh statistics first: without them the planner takes the just-copied table for empty
-    # and joins the rank update in a nested loop (quadratic in the period's size).
-    session.execute(text("ANALYZE sc_points"))
-    session.execute(_RANK_SQL, {"period": period, "model": model.version})
-    # Tell the credit-firm export, in this same transaction, whose features changed.
-    guarantee_feed.points_changed(
-        session,
-        session.scalars(
-            select(Points.uscc).where(
-                Points.period == period, Points.model_version == model.version
-            )
-        ).all(),
+    session.execute(
+        _RANKED_INSERT_SQL,
+        {"period": period, "model": model.version, "run_id": run.id, "computed_at": started},
     )
+    count = len(usccs)
+    # Tell the credit-firm export, in this same transaction, whose features changed.
+    guarantee_feed.points_changed(session, usccs)
     ranking = insert(Ranking).values(
         period=period, model_version=model.version, run_id=run.id, published_at=func.now()
     )
@@ -442,28 +449,26 @@ def recompute(
     return run
 
 
-def _copy_points(
-    session: Session, period: int, model: ModelDefinition, run_id: int, computed_at: datetime
-) -> int:
-    """Read facts a batch at a time, compute each enterprise, COPY the batch's points in.
+def _stage_points(session: Session, period: int, model: ModelDefinition) -> list[str]:
+    """Read facts a batch at a time, compute each enterprise, COPY the batch into the stage.
 
     Batches (keyset on USCC) keep memory flat whatever the period's size; reads and COPYs
-    alternate on the transaction's one connection.
+    alternate on the transaction's one connection. Returns the USCCs computed.
     """
     connection = session.connection()
     dbapi = cast(psycopg.Connection[Any], connection.connection.dbapi_connection)
-    count, after = 0, ""
+    usccs: list[str] = []
+    after = ""
     while True:
         rows = connection.execute(
             _FACTS_SQL, {"period": period, "after": after, "batch": _COMPUTE_BATCH}
         ).all()
         if not rows:
-            return count
+            return usccs
         with (
             dbapi.cursor() as cursor,
             cursor.copy(
-                "COPY sc_points (period, model_version, uscc, points, total_exact, rank, "
-                "rank_total, below, breakdown, run_id, computed_at) FROM STDIN"
+                "COPY sc_points_stage (uscc, points, total_exact, breakdown) FROM STDIN"
             ) as copy,
         ):
             for row in rows:
@@ -475,20 +480,13 @@ def _copy_points(
                     )
                 copy.write_row(
                     (
-                        period,
-                        model.version,
                         row.uscc,
                         result.points,
                         result.total,
-                        0,
-                        0,
-                        0,
-                        json.dumps(breakdown_json(result.items), ensure_ascii=False),
-                        run_id,
-                        computed_at,
+                        orjson.dumps(breakdown_json(result.items)).decode(),
                     )
                 )
-        count += len(rows)
+                usccs.append(row.uscc)
         after = rows[-1].uscc
 
 
