@@ -66,7 +66,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 import warnings
@@ -88,6 +87,7 @@ from sqlalchemy.engine import Engine, make_url
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bench._common import free_port, median, percentile, stop, table, wait_ready
+from bench.gateway import _SqlCounter, make_settings
 from services.gateway import service as gateway_service
 from services.gateway.schemas import ClientCreate
 from services.loans import service
@@ -95,7 +95,6 @@ from services.runtime import build_gateway, engine_for
 from services.scoring.vocab import DISTRICTS, INDUSTRIES, STAGES
 from shared import migrate
 from shared.db import make_engine, make_sessionmaker
-from shared.settings import CoreSettings
 from shared.uscc import ALPHABET, check_char
 
 log = logging.getLogger("bench.loans")
@@ -141,27 +140,7 @@ TARGET_MS = 500.0
 STEADY_AFTER = 10  # runs after which a statement is prepared and planned 5 times
 
 
-def make_settings(url: str) -> CoreSettings:
-    """The server's settings: the rate limiter must not interfere."""
-    return CoreSettings.model_validate(
-        {"database_url": url, "rate_limit_per_minute": 10_000_000, "log_format": "text"}
-    )
-
-
 # ---------------------------------------------------------------- the server process
-
-
-class _SqlCounter:
-    """Counts SQL statements an engine executes (from any thread)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.count = 0
-        self._lock = threading.Lock()
-        event.listen(engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, *_: object) -> None:
-        with self._lock:
-            self.count += 1
 
 
 class _Counted:
