@@ -6,7 +6,7 @@ import csv
 import io
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -140,7 +140,7 @@ def get_quote(
 ) -> Quote:
     """Whether the enterprise qualifies now and for how much, with the reasons."""
     product = service.get_product(session, code, _bank_scope(principal))
-    return service.quote(session, product, uscc, date.today())
+    return service.quote(session, product, uscc, local_date(datetime.now(UTC)))
 
 
 # ---------------------------------------------------------------- applications
