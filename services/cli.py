@@ -22,6 +22,7 @@ from services.gateway import service as gateway_service
 from services.gateway.bootstrap import bootstrap
 from services.gateway.crypto import KeyEncryptor
 from services.gateway.schemas import ClientCreate
+from services.loans import service as loans_service
 from services.scoring import service as scoring_service
 from services.scoring.schemas import EnterpriseIn, IndicatorIn
 from shared import embedded_pg, migrate
@@ -47,6 +48,8 @@ app.add_typer(indicators_app, name="indicators")
 app.add_typer(models_app, name="models")
 app.add_typer(points_app, name="points")
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+calendar_app = typer.Typer(help="The working-day calendar.", no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
 app.add_typer(demo_app, name="demo")
 
 _handles: list[Any] = []
@@ -264,6 +267,34 @@ def points_recompute(
         f"period {period}: {run.enterprise_count} enterprises under {run.model_version} "
         f"in {run.duration_ms} ms (run {run.id})"
     )
+
+
+# ---------------------------------------------------------------- calendar
+
+
+@calendar_app.command("load")
+def calendar_load(
+    file: ExistingFile,
+    year: Annotated[
+        int | None, typer.Option(min=2000, max=2100, help="The year (default: the dates' year)")
+    ] = None,
+) -> None:
+    """Load a year's official working-day schedule (JSON or CSV `date,kind`)."""
+    body, media = _read(file)
+    with _transaction() as session:
+        schedule = loans_service.calendar_from_upload(body, media)
+        years = {d.year for d in (*schedule.holidays, *schedule.make_up_workdays)}
+        if year is None:
+            if len(years) != 1:
+                typer.echo(
+                    "error: the file's dates span several years (or none); pass --year", err=True
+                )
+                raise typer.Exit(2)
+            year = years.pop()
+        count = loans_service.load_calendar(
+            session, year, schedule, loans_service.Actor("cli", None, None)
+        )
+    typer.echo(f"calendar {year} loaded; {count} provisional deadline(s) recomputed")
 
 
 # ---------------------------------------------------------------- demo

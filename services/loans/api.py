@@ -7,7 +7,7 @@ import io
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -380,11 +380,39 @@ def get_calendar(year: Year, session: DbSession, _: Reader) -> CalendarOut:
     )
 
 
+_CALENDAR_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": CalendarIn.model_json_schema()},
+            "text/csv": {
+                "schema": {
+                    "type": "string",
+                    "description": "date,kind rows; kind is holiday or workday",
+                }
+            },
+        },
+    }
+}
+
+
+async def _calendar_body(request: Request, _: Admin) -> CalendarIn:
+    """The schedule as JSON `{holidays, make_up_workdays}` or CSV rows `date,kind`."""
+    return service.calendar_from_upload(await request.body(), request.headers.get("content-type"))
+
+
 @admin.put(
-    "/calendar/{year}", response_model=CalendarLoaded, summary="Load a year's official schedule"
+    "/calendar/{year}",
+    response_model=CalendarLoaded,
+    openapi_extra=_CALENDAR_BODY,
+    summary="Load a year's official schedule (JSON or CSV)",
 )
 def put_calendar(
-    year: Year, body: CalendarIn, request: Request, session: DbSession, principal: Admin
+    year: Year,
+    body: Annotated[CalendarIn, Depends(_calendar_body)],
+    request: Request,
+    session: DbSession,
+    principal: Admin,
 ) -> CalendarLoaded:
     """Overrides the bundled schedule; recomputes provisional deadlines of open applications."""
     count = service.load_calendar(session, year, body, _actor(request, principal))

@@ -275,6 +275,13 @@ class CalendarIn(_In):
     make_up_workdays: list[date] = Field(default_factory=list, max_length=366)
 
 
+class CalendarDayIn(_In):
+    """One row of a CSV schedule: a day off (`holiday`) or a make-up working day (`workday`)."""
+
+    date: date
+    kind: Literal["holiday", "workday"]
+
+
 class CalendarLoaded(CalendarOut):
     """A loaded year, and how many open applications' deadlines were recomputed."""
 

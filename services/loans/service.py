@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -46,6 +47,7 @@ from services.loans.models import (
 )
 from services.loans.schemas import (
     ApplicationIn,
+    CalendarDayIn,
     CalendarIn,
     DecisionIn,
     DisbursementIn,
@@ -55,7 +57,14 @@ from services.loans.schemas import (
     RepaymentIn,
 )
 from services.scoring import queries as scoring
-from shared.errors import Forbidden, PreconditionFailed
+from shared.bulk import CSV_TYPES, parse_rows
+from shared.errors import (
+    Forbidden,
+    PreconditionFailed,
+    Unprocessable,
+    UnsupportedMediaType,
+    validation_errors,
+)
 
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -155,6 +164,29 @@ def calendar_year(session: Session, year: int) -> YearSchedule:
             year, "loaded", frozenset(row.holidays), frozenset(row.make_up_workdays)
         )
     return bundled(year) or weekdays(year)
+
+
+def calendar_from_upload(body: bytes, content_type: str | None) -> CalendarIn:
+    """A schedule sent as JSON `{holidays, make_up_workdays}` or as CSV rows `date,kind`."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media in CSV_TYPES:
+        rows = parse_rows(body, media, CalendarDayIn)
+        return CalendarIn(
+            holidays=[r.date for r in rows if r.kind == "holiday"],
+            make_up_workdays=[r.date for r in rows if r.kind == "workday"],
+        )
+    if media == "application/json" or media.endswith("+json"):
+        try:
+            return CalendarIn.model_validate_json(body)
+        except ValidationError as exc:
+            raise Unprocessable(
+                f"{exc.error_count()} problem(s) in the schedule",
+                errors=[
+                    {**e, "loc": ["body", *e["loc"]]}
+                    for e in validation_errors(exc.errors(include_input=False))
+                ],
+            ) from None
+    raise UnsupportedMediaType("Send the schedule as application/json or text/csv")
 
 
 def load_calendar(session: Session, year: int, data: CalendarIn, actor: Actor) -> int:

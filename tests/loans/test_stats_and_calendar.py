@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
 from decimal import Decimal
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from tests.conftest import bearer
 from tests.loans.conftest import World, application, new_key
+from tests.processes import INNOCREDIT
 
 
 def _decide(api: TestClient, w: World, app_id: str, outcome: str, decided_at: str) -> None:
@@ -140,3 +143,43 @@ def test_loading_a_year_makes_open_provisional_deadlines_exact(
         "/v1/admin/calendar/2003", headers=world.a(), json={"holidays": [], "make_up_workdays": []}
     )
     assert denied.status_code == 403
+
+
+def test_calendar_upload_as_csv_and_from_the_cli(
+    api: TestClient, world: World, database_url: str, tmp_path: Path
+) -> None:
+    csv_body = "\ufeffdate,kind\n2002-10-01,holiday\n2002-10-02,holiday\n2002-09-28,workday\n"
+    r = api.put(
+        "/v1/admin/calendar/2002",
+        headers={**bearer(world.admin), "Content-Type": "text/csv"},
+        content=csv_body.encode(),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["holidays"] == ["2002-10-01", "2002-10-02"]
+    assert r.json()["make_up_workdays"] == ["2002-09-28"]
+    bad = api.put(
+        "/v1/admin/calendar/2002",
+        headers={**bearer(world.admin), "Content-Type": "text/csv"},
+        content=b"date,kind\n2002-13-01,holiday\n2002-10-03,vacation\n",
+    )
+    assert bad.status_code == 422
+    assert {e["loc"][1] for e in bad.json()["errors"]} == {1, 2}
+
+    schedule = tmp_path / "2001.csv"
+    schedule.write_text("date,kind\n2001-10-01,holiday\n2001-09-29,workday\n", encoding="utf-8")
+    done = subprocess.run(
+        [*INNOCREDIT, "calendar", "load", str(schedule)],
+        env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "calendar 2001 loaded" in done.stdout
+    got = api.get("/v1/loans/calendar/2001", headers=world.a()).json()
+    assert got == {
+        "year": 2001,
+        "source": "loaded",
+        "holidays": ["2001-10-01"],
+        "make_up_workdays": ["2001-09-29"],
+    }
