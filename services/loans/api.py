@@ -102,7 +102,6 @@ def _idempotent(
         return Stored(status, _app_out(app), headers)
 
     stored, replayed = idempotency.run(
-        request.app.state.sessionmaker,
         session,
         client_id=principal.client_id,
         key=key,

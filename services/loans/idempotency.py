@@ -5,10 +5,12 @@ Same key + same client + same request → the first response replayed (status, b
 `idempotency-key-reused`; a key whose first request is still running → 409
 `idempotency-in-progress`. Keys are scoped per client and live 24 hours.
 
-The key is claimed in its own short transaction (so concurrent requests see it at once), the
-work and the stored response commit together in the request's transaction, and a request that
-fails releases its claim, so a corrected retry with the same key succeeds. A claim abandoned
-by a crashed process is taken over after `STALE_AFTER`.
+Everything happens in the request's own transaction. "In flight" is a transaction-scoped
+advisory lock on (client, key), taken with `pg_try_advisory_xact_lock`: a second request with
+the key while the first runs gets 409 at once; the stored response is inserted in the same
+transaction as the work it answers. If that transaction fails — a 4xx, a crash, a database
+restart — PostgreSQL drops the lock and nothing was stored, so a retry with the same key goes
+straight through: no claim can be left behind.
 """
 
 from __future__ import annotations
@@ -20,9 +22,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.orm import Session
 
 from services.loans.errors import (
     IdempotencyInProgress,
@@ -32,7 +33,6 @@ from services.loans.errors import (
 from services.loans.models import IdempotencyKey
 
 LIFETIME = timedelta(hours=24)
-STALE_AFTER = timedelta(seconds=60)
 MAX_KEY_LENGTH = 255
 
 
@@ -64,84 +64,10 @@ def check_key(key: str | None) -> str:
     return key
 
 
-def claim(
-    factory: sessionmaker[Session], client_id: str, key: str, endpoint: str, request_hash: str
-) -> Stored | None:
-    """Claim `key` for this request, or return the stored response to replay."""
-    with factory.begin() as session:
-        now = session.execute(select(func.now())).scalar_one()
-        session.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.client_id == client_id,
-                IdempotencyKey.key == key,
-                IdempotencyKey.expires_at < now,
-            )
-        )
-        claimed = session.execute(
-            insert(IdempotencyKey)
-            .values(
-                client_id=client_id,
-                key=key,
-                endpoint=endpoint,
-                request_hash=request_hash,
-                state="in_flight",
-                expires_at=now + LIFETIME,
-            )
-            .on_conflict_do_nothing()
-            .returning(IdempotencyKey.key)
-        ).first()
-        if claimed is not None:
-            return None
-        row = session.scalars(
-            select(IdempotencyKey)
-            .where(IdempotencyKey.client_id == client_id, IdempotencyKey.key == key)
-            .with_for_update()
-        ).one()
-        if row.request_hash != request_hash or row.endpoint != endpoint:
-            raise IdempotencyKeyReused(
-                "This Idempotency-Key was used for a different request; use a new key"
-            )
-        if row.state == "done" and row.response_status is not None:
-            return Stored(row.response_status, row.response_body or {}, row.response_headers or {})
-        if now - row.created_at < STALE_AFTER:
-            raise IdempotencyInProgress("The first request with this key is still running")
-        # Abandoned by a crashed worker: take it over.
-        session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.client_id == client_id, IdempotencyKey.key == key)
-            .values(created_at=now)
-        )
-        return None
-
-
-def complete(session: Session, client_id: str, key: str, stored: Stored) -> None:
-    """Store the response, in the same transaction as the work it answers."""
-    session.execute(
-        update(IdempotencyKey)
-        .where(IdempotencyKey.client_id == client_id, IdempotencyKey.key == key)
-        .values(
-            state="done",
-            response_status=stored.status,
-            response_body=stored.body,
-            response_headers=stored.headers,
-        )
-    )
-
-
-def release(factory: sessionmaker[Session], client_id: str, key: str) -> None:
-    """Give the key back after a failed request (nothing was written with it)."""
-    with factory.begin() as session:
-        session.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.client_id == client_id,
-                IdempotencyKey.key == key,
-                IdempotencyKey.state == "in_flight",
-            )
-        )
+_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:name, 7263004))")
 
 
 def run(
-    factory: sessionmaker[Session],
     session: Session,
     *,
     client_id: str,
@@ -153,15 +79,43 @@ def run(
     """Do `work` at most once per key; return (response, replayed)."""
     key = check_key(key)
     request_hash = fingerprint(endpoint, payload)
-    replay = claim(factory, client_id, key, endpoint, request_hash)
-    if replay is not None:
-        return replay, True
-    try:
-        stored = work()
-        complete(session, client_id, key, stored)
-        session.flush()
-    except BaseException:
-        session.rollback()
-        release(factory, client_id, key)
-        raise
+    # Keys are printable, so a newline cannot occur in either part of the lock name.
+    if not session.execute(_LOCK, {"name": f"{client_id}\n{key}"}).scalar_one():
+        raise IdempotencyInProgress("The first request with this key is still running")
+    now = session.execute(select(func.now())).scalar_one()
+    session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.client_id == client_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.expires_at < now,
+        )
+    )
+    row = session.scalars(
+        select(IdempotencyKey).where(
+            IdempotencyKey.client_id == client_id, IdempotencyKey.key == key
+        )
+    ).one_or_none()
+    if row is not None:
+        if row.request_hash != request_hash or row.endpoint != endpoint:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used for a different request; use a new key"
+            )
+        return Stored(
+            row.response_status or 200, row.response_body or {}, row.response_headers or {}
+        ), True
+    stored = work()
+    session.add(
+        IdempotencyKey(
+            client_id=client_id,
+            key=key,
+            endpoint=endpoint,
+            request_hash=request_hash,
+            state="done",
+            response_status=stored.status,
+            response_body=stored.body,
+            response_headers=stored.headers,
+            expires_at=now + LIFETIME,
+        )
+    )
+    session.flush()
     return stored, False
