@@ -11,7 +11,6 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, tuple_
 
 from shared.errors import InvalidCursor
 
@@ -60,20 +59,3 @@ def decode_cursor(cursor: str, *, key: bytes, context: str) -> list[Any]:
     if not isinstance(values, list):
         raise InvalidCursor("The cursor is not one this API issued")
     return values
-
-
-def keyset(
-    stmt: Select[Any],
-    order: Sequence[ColumnElement[Any]],
-    after: Sequence[Any] | None,
-    limit: int,
-) -> Select[Any]:
-    """Restrict `stmt` to rows strictly after `after` in ascending `order`, one extra row."""
-    if after is not None:
-        stmt = stmt.where(tuple_(*order) > tuple_(*after))
-    return stmt.order_by(*order).limit(limit + 1)
-
-
-def split_page(rows: Sequence[T], limit: int) -> tuple[list[T], bool]:
-    """Return the first `limit` rows and whether more follow (keyset fetched `limit + 1`)."""
-    return list(rows[:limit]), len(rows) > limit
