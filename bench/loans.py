@@ -87,7 +87,7 @@ from sqlalchemy.engine import Engine, make_url
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bench._common import free_port, median, percentile, stop, table, wait_ready
-from bench.gateway import _SqlCounter, make_settings
+from bench.gateway import _SqlCounter, get_token, make_settings
 from services.gateway import service as gateway_service
 from services.gateway.schemas import ClientCreate
 from services.loans import service
@@ -335,19 +335,6 @@ def create_client(engine: Engine, name: str, role: str, bank_code: str | None) -
         data = ClientCreate.model_validate({"name": name, "role": role, "bank_code": bank_code})
         client, secret = gateway_service.create_client(session, data)
         return client.client_id, secret
-
-
-def get_token(base: str, client_id: str, secret: str) -> str:
-    """A client-credentials access token from the gateway's `/oauth/token` (Basic auth)."""
-    response = httpx.post(
-        base + "/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(client_id, secret),
-        timeout=30.0,
-    )
-    response.raise_for_status()
-    token: str = response.json()["access_token"]
-    return token
 
 
 @dataclass(frozen=True, slots=True)
