@@ -6,12 +6,11 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from sqlalchemy.orm import Session
@@ -47,7 +46,6 @@ Admin = Annotated[Principal, Depends(require_scopes("admin"))]
 Year = Annotated[int, Path(ge=2000, le=2100)]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_EXPORT_ROWS = 100_000
-STREAM_CHUNK_BYTES = 64 * 1024
 
 router = APIRouter(prefix="/v1/guarantee", tags=["guarantee"])
 admin = APIRouter(prefix="/v1/admin", tags=["admin: guarantee"])
@@ -278,28 +276,21 @@ def get_features(
     media = "text/csv; charset=utf-8" if csv_out else "application/x-ndjson"
     request_id = request.scope.get("state", {}).get("request_id")
 
+    tombstones = sum(not live for _, live in page.rows)
+
     def stream() -> Iterator[bytes]:
-        rows = tombstones = 0
-        chunk: list[bytes] = [_csv_line(FEATURE_NAMES)] if csv_out else []
-        size = sum(map(len, chunk))
+        rows = 0
         try:
-            for row in service.export_rows(reader, page):
-                rows += 1
-                tombstones += bool(row.get("deleted"))
-                line = (
-                    _csv_line([row.get(n) for n in FEATURE_NAMES])
-                    if csv_out
-                    else orjson.dumps(row) + b"\n"  # UTF-8, Chinese unescaped
-                )
-                chunk.append(line)
-                size += len(line)
-                if size >= STREAM_CHUNK_BYTES:  # a few large writes, not one per row
-                    yield b"".join(chunk)
-                    chunk, size = [], 0
-            if not csv_out:
-                chunk.append((json.dumps({"next_cursor": next_cursor}) + "\n").encode())
-            if chunk:
-                yield b"".join(chunk)
+            if csv_out:
+                yield _csv_lines([FEATURE_NAMES])
+                for records in service.export_csv(reader, page):
+                    rows += len(records)
+                    yield _csv_lines(records)
+            else:
+                for lines in service.export_ndjson(reader, page):
+                    rows += len(lines)
+                    yield "".join(f"{line}\n" for line in lines).encode()
+                yield (json.dumps({"next_cursor": next_cursor}) + "\n").encode()
         finally:
             reader.close()
         with factory.begin() as audit:
@@ -325,12 +316,8 @@ def get_features(
     )
 
 
-def _csv_line(values: Any) -> bytes:
+def _csv_lines(records: Iterable[Sequence[str | None]]) -> bytes:
+    """RFC 4180 lines (CRLF); None is an empty cell."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(
-        [
-            "" if v is None else ("true" if v is True else "false" if v is False else v)
-            for v in values
-        ]
-    )
+    csv.writer(out, lineterminator="\r\n").writerows(records)
     return out.getvalue().encode()

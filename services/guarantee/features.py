@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
 
 from services.scoring.pointsmodel import INDICATORS
-from services.scoring.queries import ExportFacts
 from services.scoring.vocab import CATEGORIES, CATEGORY_LABELS
 
 FEATURE_SCHEMA_VERSION = "1.0"
@@ -80,32 +79,63 @@ FEATURES: tuple[Feature, ...] = (
 FEATURE_NAMES = tuple(f.name for f in FEATURES)
 
 
-def feature_row(facts: ExportFacts) -> dict[str, Any]:
-    """One enterprise's feature row."""
-    p, e = facts.points, facts.enterprise
-    rank_total = p.rank_total or 1
-    row: dict[str, Any] = {
-        "uscc": p.uscc,
-        "feature_schema_version": FEATURE_SCHEMA_VERSION,
-        "period": p.period,
-        "model_version": p.model_version,
-        "points": p.points,
-        "rank": p.rank,
-        "rank_total": p.rank_total,
-        "percentile": round(100 * facts.below / rank_total, 2),
+def _sql_expressions() -> dict[str, str]:
+    """Each feature as a SQL expression over the page row `u` (uscc) and the enterprise's
+    export facts `f` (`scoring.queries.export_facts_sql`)."""
+    exprs = {
+        "uscc": "u.uscc",
+        "feature_schema_version": f"'{FEATURE_SCHEMA_VERSION}'::text",
+        "period": "f.period",
+        "model_version": "f.model_version",
+        "points": "f.points",
+        "rank": "f.rank",
+        "rank_total": "f.rank_total",
+        "percentile": "f.percentile",
+        **{f"points_{name}": f"f.indicator_points->>'{name}'" for name in INDICATORS},
+        **{f"is_{c}": f"('{c}' = ANY(f.categories))" for c in CATEGORIES},
+        "growth_stage": "f.stage",
+        "district": "f.district",
+        "industry": "f.industry_code",
+        "txb_waiver_year": "f.period + 1",
+        "txb_waived": f"(f.rank <= {WAIVER_TOP})",
+        "deleted": "(NOT u.live)",
     }
-    for name in INDICATORS:
-        row[f"points_{name}"] = facts.indicator_points.get(name)
-    for category in CATEGORIES:
-        row[f"is_{category}"] = category in e.categories
-    row.update(
-        {
-            "growth_stage": e.stage,
-            "district": e.district,
-            "industry": e.industry,
-            "txb_waiver_year": p.period + 1,
-            "txb_waived": p.rank <= WAIVER_TOP,
-            "deleted": False,
-        }
+    # Names and values are this module's constants, never request data.
+    if not all(_IDENTIFIER.fullmatch(n) for n in (*exprs, *INDICATORS, *CATEGORIES)):
+        raise RuntimeError("feature, indicator and category names must be plain identifiers")
+    if tuple(exprs) != FEATURE_NAMES:
+        raise RuntimeError("every feature needs exactly one SQL expression, in schema order")
+    return exprs
+
+
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
+# What a tombstone carries; every other feature is absent (NDJSON) or empty (CSV).
+TOMBSTONE_FEATURES = ("uscc", "feature_schema_version", "deleted")
+
+
+def _json_sql(exprs: dict[str, str]) -> str:
+    columns = ", ".join(f"{sql} AS {name}" for name, sql in exprs.items())
+    return f"(SELECT row_to_json(r) FROM (SELECT {columns}) AS r)::text"  # noqa: S608 (constants)
+
+
+def _csv_cell_sql(feature: Feature, sql: str) -> str:
+    cell = (
+        f"CASE WHEN {sql} THEN 'true' WHEN NOT {sql} THEN 'false' END"
+        if feature.type == "boolean"
+        else f"({sql})::text"
     )
-    return row
+    return cell if feature.name in TOMBSTONE_FEATURES else f"CASE WHEN u.live THEN {cell} END"
+
+
+_EXPRS = _sql_expressions()
+# A feature row, or a tombstone `{uscc, deleted: true, feature_schema_version}`, as one JSON
+# text that PostgreSQL writes (keys in data-dictionary order, UTF-8 unescaped).
+NDJSON_LINE_SQL = (
+    f"CASE WHEN u.live THEN {_json_sql(_EXPRS)} "
+    f"ELSE {_json_sql({n: _EXPRS[n] for n in ('uscc', 'deleted', 'feature_schema_version')})} END"
+)
+# The same row as CSV cells in data-dictionary order (text; booleans `true`/`false`; NULL is
+# an empty cell).
+CSV_CELLS_SQL = ", ".join(
+    _csv_cell_sql(f, sql) for f, sql in zip(FEATURES, _EXPRS.values(), strict=True)
+)

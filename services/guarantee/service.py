@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import Row, TextClause, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from services.guarantee import feed
@@ -23,7 +23,7 @@ from services.guarantee.errors import (
     EnterpriseUnknown,
     NoFeeRate,
 )
-from services.guarantee.features import FEATURE_SCHEMA_VERSION, feature_row
+from services.guarantee.features import CSV_CELLS_SQL, NDJSON_LINE_SQL
 from services.guarantee.models import Consent, ExportPull, FeeRate
 from services.guarantee.schemas import ConsentIn
 from services.scoring import queries as scoring
@@ -297,20 +297,46 @@ def export_page(session: Session, firm: str, since: int, limit: int) -> Page:
     return Page(since, until, rows)
 
 
-def export_rows(session: Session, page: Page, batch: int = 500) -> Iterator[dict[str, Any]]:
-    """The page's rows: features for consented enterprises, tombstones for the others."""
+def _export_sql(cells: str) -> TextClause:
+    return text(
+        f"""
+        SELECT {cells}
+        FROM unnest(CAST(:usccs AS text[]), CAST(:live AS boolean[]))
+             WITH ORDINALITY AS u(uscc, live, ord)
+        LEFT JOIN LATERAL ({scoring.export_facts_sql("u.uscc")}) AS f ON u.live
+        WHERE NOT u.live OR f.period IS NOT NULL
+        ORDER BY u.ord
+        """  # noqa: S608 (built from the module constants only)
+    )
+
+
+_NDJSON_SQL = _export_sql(NDJSON_LINE_SQL)
+_CSV_SQL = _export_sql(CSV_CELLS_SQL)
+EXPORT_BATCH = 2000
+
+
+def _export_batches(
+    session: Session, page: Page, sql: TextClause, batch: int
+) -> Iterator[Sequence[Row[Any]]]:
     for start in range(0, len(page.rows), batch):
         chunk = page.rows[start : start + batch]
-        facts = scoring.export_facts(session, [u for u, is_live in chunk if is_live])
-        for uscc, is_live in chunk:
-            if is_live and uscc in facts:
-                yield feature_row(facts[uscc])
-            elif not is_live:
-                yield {
-                    "uscc": uscc,
-                    "deleted": True,
-                    "feature_schema_version": FEATURE_SCHEMA_VERSION,
-                }
+        params = {"usccs": [u for u, _ in chunk], "live": [live for _, live in chunk]}
+        yield session.execute(sql, params).all()
+
+
+def export_ndjson(session: Session, page: Page, batch: int = EXPORT_BATCH) -> Iterator[list[str]]:
+    """The page's rows as JSON texts, in feed order, a batch at a time: features for
+    consented enterprises with ranked points, tombstones for the others. The database builds
+    each line; nothing is held beyond one batch."""
+    for rows in _export_batches(session, page, _NDJSON_SQL, batch):
+        yield [row[0] for row in rows]
+
+
+def export_csv(
+    session: Session, page: Page, batch: int = EXPORT_BATCH
+) -> Iterator[Sequence[Row[Any]]]:
+    """The same rows as CSV cells (text or None), in data-dictionary order."""
+    yield from _export_batches(session, page, _CSV_SQL, batch)
 
 
 def record_pull(

@@ -5,7 +5,6 @@ Nothing outside scoring touches its tables; loans and guarantee call these funct
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, text
@@ -104,48 +103,43 @@ def top(session: Session, period: int, n: int) -> list[PointsSnapshot]:
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class ExportFacts:
-    """What the credit-firm export publishes of an enterprise's latest ranked points."""
-
-    enterprise: EnterpriseFacts
-    points: PointsSnapshot
-    below: int
-    indicator_points: dict[str, str]
-
-
-_EXPORT_SQL = text(
-    """
-    SELECT DISTINCT ON (p.uscc)
-           p.uscc, p.period, p.model_version, p.points, p.rank, p.rank_total, p.below,
-           e.name, e.district, e.industry_code, e.stage, e.categories,
-           (SELECT jsonb_object_agg(b->>'indicator', b->>'points')
-              FROM jsonb_array_elements(p.breakdown) AS b
-             WHERE b->>'indicator' NOT LIKE 'bonus:%') AS indicator_points
-    FROM sc_points p
-    JOIN sc_ranking r ON r.period = p.period AND r.model_version = p.model_version
-    JOIN sc_enterprise e ON e.uscc = p.uscc
-    WHERE p.uscc = ANY(:usccs)
-    ORDER BY p.uscc, p.period DESC
-    """
+EXPORT_FACT_COLUMNS = (
+    "period",
+    "model_version",
+    "points",
+    "rank",
+    "rank_total",
+    "percentile",
+    "indicator_points",
+    "district",
+    "industry_code",
+    "stage",
+    "categories",
 )
 
 
-def export_facts(session: Session, usccs: Sequence[str]) -> dict[str, ExportFacts]:
-    """Latest ranked points (with per-indicator points) of each enterprise that has any.
+def export_facts_sql(uscc: str) -> str:
+    """SQL of a LATERAL subquery: the latest ranked points of the enterprise whose code is the
+    SQL expression `uscc`, with the attributes the credit-firm export publishes.
 
-    Plain SQL, one statement per batch: the export reads this for every consented enterprise.
+    Columns (`EXPORT_FACT_COLUMNS`): period, model_version, points, rank, rank_total,
+    percentile (float, as `percentile()` computes it), indicator_points (jsonb: indicator →
+    its points as a decimal string, bonuses left out), district, industry_code, stage,
+    categories (text[]). No row when the enterprise has no ranked points. The export builds
+    its rows in the database from this, so a row is never a Python object on the way out.
     """
-    out: dict[str, ExportFacts] = {}
-    for r in session.execute(_EXPORT_SQL, {"usccs": list(usccs)}):
-        out[r.uscc] = ExportFacts(
-            enterprise=EnterpriseFacts(
-                r.uscc, r.name, r.district, r.industry_code, r.stage, tuple(r.categories)
-            ),
-            points=PointsSnapshot(
-                r.uscc, r.period, r.model_version, r.points, r.rank, r.rank_total
-            ),
-            below=r.below,
-            indicator_points=dict(r.indicator_points or {}),
-        )
-    return out
+    return f"""
+        SELECT p.period, p.model_version, p.points, p.rank, p.rank_total,
+               (CASE WHEN p.rank_total > 0 THEN round(100.0 * p.below / p.rank_total, 2)
+                     ELSE 0 END)::float8 AS percentile,
+               (SELECT jsonb_object_agg(b->>'indicator', b->>'points')
+                  FROM jsonb_array_elements(p.breakdown) AS b
+                 WHERE b->>'indicator' NOT LIKE 'bonus:%') AS indicator_points,
+               e.district, e.industry_code, e.stage, e.categories
+        FROM sc_points p
+        JOIN sc_ranking r ON r.period = p.period AND r.model_version = p.model_version
+        JOIN sc_enterprise e ON e.uscc = p.uscc
+        WHERE p.uscc = {uscc}
+        ORDER BY p.period DESC
+        LIMIT 1
+    """  # noqa: S608 (uscc is a column expression of the caller's SQL)

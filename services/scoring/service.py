@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
 import orjson
@@ -535,9 +535,11 @@ def points_of(session: Session, uscc: str, period: int | None) -> tuple[Points, 
 
 
 def percentile(below: int, rank_total: int) -> float:
-    """Share of the ranked enterprises with fewer points, in percent (2 decimals); enterprises
-    with equal points share it."""
-    return round(100.0 * below / rank_total, 2) if rank_total else 0.0
+    """Share of the ranked enterprises with fewer points, in percent (2 decimals, half-up, as
+    PostgreSQL's `round(numeric, 2)` gives it to the export); equal points share it."""
+    if not rank_total:
+        return 0.0
+    return float((Decimal(100 * below) / rank_total).quantize(Decimal("0.01"), ROUND_HALF_UP))
 
 
 @dataclass(frozen=True, slots=True)

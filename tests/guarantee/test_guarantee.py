@@ -393,3 +393,67 @@ def test_export_pulls_appear_in_the_audit_trail(
     pull = next(e for e in trail if e["source"] == "export-pull" and e["request_id"] == "pull-1")
     assert pull["detail"]["firm_code"] == firm
     assert pull["method"] == "GET"
+
+
+def test_export_row_values_agree_with_scoring_and_csv_with_ndjson(
+    api: TestClient, admin: dict[str, str], make_client: Callable[..., Creds]
+) -> None:
+    """The database builds the export's rows: each value must be what scoring says, the keys
+    in data-dictionary order, and the CSV the same cells as the NDJSON, tombstones included."""
+    firm = "CRD_" + uuid.uuid4().hex[:6].upper()
+    token = get_token(api, make_client("credit_firm", name="丁征信", firm_code=firm))
+    _, start = _pull(api, token)
+    usccs = _ranked(api, admin, 2096, 3)
+    api.put(
+        "/v1/admin/enterprises",
+        headers=admin,
+        json=[enterprise(usccs[0], categories=["high_tech", "gazelle"], stage="mature")],
+    )
+    consents = [_consent(api, admin, u, firm) for u in usccs]
+    assert api.post(f"/v1/admin/consents/{consents[2]}/revoke", headers=admin).status_code == 200
+
+    rows, _ = _pull(api, token, start)
+    assert [r["uscc"] for r in rows] == usccs  # feed order: consents in the order granted
+    names = [
+        f["name"]
+        for f in api.get("/v1/guarantee/features/schema", headers=admin).json()["features"]
+    ]
+    for row in rows[:2]:
+        assert list(row) == names
+        points = api.get(
+            f"/v1/scoring/enterprises/{row['uscc']}/points", headers=admin, params={"period": 2096}
+        ).json()
+        for key in ("period", "model_version", "points", "rank", "rank_total", "percentile"):
+            assert row[key] == points[key], key
+        for item in points["breakdown"]:
+            if not item["indicator"].startswith("bonus:"):
+                assert Decimal(row[f"points_{item['indicator']}"]) == Decimal(item["points"])
+        facts = api.get(f"/v1/scoring/enterprises/{row['uscc']}", headers=admin).json()
+        for category in ("tech_sme", "high_tech", "gazelle", "potential_unicorn"):
+            assert row[f"is_{category}"] is (category in facts["categories"])
+        assert row["growth_stage"] == facts["stage"]
+        assert row["txb_waiver_year"] == 2097
+        assert row["txb_waived"] is True  # three ranked: all in the top 100
+        assert row["deleted"] is False
+    assert rows[0]["is_high_tech"] is True
+    assert rows[0]["growth_stage"] == "mature"
+    assert rows[2] == {"uscc": usccs[2], "deleted": True, "feature_schema_version": "1.0"}
+
+    r = api.get(
+        "/v1/guarantee/features",
+        headers={**bearer(token), "Accept": "text/csv"},
+        params={"since": start},
+    )
+    assert r.content.count(b"\r\n") == 4  # header + 3 rows, CRLF
+    header, *cells = list(csv.reader(io.StringIO(r.text)))
+    assert header == names
+
+    def as_cell(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    for row, line in zip(rows, cells, strict=True):
+        assert line == [as_cell(row.get(name)) for name in names]
