@@ -259,6 +259,17 @@ def _body_not_json(request: Request, errors: Sequence[Mapping[str, Any]]) -> boo
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, StarletteHTTPException):
         return _unexpected(request, exc)
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI answers a JSON body that is not UTF-8 with a bare 400; it is malformed JSON
+        # (RFC 8259 §8.1) like any other, so it gets the same 422 as a syntax error.
+        return problem_response(
+            request,
+            slug="malformed-json",
+            title="Malformed JSON body",
+            status=422,
+            detail="The JSON body is not valid UTF-8",
+            errors=[{"loc": ["body"], "msg": "not valid UTF-8", "type": "json_invalid"}],
+        )
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
     return problem_response(

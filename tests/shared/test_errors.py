@@ -113,6 +113,23 @@ def test_money_errors_are_validation_problems(app_client: TestClient) -> None:
         )
 
 
+def test_a_body_that_is_not_utf8_is_malformed_json(app_client: TestClient) -> None:
+    # Found by the fuzzer: FastAPI answered a non-UTF-8 JSON body with a bare 400.
+    for raw in (b'{"uscc": "\xff"}', b"\x8c\xa4V\xab0"):
+        body = _problem(
+            app_client.post(
+                "/v1/test/applications",
+                content=raw,
+                headers={"Content-Type": "application/json"},
+            ),
+            422,
+            "malformed-json",
+        )
+        assert body["errors"] == [
+            {"loc": ["body"], "msg": "not valid UTF-8", "type": "json_invalid"}
+        ]
+
+
 def test_domain_error(app_client: TestClient) -> None:
     body = _problem(app_client.post("/v1/test/conflict"), 409, "conflict")
     assert body["detail"] == "already decided"
