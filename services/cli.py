@@ -371,7 +371,7 @@ def serve(
             _serve_demo(url)
         children: list[subprocess.Popen[bytes]] = []
         if split:
-            children = _start_services(host, port, workers)
+            children = _start_services(host, port, workers, settings.shutdown_grace_seconds)
         _step(
             f"gateway listening on http://{host}:{port}"
             + (" (split mode)" if split else " (one process)")
@@ -385,12 +385,13 @@ def serve(
                 workers=workers,
                 log_config=None,
                 access_log=False,
+                timeout_graceful_shutdown=settings.shutdown_grace_seconds,
             )
         finally:
             for child in children:
                 child.send_signal(signal.SIGTERM)
             for child in children:
-                child.wait(timeout=15)
+                child.wait(timeout=settings.shutdown_grace_seconds + 5)
 
 
 def _serve_demo(url: str) -> None:
@@ -407,7 +408,9 @@ def _serve_demo(url: str) -> None:
     _print_credentials(credentials)
 
 
-def _start_services(host: str, port: int, workers: int) -> list[subprocess.Popen[bytes]]:
+def _start_services(
+    host: str, port: int, workers: int, grace_seconds: int
+) -> list[subprocess.Popen[bytes]]:
     """Start the three services as uvicorn processes and point the gateway at them."""
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104  (only compared)
     children = []
@@ -431,6 +434,8 @@ def _start_services(host: str, port: int, workers: int) -> list[subprocess.Popen
                     "--workers",
                     str(workers),
                     "--no-access-log",
+                    "--timeout-graceful-shutdown",
+                    str(grace_seconds),
                 ],
                 env=env,
             )

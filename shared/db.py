@@ -35,15 +35,30 @@ def sqlalchemy_url(url: str) -> str:
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
-    """Create the process's engine: psycopg 3, pre-ping, UTC sessions."""
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    pool_timeout: float = 30.0,
+    statement_timeout_ms: int = 0,
+    lock_timeout_ms: int = 0,
+) -> Engine:
+    """Create the process's engine: psycopg 3, pre-ping, UTC sessions.
+
+    The timeouts (0 = none) are set on every connection: a statement that runs longer, or a
+    lock wait that lasts longer, is cancelled by PostgreSQL and its transaction rolled back.
+    """
+    options = f"-c timezone=UTC -c statement_timeout={int(statement_timeout_ms)}"
+    options += f" -c lock_timeout={int(lock_timeout_ms)}"
     return create_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"options": "-c timezone=UTC", "connect_timeout": 5},
+        connect_args={"options": options, "connect_timeout": 5},
     )
 
 

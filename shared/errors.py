@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "/problems/"
@@ -282,19 +284,77 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _database_error(request: Request, exc: Exception) -> JSONResponse:
+# SQLSTATEs that mean "busy, retry": lock wait timed out, deadlock victim, serialization
+# failure. The transaction was rolled back whole, so the same request can simply be retried.
+_BUSY_SQLSTATES = {"55P03", "40P01", "40001"}
+_STATEMENT_TIMEOUT = "57014"
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseProblem:
+    """How a database failure is answered: never a 500, always retryable."""
+
+    status: int
+    slug: str
+    title: str
+    detail: str
+    headers: dict[str, str]
+
+
+def database_problem(exc: BaseException) -> DatabaseProblem | None:
+    """The problem for a database failure (unreachable, busy, timed out), or None when `exc`
+    is not one. Used by the exception handlers and by middleware that touches the database."""
+    busy = "nothing was changed, retry shortly"
+    if isinstance(exc, PoolTimeoutError):  # every pooled connection in use for pool_timeout
+        return DatabaseProblem(
+            503,
+            "database-busy",
+            "Service unavailable",
+            f"No database connection became free in time; {busy}",
+            {"Retry-After": "1"},
+        )
     if not isinstance(exc, DBAPIError):
+        return None
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _BUSY_SQLSTATES:
+        return DatabaseProblem(
+            503,
+            "database-busy",
+            "Service unavailable",
+            f"The data is locked by another operation; {busy}",
+            {"Retry-After": "1"},
+        )
+    if sqlstate == _STATEMENT_TIMEOUT:
+        return DatabaseProblem(
+            504,
+            "database-timeout",
+            "Gateway timeout",
+            "The database did not answer within the statement timeout; nothing was changed",
+            {},
+        )
+    if exc.connection_invalidated or exc.orig is None or _is_connection_error(exc):
+        return DatabaseProblem(
+            503,
+            "database-unavailable",
+            "Service unavailable",
+            "The database is unreachable; retry shortly",
+            {"Retry-After": "2"},
+        )
+    return None
+
+
+def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    problem = database_problem(exc)
+    if problem is None:
         return _unexpected(request, exc)
-    if not exc.connection_invalidated and exc.orig is not None and not _is_connection_error(exc):
-        return _unexpected(request, exc)
-    log.warning("database unavailable", extra={"path": request.url.path})
+    log.warning(problem.slug, extra={"path": request.url.path, "error": type(exc).__name__})
     return problem_response(
         request,
-        slug="database-unavailable",
-        title="Service unavailable",
-        status=503,
-        detail="The database is unreachable; retry shortly",
-        headers={"Retry-After": "2"},
+        slug=problem.slug,
+        title=problem.title,
+        status=problem.status,
+        detail=problem.detail,
+        headers=problem.headers,
     )
 
 
@@ -324,4 +384,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeoutError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

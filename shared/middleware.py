@@ -12,7 +12,7 @@ from collections.abc import Callable
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import PROBLEM_MEDIA_TYPE, problem_body
+from shared.errors import PROBLEM_MEDIA_TYPE, database_problem, problem_body
 from shared.logging import request_id_var
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -222,9 +222,22 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
+        except Exception as exc:
             if started:  # an inner handler already answered; nothing more can be sent
                 log.debug("exception after response start", exc_info=True)
+                return
+            problem = database_problem(exc)
+            if problem is not None:  # e.g. the gateway's client lookup while PostgreSQL is down
+                log.warning(problem.slug, extra={"path": scope.get("path")})
+                await send_problem(
+                    scope,
+                    send,
+                    status=problem.status,
+                    slug=problem.slug,
+                    title=problem.title,
+                    detail=problem.detail,
+                    headers=problem.headers,
+                )
                 return
             logging.getLogger("innocredit.errors").exception(
                 "unhandled error", extra={"path": scope.get("path")}

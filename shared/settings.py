@@ -49,10 +49,19 @@ class CoreSettings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
+    # A request waits at most this long for a pooled connection (then 503 database-busy).
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Per SQL statement of a request (then 504 database-timeout); 0 = no limit.
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    # Per row/table lock wait of a request (then 503 database-busy); 0 = no limit.
+    db_lock_timeout_ms: int = Field(default=5_000, ge=0)
     scoring_url: str | None = None
     loans_url: str | None = None
     guarantee_url: str | None = None
     proxy_timeout_seconds: float = Field(default=30.0, gt=0)
+    # On SIGTERM a server stops accepting connections and lets requests in flight finish for
+    # up to this long before it cancels them.
+    shutdown_grace_seconds: int = Field(default=20, ge=1)
 
     @field_validator("key_encryption_key")
     @classmethod

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import base64
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -138,22 +144,14 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.fixture(scope="session")
-def live_url(gateway_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """The one-process gateway on a real uvicorn server (for tests of real concurrency)."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Serve an ASGI app on a real uvicorn server in a thread; yield its base URL."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(
-            gateway_app, host="127.0.0.1", port=port, log_level="warning", access_log=False
-        )
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -162,6 +160,15 @@ def live_url(gateway_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
         if time.monotonic() > deadline:
             raise TimeoutError("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_url(gateway_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The one-process gateway on a real uvicorn server (for tests of real concurrency)."""
+    with serve_app(gateway_app) as url:
+        yield url

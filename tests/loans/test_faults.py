@@ -1,0 +1,391 @@
+"""Faults (issue "Hardening", items 13-15), against the real database and real servers.
+
+* A worker killed mid-request between its write and its commit leaves zero rows, and one
+  killed after the commit but before the answer leaves one; either way the bank's retry with
+  the same Idempotency-Key ends at exactly one application. The kill happens at a known point:
+  the test holds a table lock the request needs next, waits until PostgreSQL shows the
+  request's backend waiting on it (having already inserted its row), then SIGKILLs the server.
+* A lock wait longer than `lock_timeout` is a 503 `database-busy` problem, a statement longer
+  than `statement_timeout` a 504 `database-timeout` problem, and a request that finds every
+  pooled connection taken for `pool_timeout` a 503 `database-busy` problem — each within its
+  limit + 0.5 s, with nothing changed, and the pool back to its baseline afterwards.
+* SIGTERM under load: requests in flight finish with their answers (no reset), new
+  connections are refused, and the process exits within the grace period.
+
+bench/faults.py measures the PostgreSQL restart under a 60 s load (item 12).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg import sql
+from sqlalchemy.engine import Engine
+
+from services.runtime import build_gateway, engine_for
+from tests.conftest import make_settings, serve_app
+from tests.loans.conftest import World, application, new_key
+from tests.processes import free_port_block, innocredit, wait_ready
+
+PROBLEM = "application/problem+json"
+APPROVE = {
+    "outcome": "approved",
+    "approved_amount": "1000000.00",
+    "annual_rate": "0.0365",
+    "reason_codes": ["points"],
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+@contextmanager
+def holding(
+    database_url: str, statement: str | sql.Composed, params: tuple[object, ...] = ()
+) -> Iterator[psycopg.Connection[Any]]:
+    """Run `statement` in an open transaction (taking its locks) until the block ends."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute(statement, params)
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+
+LOCK_ROWS = "SELECT 1 FROM loan_application WHERE id = ANY(%s) FOR UPDATE"
+
+
+def row_lock(*app_ids: str) -> tuple[str, tuple[object, ...]]:
+    """Arguments of `holding` that lock these applications' rows."""
+    return LOCK_ROWS, ([uuid.UUID(i) for i in app_ids],)
+
+
+def lock_waiter(database_url: str, *, timeout: float = 15.0) -> int:
+    """The pid of a backend of this database waiting for a lock (once one is)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            ).fetchone()
+            if row is not None:
+                return int(row[0])
+            time.sleep(0.02)
+    raise TimeoutError("no request is waiting for the lock")
+
+
+def holds_row_lock_on(database_url: str, pid: int, table: str) -> bool:
+    """Whether backend `pid` has written to `table` in its open transaction."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return (
+            conn.execute(
+                "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE l.pid = %s AND c.relname = %s AND l.mode = 'RowExclusiveLock' "
+                "AND l.granted",
+                (pid, table),
+            ).fetchone()
+            is not None
+        )
+
+
+def backend_gone(database_url: str, pid: int, *, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            if conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+                time.sleep(0.05)
+                continue
+            return
+    raise TimeoutError(f"backend {pid} still there")
+
+
+def count(database_url: str, query: str, *params: object) -> int:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(query, params).fetchone()
+        return int(row[0]) if row else 0
+
+
+def applications_of(database_url: str, bank: str) -> int:
+    return count(database_url, "SELECT count(*) FROM loan_application WHERE bank_code = %s", bank)
+
+
+@contextmanager
+def fault_gateway(database_url: str, **overrides: object) -> Iterator[tuple[str, Engine]]:
+    """A one-process gateway on its own engine with the given database settings."""
+    settings = make_settings(database_url, **overrides)
+    engine = engine_for(settings)
+    try:
+        with serve_app(build_gateway(settings, engine)) as url:
+            yield url, engine
+    finally:
+        engine.dispose()
+
+
+def submitted(api: TestClient, w: World) -> dict[str, Any]:
+    r = api.post("/v1/loans/applications", headers=w.a(new_key()), json=application(w))
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def assert_problem(r: httpx.Response, status: int, slug: str) -> None:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+    body = r.json()
+    assert body["status"] == status
+    assert body["type"].endswith(f"/problems/{slug}")
+    assert "Traceback" not in r.text
+
+
+# ---------------------------------------------------------------- timeouts and the pool
+
+
+def test_lock_timeout_is_a_503_problem_within_the_limit_and_changes_nothing(
+    api: TestClient, world: World, database_url: str
+) -> None:
+    app = submitted(api, world)
+    lock = row_lock(app["id"])
+    with fault_gateway(database_url, db_lock_timeout_ms=300, db_statement_timeout_ms=0) as (
+        url,
+        _,
+    ):
+        with holding(database_url, *lock):
+            started = time.monotonic()
+            r = httpx.post(
+                f"{url}/v1/loans/applications/{app['id']}/decision",
+                headers=world.a(new_key()),
+                json=APPROVE,
+                timeout=10,
+            )
+            elapsed = time.monotonic() - started
+        assert_problem(r, 503, "database-busy")
+        assert r.headers["retry-after"] == "1"
+        assert elapsed < 0.3 + 0.5, elapsed
+        after = api.get(f"/v1/loans/applications/{app['id']}", headers=world.a()).json()
+        assert after["status"] == "submitted"
+        assert after["version"] == app["version"]
+        retry = httpx.post(
+            f"{url}/v1/loans/applications/{app['id']}/decision",
+            headers=world.a(new_key()),
+            json=APPROVE,
+            timeout=10,
+        )
+        assert retry.status_code == 200, retry.text
+
+
+def test_statement_timeout_is_a_504_problem_within_the_limit(
+    api: TestClient, world: World, database_url: str
+) -> None:
+    app = submitted(api, world)
+    lock = row_lock(app["id"])
+    with (
+        fault_gateway(database_url, db_statement_timeout_ms=300, db_lock_timeout_ms=0) as (url, _),
+        holding(database_url, *lock),
+    ):
+        started = time.monotonic()
+        r = httpx.post(
+            f"{url}/v1/loans/applications/{app['id']}/decision",
+            headers=world.a(new_key()),
+            json=APPROVE,
+            timeout=10,
+        )
+        elapsed = time.monotonic() - started
+    assert_problem(r, 504, "database-timeout")
+    assert elapsed < 0.3 + 0.5, elapsed
+    assert api.get(f"/v1/loans/applications/{app['id']}", headers=world.a()).json()["status"] == (
+        "submitted"
+    )
+
+
+def test_pool_exhaustion_is_a_503_problem_and_the_pool_recovers(
+    api: TestClient, world: World, database_url: str
+) -> None:
+    app = submitted(api, world)
+    path = f"/v1/loans/applications/{app['id']}"
+    lock = row_lock(app["id"])
+    with fault_gateway(
+        database_url,
+        db_pool_size=1,
+        db_max_overflow=0,
+        db_pool_timeout_seconds=0.5,
+        db_lock_timeout_ms=20_000,
+    ) as (url, engine):
+        assert httpx.get(f"{url}{path}", headers=world.a(), timeout=10).status_code == 200
+        baseline = engine.pool.checkedout()  # type: ignore[attr-defined]
+        with ThreadPoolExecutor(1) as pool, holding(database_url, *lock):
+            # The decision takes the only connection and waits for the row lock.
+            blocked: Future[httpx.Response] = pool.submit(
+                httpx.post,
+                f"{url}{path}/decision",
+                headers=world.a(new_key()),
+                json=APPROVE,
+                timeout=30,
+            )
+            lock_waiter(database_url)
+            assert engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+            started = time.monotonic()
+            r = httpx.get(f"{url}{path}", headers=world.a(), timeout=10)
+            elapsed = time.monotonic() - started
+            assert_problem(r, 503, "database-busy")
+            assert r.headers["retry-after"] == "1"
+            assert elapsed < 0.5 + 0.5, elapsed
+        assert blocked.result().status_code == 200  # the lock released: it went through
+        assert engine.pool.checkedout() == baseline == 0  # type: ignore[attr-defined]
+        after = httpx.get(f"{url}{path}", headers=world.a(), timeout=10)
+        assert after.status_code == 200
+        assert after.json()["status"] == "approved"
+
+
+# ---------------------------------------------------------------- a worker killed mid-request
+
+
+@pytest.fixture
+def server_env(database_url: str) -> dict[str, str]:
+    return {"DATABASE_URL": database_url, "INNOCREDIT_LOG_FORMAT": "text"}
+
+
+@contextmanager
+def server(tmp_path: Path, env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    log = tmp_path / f"serve-{uuid.uuid4().hex[:6]}.log"
+    with innocredit(["serve", "--port", str(port)], env=env, log=log) as proc:
+        wait_ready(f"http://127.0.0.1:{port}/readyz", proc=proc, log=log)
+        yield proc
+
+
+def _post_in_background(
+    url: str, headers: dict[str, str], body: Mapping[str, object]
+) -> tuple[threading.Thread, list[object]]:
+    outcome: list[object] = []
+
+    def call() -> None:
+        try:
+            outcome.append(httpx.post(url, headers=headers, json=body, timeout=30))
+        except httpx.HTTPError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("locked", "written", "rows_after_kill"),
+    [
+        # Between write and commit: the row is inserted, the event insert waits.
+        ("loan_application_event", "loan_application", 0),
+        # After commit, before the answer: the audit row (written as the answer starts) waits.
+        ("gw_audit_event", None, 1),
+    ],
+    ids=["before-commit", "after-commit"],
+)
+def test_a_worker_killed_mid_request_then_a_retry_ends_at_exactly_one(
+    world: World,
+    database_url: str,
+    server_env: dict[str, str],
+    tmp_path: Path,
+    locked: str,
+    written: str | None,
+    rows_after_kill: int,
+) -> None:
+    port = free_port_block(1)
+    base = f"http://127.0.0.1:{port}"
+    key = new_key()
+    body = application(world)
+    before = applications_of(database_url, world.bank_a)
+    with server(tmp_path, server_env, port) as proc:
+        with holding(
+            database_url,
+            sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(locked)),
+        ):
+            thread, outcome = _post_in_background(
+                f"{base}/v1/loans/applications", world.a(key), body
+            )
+            pid = lock_waiter(database_url)
+            if written is not None:
+                assert holds_row_lock_on(database_url, pid, written)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+            thread.join(timeout=10)
+        assert outcome
+        assert isinstance(outcome[0], httpx.TransportError), outcome  # no answer was sent
+        backend_gone(database_url, pid)
+    assert applications_of(database_url, world.bank_a) == before + rows_after_kill
+
+    with server(tmp_path, server_env, port):
+        retry = httpx.post(
+            f"{base}/v1/loans/applications", headers=world.a(key), json=body, timeout=30
+        )
+        assert retry.status_code == 201, retry.text
+        again = httpx.post(
+            f"{base}/v1/loans/applications", headers=world.a(key), json=body, timeout=30
+        )
+        assert again.status_code == 201
+        assert again.json()["id"] == retry.json()["id"]
+    assert applications_of(database_url, world.bank_a) == before + 1
+
+
+# ---------------------------------------------------------------- graceful shutdown
+
+
+@pytest.mark.slow
+def test_sigterm_lets_requests_in_flight_finish_and_refuses_new_connections(
+    api: TestClient,
+    world: World,
+    database_url: str,
+    server_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    apps = [submitted(api, world) for _ in range(6)]
+    port = free_port_block(1)
+    base = f"http://127.0.0.1:{port}"
+    env = {**server_env, "INNOCREDIT_SHUTDOWN_GRACE_SECONDS": "10"}
+    with server(tmp_path, env, port) as proc:
+        # Warm up (connections, client cache), then put six decisions in flight: each waits
+        # for its application's row, locked here.
+        assert httpx.get(f"{base}/v1/loans/applications", headers=world.a()).status_code == 200
+        with holding(database_url, *row_lock(*(a["id"] for a in apps))):
+            calls = [
+                _post_in_background(
+                    f"{base}/v1/loans/applications/{a['id']}/decision", world.a(new_key()), APPROVE
+                )
+                for a in apps
+            ]
+            deadline = time.monotonic() + 15
+            while count(
+                database_url,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'",
+            ) < len(apps):
+                assert time.monotonic() < deadline, "decisions did not reach the lock"
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)  # the server stops listening
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(f"{base}/healthz", timeout=2)
+            assert proc.poll() is None  # still draining the requests in flight
+        started = time.monotonic()
+        for thread, _ in calls:
+            thread.join(timeout=15)
+        answers = [outcome[0] for _, outcome in calls]
+        assert all(isinstance(a, httpx.Response) for a in answers), answers
+        assert [a.status_code for a in answers if isinstance(a, httpx.Response)] == [200] * 6
+        # uvicorn re-raises the signal once drained: "terminated by SIGTERM", which service
+        # managers (systemd) count as a clean stop.
+        assert proc.wait(timeout=10) in (0, -signal.SIGTERM)
+        assert time.monotonic() - started < 10
