@@ -72,7 +72,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -914,11 +914,12 @@ def gateway_server(url: str) -> Iterator[tuple[str, int]]:
 
 
 class HttpPool:
-    """A minimal HTTP/1.1 keep-alive GET client on asyncio streams: the load generator.
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams: the load generator.
 
     Connections are opened on demand and reused, most recently used first; one idle for
     longer than `max_idle` (below uvicorn's 5 s keep-alive timeout) or closed by the server
     is dropped rather than reused. Responses must carry Content-Length (the apps' all do).
+    `headers` go with every request; `request` adds per-request headers and a body.
     """
 
     def __init__(self, port: int, headers: dict[str, str], *, max_idle: float = 4.0) -> None:
@@ -941,9 +942,25 @@ class HttpPool:
 
     async def get(self, path: str) -> tuple[int, bytes]:
         """GET `path`; return (status, body)."""
+        return await self.request("GET", path)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> tuple[int, bytes]:
+        """`method` `path` with extra `headers` and `body`; return (status, body)."""
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        if body or method not in ("GET", "HEAD"):
+            extra += f"Content-Length: {len(body)}\r\n"
         reader, writer = await self._connection()
         try:
-            writer.write(f"GET {path} HTTP/1.1\r\n{self._head}".encode("latin-1"))
+            writer.write(
+                f"{method} {path} HTTP/1.1\r\n{extra}{self._head}".encode("latin-1") + body
+            )
             await writer.drain()
             head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
             status = int(head[0].split(" ", 2)[1])
@@ -951,7 +968,7 @@ class HttpPool:
                 name.strip().lower(): value.strip()
                 for name, _, value in (line.partition(":") for line in head[1:] if line)
             }
-            body = await reader.readexactly(int(fields["content-length"]))
+            answer = await reader.readexactly(int(fields["content-length"]))
         except BaseException:
             writer.close()
             raise
@@ -959,7 +976,7 @@ class HttpPool:
             writer.close()
         else:
             self._idle.append((reader, writer, time.monotonic()))
-        return status, body
+        return status, answer
 
     async def json(self, path: str) -> dict[str, Any]:
         """GET `path`, which must answer 200 with a JSON object."""
