@@ -144,7 +144,8 @@ STEADY_AFTER = 10  # runs after which a statement is prepared and planned 5 time
 
 
 class _Counted:
-    """Counts the requests `app` serves; answers `COUNTERS` below it (CPU time, SQL, served)."""
+    """Counts the requests `app` serves; answers `COUNTERS` below it (CPU time, SQL, served,
+    and the process id and the CPUs it may run on)."""
 
     def __init__(self, app: ASGIApp, sql: _SqlCounter) -> None:
         self.app = app
@@ -157,7 +158,13 @@ class _Counted:
                 self.served += 1
             await self.app(scope, receive, send)
             return
-        counters = {"cpu_s": time.process_time(), "sql": self.sql.count, "served": self.served}
+        counters = {
+            "cpu_s": time.process_time(),
+            "sql": self.sql.count,
+            "served": self.served,
+            "pid": os.getpid(),
+            "cpus": sorted(os.sched_getaffinity(0)),
+        }
         body = json.dumps(counters).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
