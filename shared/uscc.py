@@ -39,7 +39,7 @@ def is_valid_uscc(code: str) -> bool:
 
 
 def _upper(value: object) -> object:
-    return value.strip().upper() if isinstance(value, str) else value
+    return value.upper() if isinstance(value, str) else value
 
 
 def _validate(value: str) -> str:
@@ -51,6 +51,9 @@ def _validate(value: str) -> str:
     return value
 
 
+# What the document says (the check digit is the `uscc` format; lower case is accepted).
+PATTERN = r"^[0-9A-HJ-NP-RTUW-Ya-hj-np-rtuw-y]{18}$"
+
 Uscc = Annotated[
     str,
     BeforeValidator(_upper),
@@ -58,5 +61,6 @@ Uscc = Annotated[
     Field(
         description="统一社会信用代码, 18 characters, check digit verified (GB 32100-2015)",
         examples=["91321200MA1N2X3Y46"],
+        json_schema_extra={"format": "uscc", "pattern": PATTERN},
     ),
 ]

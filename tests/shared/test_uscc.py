@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -56,3 +58,16 @@ def test_any_code_with_its_check_char_is_valid_and_one_change_breaks_it(first17:
     assert is_valid_uscc(code)
     other = ALPHABET[(ALPHABET.index(code[17]) + 1) % len(ALPHABET)]
     assert not is_valid_uscc(code[:17] + other)
+
+
+def test_the_openapi_schema_says_what_the_type_takes() -> None:
+    # The fuzz suite holds the server to its document: the pattern (charset, length, either
+    # case) and the `uscc` format (the check digit) are exactly what the type accepts.
+    schema = Body.model_json_schema()["properties"]["uscc"]
+    assert schema["format"] == "uscc"
+    assert re.fullmatch(schema["pattern"].strip("^$"), "91321200ma1n2x3y46")
+    assert Body(uscc="91321200ma1n2x3y46").uscc == "91321200MA1N2X3Y46"
+    for padded in (" 91321200MA1N2X3Y46", "91321200MA1N2X3Y46\n"):
+        assert not re.fullmatch(schema["pattern"].strip("^$"), padded)
+        with pytest.raises(ValidationError):
+            Body(uscc=padded)
