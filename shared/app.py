@@ -20,6 +20,7 @@ from shared.middleware import (
     RequestIdMiddleware,
 )
 from shared.migrate import at_head
+from shared.openapi import install_problem_document
 from shared.settings import CoreSettings
 
 UPLOAD_PREFIXES = ("/v1/admin/",)
@@ -108,6 +109,7 @@ def create_service_app(
     app.include_router(health_router(engine))
     for router in routers:
         app.include_router(router)
+    install_problem_document(app)
     if edge:
         app.add_middleware(CatchAllMiddleware)
         app.add_middleware(BodyLimitMiddleware, limit_for=body_limit(settings))

@@ -29,6 +29,7 @@ from services.guarantee import queries as guarantee_queries
 from shared.auth.jwt import KeySet
 from shared.db import DbSession
 from shared.errors import RateLimited, Unprocessable
+from shared.openapi import problems
 from shared.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor
 
 oauth = APIRouter(tags=["oauth"])
@@ -48,6 +49,9 @@ _TOKEN_BODY_SCHEMA: dict[str, Any] = {
                         "client_id": {"type": "string"},
                         "client_secret": {"type": "string"},
                     },
+                    # Unknown parameters are ignored (RFC 6749 §3.2), but no parameter may
+                    # be given twice (§3.1): an extra one is a single string too.
+                    "additionalProperties": {"type": "string"},
                 }
             }
         },
@@ -101,6 +105,7 @@ def _credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, 
     responses={
         400: {"description": "invalid_request / unsupported_grant_type / invalid_scope"},
         401: {"description": "invalid_client"},
+        429: {"description": "Too many token requests for this client id; see Retry-After"},
     },
 )
 async def token(request: Request) -> JSONResponse:
@@ -233,7 +238,10 @@ def disable_client(client_id: str, request: Request, session: DbSession, _: Admi
 
 
 @admin.post(
-    "/keys/rotate", response_model=list[SigningKeyOut], summary="Rotate the token-signing key"
+    "/keys/rotate",
+    response_model=list[SigningKeyOut],
+    responses=problems(409),
+    summary="Rotate the token-signing key",
 )
 def rotate_keys(
     request: Request, session: DbSession, encryptor: Encryptor, _: Admin

@@ -32,6 +32,7 @@ from shared.auth.deps import require_scopes
 from shared.auth.principal import Principal
 from shared.bulk import parse_rows
 from shared.db import DbSession
+from shared.openapi import problems
 from shared.pagination import CursorParam, Limit, decode_cursor, encode_cursor
 from shared.uscc import Uscc
 
@@ -49,7 +50,7 @@ _BULK_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"type": "array", "items": {}}},
+            "application/json": {"schema": {"type": "array", "items": {}, "minItems": 1}},
             "text/csv": {"schema": {"type": "string"}},
         },
     }
@@ -111,7 +112,9 @@ def get_diagnosis(
     return diagnosis.diagnose(session, uscc, period)
 
 
-@router.get("/rankings", response_model=RankingPage, summary="A period's ranking")
+@router.get(
+    "/rankings", response_model=RankingPage, responses=problems(404), summary="A period's ranking"
+)
 def rankings(
     request: Request,
     session: DbSession,
@@ -161,7 +164,12 @@ def rankings(
     )
 
 
-@router.get("/distribution", response_model=Distribution, summary="Points distribution")
+@router.get(
+    "/distribution",
+    response_model=Distribution,
+    responses=problems(404),
+    summary="Points distribution",
+)
 def get_distribution(
     session: DbSession,
     _: Reader,
@@ -236,6 +244,7 @@ def put_industry(
 @admin.put(
     "/enterprises",
     response_model=BulkResult,
+    responses=problems(422),
     openapi_extra=_BULK_BODY,
     summary="Bulk upsert enterprises (JSON or CSV)",
 )
@@ -292,6 +301,7 @@ ModelBody = Annotated[ModelDefinition, Depends(_model_body)]
     "/models",
     status_code=201,
     response_model=ModelOut,
+    responses=problems(409, 422),
     openapi_extra=_MODEL_BODY,
     summary="Create a draft points model (JSON or YAML)",
 )
@@ -303,6 +313,7 @@ def create_model(definition: ModelBody, session: DbSession, _: Admin) -> ModelOu
 @admin.put(
     "/models/{version}",
     response_model=ModelOut,
+    responses=problems(409, 422),
     openapi_extra=_MODEL_BODY,
     summary="Replace a draft's definition",
 )
@@ -312,7 +323,10 @@ def replace_model(version: str, definition: ModelBody, session: DbSession, _: Ad
 
 
 @admin.post(
-    "/models/{version}/publish", response_model=ModelOut, summary="Publish a draft model version"
+    "/models/{version}/publish",
+    response_model=ModelOut,
+    responses=problems(409),
+    summary="Publish a draft model version",
 )
 def publish_model(version: str, session: DbSession, _: Admin) -> ModelOut:
     """From now on the version is immutable and can compute points."""
@@ -322,6 +336,7 @@ def publish_model(version: str, session: DbSession, _: Admin) -> ModelOut:
 @admin.post(
     "/points/{period}/recompute",
     response_model=RunOut,
+    responses=problems(409),
     summary="Recompute a period's points and ranking",
 )
 def recompute(
