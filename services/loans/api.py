@@ -40,6 +40,7 @@ from shared.auth.deps import require_scopes
 from shared.auth.principal import Principal
 from shared.db import DbSession
 from shared.errors import Forbidden, Unprocessable
+from shared.openapi import problems
 from shared.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor
 from shared.uscc import Uscc
 
@@ -47,7 +48,17 @@ Reader = Annotated[Principal, Depends(require_scopes("loans:read"))]
 Writer = Annotated[Principal, Depends(require_scopes("loans:write"))]
 StatsReader = Annotated[Principal, Depends(require_scopes("stats:read"))]
 Admin = Annotated[Principal, Depends(require_scopes("admin"))]
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=1000)]
+
+
+def _idempotency_key(request: Request) -> str | None:
+    """The Idempotency-Key header, checked by `idempotency.check_key` (400 when bad)."""
+    return request.headers.get("idempotency-key")
+
+
+IdemKey = Annotated[str | None, Depends(_idempotency_key)]
+# The document declares the header required (a write without one is 400), which FastAPI
+# cannot say for a header it does not validate itself.
+_IDEMPOTENT_WRITE: dict[str, Any] = {"parameters": [idempotency.PARAMETER]}
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=1000)]
 CodePath = Annotated[str, Path(pattern=r"^[A-Z0-9_]{2,32}$")]
 ProductPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{2,40}$")]
@@ -149,7 +160,8 @@ def get_quote(
     "/applications",
     status_code=201,
     response_model=ApplicationOut,
-    responses={200: _IDEMPOTENT},
+    responses={200: _IDEMPOTENT, **problems(400, 404, 409)},
+    openapi_extra=_IDEMPOTENT_WRITE,
     summary="Submit an application (Idempotency-Key)",
 )
 def submit(
@@ -157,7 +169,7 @@ def submit(
     request: Request,
     session: DbSession,
     principal: Writer,
-    key: IdemKey = None,
+    key: IdemKey,
 ) -> JSONResponse:
     """Checked against the quote at submission; snapshots points, rank and model version;
     computes the two-working-day decision deadline."""
@@ -244,6 +256,8 @@ def _own_bank(principal: Principal) -> None:
 @router.post(
     "/applications/{app_id}/decision",
     response_model=ApplicationOut,
+    responses=problems(400, 409),
+    openapi_extra=_IDEMPOTENT_WRITE,
     summary="Record the decision (once; Idempotency-Key)",
 )
 def decide(
@@ -252,7 +266,7 @@ def decide(
     request: Request,
     session: DbSession,
     principal: Writer,
-    key: IdemKey = None,
+    key: IdemKey,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Sets `decision_working_days` (working days after the submission date up to and
@@ -271,6 +285,8 @@ def decide(
 @router.post(
     "/applications/{app_id}/disbursements",
     response_model=ApplicationOut,
+    responses=problems(400, 409),
+    openapi_extra=_IDEMPOTENT_WRITE,
     summary="Record a disbursement (Idempotency-Key)",
 )
 def disburse(
@@ -279,7 +295,7 @@ def disburse(
     request: Request,
     session: DbSession,
     principal: Writer,
-    key: IdemKey = None,
+    key: IdemKey,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """The disbursements' sum never exceeds the approved amount."""
@@ -297,6 +313,8 @@ def disburse(
 @router.post(
     "/applications/{app_id}/repayment-status",
     response_model=ApplicationOut,
+    responses=problems(400, 409),
+    openapi_extra=_IDEMPOTENT_WRITE,
     summary="Report the repayment status (Idempotency-Key)",
 )
 def repayment_status(
@@ -305,7 +323,7 @@ def repayment_status(
     request: Request,
     session: DbSession,
     principal: Writer,
-    key: IdemKey = None,
+    key: IdemKey,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """`current` (still disbursed), `overdue`, `repaid` or `defaulted`, with the outstanding
@@ -326,6 +344,7 @@ def repayment_status(
 @router.post(
     "/applications/{app_id}/withdraw",
     response_model=ApplicationOut,
+    responses=problems(409),
     summary="Withdraw an undecided application",
 )
 def withdraw(
@@ -484,7 +503,12 @@ def put_bank(code: CodePath, body: BankIn, session: DbSession, _: Admin) -> Bank
     return BankOut.model_validate(service.put_bank(session, code, body.name))
 
 
-@admin.put("/products/{code}", response_model=ProductOut, summary="Create or replace a product")
+@admin.put(
+    "/products/{code}",
+    response_model=ProductOut,
+    responses=problems(409),
+    summary="Create or replace a product",
+)
 def put_product(code: ProductPath, body: ProductIn, session: DbSession, _: Admin) -> ProductOut:
     """A product stays with its bank; changing `bank_code` is refused (409)."""
     return _product_out(service.put_product(session, code, body))

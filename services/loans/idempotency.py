@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,6 +35,23 @@ from services.loans.models import IdempotencyKey
 
 LIFETIME = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
+KEY_PATTERN = r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$"
+_KEY = re.compile(KEY_PATTERN[1:-1])
+
+PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
+    "description": "Your unique key for this write (1-255 printable ASCII characters); a "
+    "retry with the same key and body gets the first response back",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
+        "pattern": KEY_PATTERN,
+    },
+}
+"""The header as the OpenAPI document declares it (the handler reads it from the request)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +72,12 @@ def fingerprint(endpoint: str, payload: Any) -> str:
 
 
 def check_key(key: str | None) -> str:
-    """Validate the Idempotency-Key header value."""
+    """Validate the Idempotency-Key header value: 1-255 printable ASCII, not all spaces."""
     if key is None or not key.strip():
         raise IdempotencyKeyRequired("This write needs an Idempotency-Key header")
-    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if len(key) > MAX_KEY_LENGTH or not _KEY.fullmatch(key):
         raise IdempotencyKeyRequired(
-            f"The Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters"
+            f"The Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable ASCII characters"
         )
     return key
 

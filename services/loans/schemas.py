@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -10,12 +11,15 @@ from typing import Annotated, Literal, Self
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from services.loans.calendar import SHANGHAI
 from services.scoring.vocab import Category
@@ -25,10 +29,34 @@ from shared.uscc import Uscc
 CODE = r"^[A-Z0-9_]{2,32}$"
 PRODUCT_CODE = r"^[A-Za-z0-9_-]{2,40}$"
 
+# Above 0, below 1, at most 4 decimals: "0.0365", ".05"
+RATE_PATTERN = r"^0?\.([1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9])$"
+_RATE_TEXT = re.compile(RATE_PATTERN)
+
+
+def _rate_text(value: object) -> object:
+    """Rates are JSON strings, like money (a float loses digits); Decimals come from code."""
+    if isinstance(value, str) and not _RATE_TEXT.fullmatch(value):
+        raise PydanticCustomError(
+            "rate_format", 'a rate is a string such as "0.0365": above 0, below 1, 4 decimals'
+        )
+    if not isinstance(value, str | Decimal):
+        raise PydanticCustomError("rate_type", 'a rate is a JSON string such as "0.0365"')
+    return value
+
+
 Rate = Annotated[
     Decimal,
-    Field(gt=0, lt=1, max_digits=6, decimal_places=4, description='annual rate, e.g. "0.0365"'),
+    BeforeValidator(_rate_text),
+    Field(gt=0, lt=1, max_digits=6, decimal_places=4),
     PlainSerializer(lambda v: f"{v:.4f}", return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": RATE_PATTERN,
+            "description": 'annual rate, e.g. "0.0365"',
+        }
+    ),
 ]
 
 
@@ -187,7 +215,7 @@ class RepaymentIn(_In):
 
     status: Literal["current", "overdue", "repaid", "defaulted"]
     outstanding_principal: NonNegativeMoney
-    as_of: date
+    as_of: date = Field(json_schema_extra={"pattern": "^[2-9][0-9]{3}-"})  # 2000 or later
 
     @field_validator("as_of")
     @classmethod

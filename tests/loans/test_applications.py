@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from tests.conftest import bearer
 from tests.loans.conftest import World, application, new_key
@@ -342,3 +344,33 @@ def test_list_pages_in_update_order(api: TestClient, world: World) -> None:
         if not cursor:
             break
     assert len(seen) == len(set(seen)) >= 3
+
+
+@pytest.mark.parametrize("rate", [0.0365, 1, "0.03651", "1.0000", "0.0000", "٠.٠٣", " 0.0365"])
+def test_rates_are_exactly_what_the_openapi_pattern_says(rate: object) -> None:
+    # Found by the fuzz suite: the document allowed any string or number for a rate.
+    from services.loans.schemas import RATE_PATTERN, DecisionIn
+
+    with pytest.raises(ValidationError):
+        DecisionIn.model_validate(
+            {"outcome": "approved", "approved_amount": "100.00", "annual_rate": rate}
+        )
+    assert not (isinstance(rate, str) and re.search(RATE_PATTERN, rate))
+    ok = DecisionIn.model_validate(
+        {"outcome": "approved", "approved_amount": "100.00", "annual_rate": ".0365"}
+    )
+    assert ok.model_dump(mode="json")["annual_rate"] == "0.0365"
+
+
+def test_idempotency_keys_are_what_the_document_declares() -> None:
+    # The document declares the header required, 1-255 printable ASCII, not blank.
+    from services.loans.errors import IdempotencyKeyRequired
+    from services.loans.idempotency import PARAMETER, check_key
+
+    pattern = PARAMETER["schema"]["pattern"]
+    for good in ("k", "order 42/retry=1", "~" * 255):
+        assert check_key(good) == good
+        assert re.search(pattern, good)
+    for bad in (None, "", "   ", "clé", "tab\there", "x" * 256):
+        with pytest.raises(IdempotencyKeyRequired):
+            check_key(bad)
