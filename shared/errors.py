@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_BASE = "/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -274,14 +275,31 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
         )
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     return problem_response(
         request,
         slug=slug,
         title=title,
         status=exc.status_code,
         detail=detail,
-        headers=exc.headers,
+        headers=headers,
     )
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method the path takes (RFC 9110 §10.2.1). Starlette's 405 names only the first
+    route that matched the path, so GET and POST routes on one path each claimed to be all."""
+    methods: set[str] = set()
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            methods.add(method)
+    return ", ".join(sorted(methods)) or None
 
 
 # SQLSTATEs that mean "busy, retry": lock wait timed out, deadlock victim, serialization

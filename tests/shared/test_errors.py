@@ -39,6 +39,16 @@ def apply(body: Application) -> dict[str, str]:
     return {"uscc": body.uscc, "amount": f"{body.amount}"}
 
 
+@router.get("/v1/test/pair")
+def pair_get() -> None:
+    return None
+
+
+@router.post("/v1/test/pair")
+def pair_post() -> None:
+    return None
+
+
 @router.post("/v1/test/conflict")
 def conflict() -> None:
     raise Conflict("already decided")
@@ -128,6 +138,14 @@ def test_a_body_that_is_not_utf8_is_malformed_json(app_client: TestClient) -> No
         assert body["errors"] == [
             {"loc": ["body"], "msg": "not valid UTF-8", "type": "json_invalid"}
         ]
+
+
+def test_405_allows_every_method_of_the_path(app_client: TestClient) -> None:
+    # Found by the fuzzer: with GET and POST as two routes, the 405 said `Allow: POST`.
+    for method in ("OPTIONS", "DELETE", "TRACE"):
+        response = app_client.request(method, "/v1/test/pair")
+        _problem(response, 405, "method-not-allowed")
+        assert response.headers["allow"] == "GET, POST"
 
 
 def test_domain_error(app_client: TestClient) -> None:
