@@ -118,9 +118,7 @@ def run(
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was used for a different request; use a new key"
             )
-        return Stored(
-            row.response_status or 200, row.response_body or {}, row.response_headers or {}
-        ), True
+        return Stored(row.response_status, row.response_body, row.response_headers), True
     stored = work()
     session.add(
         IdempotencyKey(
@@ -128,7 +126,6 @@ def run(
             key=key,
             endpoint=endpoint,
             request_hash=request_hash,
-            state="done",
             response_status=stored.status,
             response_body=stored.body,
             response_headers=stored.headers,

@@ -196,21 +196,18 @@ class ApplicationEvent(Base):
 
 
 class IdempotencyKey(Base):
-    """A client's Idempotency-Key: in flight, or done with the response to replay."""
+    """A client's Idempotency-Key and the response to replay (written in the transaction of
+    the work it answers; "in flight" is an advisory lock, see services/loans/idempotency.py)."""
 
     __tablename__ = "loan_idempotency_key"
-    __table_args__ = (
-        CheckConstraint("state IN ('in_flight', 'done')", name="state"),
-        Index("ix_loan_idempotency_key_expires_at", "expires_at"),
-    )
+    __table_args__ = (Index("ix_loan_idempotency_key_expires_at", "expires_at"),)
 
     client_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     endpoint: Mapped[str] = mapped_column(Text)
     request_hash: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(10))
-    response_status: Mapped[int | None] = mapped_column(SmallInteger)
-    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    response_status: Mapped[int] = mapped_column(SmallInteger)
+    response_body: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    response_headers: Mapped[dict[str, str]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
