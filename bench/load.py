@@ -169,6 +169,7 @@ BUREAU_STATS_SHARE = 0.5
 KEY_PREFIX = "load-"
 TARGET_SUCCESS = 0.999
 TARGET_RATIO = 0.7
+LATE_MS = 10.0  # open loop: sending later than this (p99) means the machine was busy
 
 # Each bank's products as (code, min_points): all of them are quoted; those an enterprise of
 # the world's eligible list qualifies for (min_points <= ENTRY_POINTS) are applied for.
@@ -648,6 +649,7 @@ class Run:
     server_cpu_s: float
     server_sql: int
     server_served: int
+    load_average: float  # the machine's 1-minute load average at the end
 
     @property
     def cpu_ms(self) -> float:
@@ -714,6 +716,7 @@ def measure(
         sum(a["cpu_s"] - b["cpu_s"] for a, b in zip(after, before, strict=True)),
         sum(a["sql"] - b["sql"] for a, b in zip(after, before, strict=True)),
         sum(a["served"] - b["served"] for a, b in zip(after, before, strict=True)),
+        os.getloadavg()[0],
     )
 
 
@@ -892,6 +895,13 @@ def summary(runs: Sequence[Run], integrity: Integrity) -> bool:
     else:
         print("  [n/a]   gateway/direct throughput: no closed-loop runs (--closed-duration 0)")
     opened = {r.target: r.result for r in runs if r.result.mode == "open"}
+    late = {t: res.lag_ms(0.99) for t, res in opened.items()}
+    if any(lag > LATE_MS for lag in late.values()):
+        print(
+            "  [warn]  the load generator sent open-loop requests late (p99 "
+            + ", ".join(f"{t} {lag:.1f} ms" for t, lag in late.items())
+            + f", more than {LATE_MS:g} ms): other work on the machine; the latencies include it"
+        )
     if len(opened) == len(TARGETS):
         g, d = opened["gateway"], opened["direct"]
         print(
@@ -985,7 +995,7 @@ def run(args: argparse.Namespace) -> int:
                     f"  {target:<7} {res.mode:<6} {res.requests:6,} requests "
                     f"{res.throughput:7,.1f} req/s  success {_rate(res.success_rate)}  "
                     f"p50 {_ms(res.ms(0.5))} p99 {_ms(res.ms(0.99))} ms  "
-                    f"(load average {os.getloadavg()[0]:.2f})"
+                    f"(load average {run_.load_average:.2f})"
                 )
                 runs.append(run_)
         integrity = check_integrity(engine, callers, [*warmups, *(r.result for r in runs)])
