@@ -361,7 +361,24 @@ def database_problem(exc: BaseException) -> DatabaseProblem | None:
     return None
 
 
+def _nul_in_text(exc: Exception) -> bool:
+    # psycopg refuses to send a NUL (U+0000) in a text value; PostgreSQL cannot store one.
+    orig = getattr(exc, "orig", None)
+    return type(orig).__name__ == "DataError" and "NUL (0x00)" in str(orig)
+
+
 def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if _nul_in_text(exc):
+        # Bad input, not a server error: a JSON string may hold "\u0000", our text may not.
+        # The transaction was rolled back whole, like any failed request.
+        return problem_response(
+            request,
+            slug="validation-error",
+            title="Request validation failed",
+            status=422,
+            detail="Text may not contain the NUL character (U+0000)",
+            errors=[{"loc": ["body"], "msg": "contains U+0000", "type": "string_nul"}],
+        )
     problem = database_problem(exc)
     if problem is None:
         return _unexpected(request, exc)

@@ -70,6 +70,18 @@ def half_write(session: DbSession) -> None:
     raise RuntimeError("fails after writing")
 
 
+class Note(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str
+
+
+@router.post("/v1/test/note")
+def note(body: Note, session: DbSession) -> None:
+    write = text("INSERT INTO gw_audit_event (method, path, status, action) VALUES (:m, :p, 0, :a)")
+    session.execute(write, {"m": "X", "p": "/note", "a": "note-first"})
+    session.execute(write, {"m": "X", "p": "/note", "a": body.text})
+
+
 @pytest.fixture(scope="module")
 def app_client(settings: CoreSettings, engine: Engine) -> Iterator[TestClient]:
     verifier = make_verifier(settings, database_key_set(settings, engine))
@@ -168,6 +180,20 @@ def test_a_failing_request_leaves_nothing_half_written(
     with engine.connect() as conn:
         count = conn.execute(
             text("SELECT count(*) FROM gw_audit_event WHERE action = 'half-write'")
+        ).scalar_one()
+    assert count == 0
+
+
+def test_nul_in_text_is_422_and_writes_nothing(app_client: TestClient, engine: Engine) -> None:
+    # Found by the fuzzer: PUT /v1/admin/industries/{code} {"name": "a\u0000b"} was a 500
+    # (PostgreSQL text cannot hold U+0000); every text column of every service had it.
+    body = _problem(
+        app_client.post("/v1/test/note", json={"text": "a\u0000b"}), 422, "validation-error"
+    )
+    assert body["errors"][0]["type"] == "string_nul"
+    with engine.connect() as conn:
+        count = conn.execute(
+            text("SELECT count(*) FROM gw_audit_event WHERE action = 'note-first'")
         ).scalar_one()
     assert count == 0
 
