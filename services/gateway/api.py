@@ -31,6 +31,7 @@ from shared.db import DbSession
 from shared.errors import RateLimited, Unprocessable
 from shared.openapi import problems
 from shared.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor
+from shared.timestamps import Timestamp
 
 oauth = APIRouter(tags=["oauth"])
 admin = APIRouter(prefix="/v1/admin", tags=["admin: clients and keys"])
@@ -263,7 +264,7 @@ def audit(
     session: DbSession,
     settings: Settings,
     _: Admin,
-    since: Annotated[datetime | None, Query(description="RFC 3339 timestamp with offset")] = None,
+    since: Annotated[Timestamp | None, Query(description="RFC 3339 timestamp with offset")] = None,
     limit: Limit = 50,
     cursor: CursorParam = None,
 ) -> Page[AuditEventOut]:

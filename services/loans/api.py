@@ -42,6 +42,7 @@ from shared.db import DbSession
 from shared.errors import Forbidden, Unprocessable
 from shared.openapi import problems
 from shared.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor
+from shared.timestamps import Timestamp
 from shared.uscc import Uscc
 
 Reader = Annotated[Principal, Depends(require_scopes("loans:read"))]
@@ -191,7 +192,7 @@ def list_applications(
     principal: Reader,
     status: Annotated[str | None, Query(max_length=12)] = None,
     product_code: Annotated[str | None, Query(max_length=40)] = None,
-    updated_since: Annotated[datetime | None, Query()] = None,
+    updated_since: Annotated[Timestamp | None, Query()] = None,
     limit: Limit = 50,
     cursor: CursorParam = None,
 ) -> Page[ApplicationOut]:
@@ -367,7 +368,7 @@ def withdraw(
 
 @router.get("/deadline", response_model=DeadlineOut, summary="The two-working-day deadline")
 def deadline(
-    submitted_at: Annotated[datetime, Query(description="RFC 3339 with offset")],
+    submitted_at: Annotated[Timestamp, Query(description="RFC 3339 with offset")],
     session: DbSession,
     _: Reader,
 ) -> DeadlineOut:

@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Annotated, Literal, Self
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,6 +23,7 @@ from pydantic_core import PydanticCustomError
 from services.loans.calendar import SHANGHAI
 from services.scoring.vocab import Category
 from shared.money import NonNegativeMoney, PositiveMoney
+from shared.timestamps import Timestamp
 from shared.uscc import Uscc
 
 CODE = r"^[A-Z0-9_]{2,32}$"
@@ -174,7 +174,7 @@ class ApplicationIn(_In):
     product_code: str = Field(pattern=PRODUCT_CODE)
     amount: PositiveMoney
     term_months: int = Field(ge=1, le=360)
-    submitted_at: AwareDatetime | None = Field(
+    submitted_at: Timestamp | None = Field(
         default=None, description="when the enterprise applied (default: now); any UTC offset"
     )
 
@@ -189,7 +189,7 @@ class DecisionIn(_In):
     reason_codes: list[Annotated[str, Field(pattern=r"^[a-z0-9_.-]{1,40}$")]] = Field(
         default_factory=list, max_length=20
     )
-    decided_at: AwareDatetime | None = None
+    decided_at: Timestamp | None = None
 
     @model_validator(mode="after")
     def _approval_terms(self) -> Self:
@@ -206,7 +206,7 @@ class DisbursementIn(_In):
     """Money paid out."""
 
     amount: PositiveMoney
-    disbursed_at: AwareDatetime
+    disbursed_at: Timestamp
     reference: str = Field(min_length=1, max_length=100)
 
 
