@@ -13,7 +13,7 @@ answers with, as `application/problem+json` `Problem`:
 - operations with a path parameter: `404` (the resource it names is unknown);
 - operations whose JSON body names an enterprise (a property of format `uscc`): `404`
   (the enterprise is not in the points database);
-- operations with a `cursor` parameter: `400` (invalid-cursor);
+- operations with a cursor parameter (`cursor`, or described as one): `400` (invalid-cursor);
 - operations with an `If-Match` header: `412`.
 
 Anything else a route answers (a `409`, a `404` from a query parameter, …) it declares
@@ -108,6 +108,12 @@ def _names_an_enterprise(body: dict[str, Any], schemas: dict[str, Any]) -> bool:
     return any(p.get("format") == "uscc" for p in properties.values() if isinstance(p, dict))
 
 
+def _is_cursor(parameter: dict[str, Any]) -> bool:
+    # `cursor` on lists; the export's `since` is described as the cursor of the last pull.
+    description = str(parameter.get("description") or "").lower()
+    return parameter.get("name") == "cursor" or "cursor" in description
+
+
 def _statuses_for(operation: dict[str, Any], schemas: dict[str, Any]) -> set[int]:
     statuses = {503, 504}
     if operation.get("security"):
@@ -122,7 +128,7 @@ def _statuses_for(operation: dict[str, Any], schemas: dict[str, Any]) -> set[int
     parameters = operation.get("parameters", [])
     if any(p.get("in") == "path" for p in parameters):
         statuses.add(404)
-    if any(p.get("in") == "query" and p.get("name") == "cursor" for p in parameters):
+    if any(p.get("in") == "query" and _is_cursor(p) for p in parameters):
         statuses.add(400)
     if any(p.get("in") == "header" and p.get("name", "").lower() == "if-match" for p in parameters):
         statuses.add(412)
