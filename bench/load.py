@@ -58,23 +58,27 @@ process, pinned there while it starts them — and this process, the load genera
 `--load-cpu` (1), with `os.sched_setaffinity`. Each server reports the CPUs it may run on; the
 pinning is printed. PostgreSQL is not pinned (it runs on both CPUs, as the scheduler likes).
 
-Runs, for each target, the two targets alternating:
+Runs, after `--warmup` s (5) of the mix in closed loop per target (not reported; its
+submissions are checked like the others):
 
 1. closed loop, for the maximum throughput: `--concurrency` (8) keep-alive connections, each
    sending its next request as soon as the previous answer is in, for `--closed-duration` s
-   (20; 0 skips it);
+   (20; 0 skips it) per target;
 2. open loop at a fixed offered rate, for latency: `--rate` requests/s (default 100, about
    40 % of what either target sustains in closed loop on the 2-core development machine, so
    both run loaded but not saturated), Poisson arrivals (exponential gaps, seeded), for
-   `--duration` s (60). A request starts at its scheduled time whatever the others are
-   doing (on a new connection if none is idle) and its latency counts from that time, so a
-   server falling behind shows in the latency (no coordinated omission): this run's p99
-   means something.
+   `--duration` s (60) per target. A request starts at its scheduled time whatever the
+   others are doing (on a new connection if none is idle) and its latency counts from that
+   time, so a server falling behind shows in the latency (no coordinated omission): this
+   run's p99 means something.
 
-Each run follows `--warmup` s (3) of the mix in closed loop, whose figures are not reported
-(its submissions are checked like the others). The load comes from a minimal HTTP/1.1
-keep-alive client on asyncio streams (`bench.scoring.HttpPool`; httpx would spend about a
-millisecond of CPU per request); this process pauses its garbage collector during runs.
+Each is split into `--rounds` (3) interleaved rounds, the targets' order alternating (round
+n of both targets draws the same requests), and each target's rounds are reported together:
+other work on the machine then hits both targets alike rather than one of them (the
+development machine is shared; `--rounds 1` gives one unbroken run per target). The load
+comes from a minimal HTTP/1.1 keep-alive client on asyncio streams (`bench.scoring.HttpPool`;
+httpx would spend about a millisecond of CPU per request); this process pauses its garbage
+collector during runs.
 
 Reported for each run: requests, success rate, throughput (answers/s), p50/p95/p99 latency
 per operation and overall (every request with an HTTP answer); how late the load generator
@@ -103,8 +107,8 @@ returns a `MixResult` with one `Record` per request (`result.ms(0.99)`,
 Run from the repository root:
 
     .venv/bin/python -m bench.load [--duration 60] [--rate 100] [--closed-duration 20]
-        [--concurrency 8] [--weight-points 50 --weight-quote 30 --weight-submit 15
-        --weight-stats 5] [--refused 0.05] [--banks 5] [--enterprises 1000]
+        [--rounds 3] [--concurrency 8] [--weight-points 50 --weight-quote 30
+        --weight-submit 15 --weight-stats 5] [--refused 0.05] [--banks 5] [--enterprises 1000]
 """
 
 from __future__ import annotations
@@ -479,6 +483,28 @@ class MixResult:
         """Idempotency-Key -> application id of every submission answered 201."""
         return {r.key: r.application_id for r in self.records if r.application_id}
 
+    @classmethod
+    def merged(cls, parts: Sequence[MixResult]) -> MixResult:
+        """Consecutive runs as one: times shifted to follow each other, figures summed."""
+        first = parts[0]
+        whole = cls(first.label, first.rate, first.concurrency, 0.0)
+        for part in parts:
+            offset = whole.seconds
+            whole.records += [
+                replace(
+                    r,
+                    scheduled=r.scheduled + offset,
+                    sent=r.sent + offset,
+                    answered=r.answered + offset,
+                )
+                for r in part.records
+            ]
+            whole.duration += part.duration
+            whole.seconds += part.seconds
+            whole.connections += part.connections
+            whole.client_cpu_s += part.client_cpu_s
+        return whole
+
 
 def _port(base: str) -> int:
     parts = urlsplit(base)
@@ -661,9 +687,38 @@ class Run:
         """SQL statements per request (all server processes)."""
         return self.server_sql / max(1, self.result.requests)
 
+    @classmethod
+    def merged(cls, rounds: Sequence[Run]) -> Run:
+        """One target's rounds as one run (the highest load average of them)."""
+        return cls(
+            rounds[0].target,
+            MixResult.merged([r.result for r in rounds]),
+            sum(r.server_cpu_s for r in rounds),
+            sum(r.server_sql for r in rounds),
+            sum(r.server_served for r in rounds),
+            max(r.load_average for r in rounds),
+        )
+
 
 async def _counters(ports: Sequence[int]) -> list[dict[str, Any]]:
     return [await counters(port) for port in ports]
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "concurrency": args.concurrency,
+        "weights": args.weights,
+        "refused": args.refused,
+        "timeout": args.timeout,
+    }
+
+
+def warm_up(routes: str | dict[str, str], callers: Callers, args: argparse.Namespace) -> MixResult:
+    """`--warmup` seconds of the mix in closed loop (connections, caches, prepared statements)."""
+    warm = asyncio.run(run_mix(routes, callers, duration=args.warmup, seed=-1, **_options(args)))
+    if warm.failures:
+        print(f"  warm-up: {len(warm.failures)} failures of {warm.requests}")
+    return warm
 
 
 def measure(
@@ -673,26 +728,13 @@ def measure(
     args: argparse.Namespace,
     *,
     rate: float | None,
-    warmups: list[MixResult],
+    duration: float,
+    seed: int,
 ) -> Run:
-    """Warm up, then one measured run between two readings of the servers' counters."""
-    options: dict[str, Any] = {
-        "concurrency": args.concurrency,
-        "weights": args.weights,
-        "refused": args.refused,
-        "timeout": args.timeout,
-    }
-    if args.warmup > 0:
-        warm = asyncio.run(
-            run_mix(routes, callers, duration=args.warmup, seed=args.seed + 7, **options)
-        )
-        warmups.append(warm)
-        if warm.failures:
-            print(f"  warm-up: {len(warm.failures)} failures of {warm.requests}")
+    """One measured run between two readings of the servers' counters."""
     bases = [routes] if isinstance(routes, str) else list(routes.values())
     ports = [_port(b) for b in bases]
     before = asyncio.run(_counters(ports))
-    duration = args.duration if rate is not None else args.closed_duration
     gc.collect()
     gc.disable()  # a collection in this process would stall the requests in flight
     try:
@@ -702,9 +744,9 @@ def measure(
                 callers,
                 duration=duration,
                 rate=rate,
-                seed=args.seed,
+                seed=seed,
                 label=target,
-                **options,
+                **_options(args),
             )
         )
     finally:
@@ -976,28 +1018,40 @@ def run(args: argparse.Namespace) -> int:
         weights = ", ".join(f"{op} {args.weights[op]:g}" for op in OPS)
         print(
             f"mix weights {weights}; {args.refused:.0%} of submissions over the quote "
-            f"(expected 422); warm-up {args.warmup:g} s before each run"
+            f"(expected 422); {args.warmup:g} s warm-up per target; {args.rounds} interleaved "
+            "rounds per loop mode"
         )
 
+        warmups = [warm_up(routes[t], callers.with_tokens(gateway), args) for t in TARGETS]
         runs: list[Run] = []
-        warmups: list[MixResult] = []
-        phases: list[float | None] = []
+        phases: list[tuple[float | None, float]] = []
         if args.closed_duration > 0:
-            phases.append(None)
-        phases.append(args.rate)
-        for n, rate in enumerate(phases):
-            order = TARGETS if n % 2 == 0 else TARGETS[::-1]
-            for target in order:
-                fresh = callers.with_tokens(gateway)
-                run_ = measure(target, routes[target], fresh, args, rate=rate, warmups=warmups)
-                res = run_.result
-                print(
-                    f"  {target:<7} {res.mode:<6} {res.requests:6,} requests "
-                    f"{res.throughput:7,.1f} req/s  success {_rate(res.success_rate)}  "
-                    f"p50 {_ms(res.ms(0.5))} p99 {_ms(res.ms(0.99))} ms  "
-                    f"(load average {run_.load_average:.2f})"
-                )
-                runs.append(run_)
+            phases.append((None, args.closed_duration))
+        phases.append((args.rate, args.duration))
+        for rate, duration in phases:
+            rounds: dict[str, list[Run]] = {t: [] for t in TARGETS}
+            for n in range(args.rounds):
+                order = TARGETS if (len(runs) // 2 + n) % 2 == 0 else TARGETS[::-1]
+                for target in order:
+                    fresh = callers.with_tokens(gateway)
+                    part = measure(
+                        target,
+                        routes[target],
+                        fresh,
+                        args,
+                        rate=rate,
+                        duration=duration / args.rounds,
+                        seed=args.seed + n,  # the same requests for both targets
+                    )
+                    res = part.result
+                    print(
+                        f"  round {n + 1} {target:<7} {res.mode:<6} {res.requests:6,} requests "
+                        f"{res.throughput:7,.1f} req/s  success {_rate(res.success_rate)}  "
+                        f"p50 {_ms(res.ms(0.5))} p99 {_ms(res.ms(0.99))} ms  "
+                        f"(load average {part.load_average:.2f})"
+                    )
+                    rounds[target].append(part)
+            runs += [Run.merged(rounds[t]) for t in TARGETS]
         integrity = check_integrity(engine, callers, [*warmups, *(r.result for r in runs)])
         report_runs(runs, "closed")
         report_runs(runs, "open")
@@ -1021,7 +1075,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--closed-duration", type=float, default=20.0, help="closed-loop seconds (0: skip)"
     )
     parser.add_argument("--concurrency", type=int, default=8, help="closed-loop connections")
-    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds before a run")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds per loop mode (durations split)"
+    )
+    parser.add_argument("--warmup", type=float, default=5.0, help="warm-up seconds per target")
     for op in OPS:
         parser.add_argument(
             f"--weight-{op}", type=float, default=DEFAULT_WEIGHTS[op], help=f"weight of {op}"
@@ -1049,6 +1106,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("a run (with its warm-up) must end within the 15-minute token lifetime")
     if args.concurrency < 1 or not 1 <= args.banks <= len(BANKS) or args.enterprises < 10:
         parser.error("--concurrency >= 1, --banks 1-5, --enterprises >= 10")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if not 0 <= args.refused <= 1:
         parser.error("--refused is a share, 0-1")
     return args
