@@ -149,7 +149,8 @@ def test_rotation_publishes_the_key_before_it_signs(
 ) -> None:
     """Another gateway process (which loaded keys before the rotation) accepts new tokens."""
     engine = make_engine(database_url)
-    settings = make_settings(database_url, unknown_kid_cooldown_seconds=1)
+    # The pending window must outlast the steps below on a loaded CI machine.
+    settings = make_settings(database_url, unknown_kid_cooldown_seconds=3)
     with (
         TestClient(build_gateway(settings, engine)) as a,
         TestClient(build_gateway(settings, engine)) as b,
@@ -166,7 +167,7 @@ def test_rotation_publishes_the_key_before_it_signs(
         again = a.post("/v1/admin/keys/rotate", headers=bearer(admin))
         assert again.status_code == 409
         assert again.json()["type"].endswith("/problems/key-rotation-pending")
-        time.sleep(1.2)
+        time.sleep(3.2)
         fresh = get_token(a, make_client("bureau"))
         assert jwt.get_unverified_header(fresh)["kid"] == new_kid
         assert b.get("/v1/loans/whoami", headers=bearer(fresh)).status_code == 200
