@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from shared.errors import InvalidCursor
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
@@ -59,3 +60,19 @@ def decode_cursor(cursor: str, *, key: bytes, context: str) -> list[Any]:
     if not isinstance(values, list):
         raise InvalidCursor("The cursor is not one this API issued")
     return values
+
+
+def next_cursor(
+    rows: Sequence[R],
+    limit: int,
+    position: Callable[[R], Sequence[Any]],
+    *,
+    key: bytes,
+    context: str,
+) -> str | None:
+    """The cursor after a page: `rows` were fetched as up to `limit + 1` in the list's order,
+    so one more than `limit` means more follow, and the next page starts after row `limit`
+    (at its `position`, the sort-key values). None on the last page."""
+    if len(rows) <= limit:
+        return None
+    return encode_cursor(position(rows[limit - 1]), key=key, context=context)

@@ -30,7 +30,7 @@ from shared.auth.jwt import KeySet
 from shared.db import DbSession
 from shared.errors import RateLimited, Unprocessable
 from shared.openapi import problems
-from shared.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor
+from shared.pagination import CursorParam, Limit, Page, decode_cursor, next_cursor
 from shared.timestamps import Timestamp
 
 oauth = APIRouter(tags=["oauth"])
@@ -198,13 +198,12 @@ def list_clients(
     if cursor is not None:
         after = str(decode_cursor(cursor, key=settings.cursor_key, context="clients")[0])
     rows = service.list_clients(session, after=after, limit=limit)
-    items = [ClientOut.model_validate(c) for c in rows[:limit]]
-    next_cursor = (
-        encode_cursor([items[-1].client_id], key=settings.cursor_key, context="clients")
-        if len(rows) > limit
-        else None
+    return Page[ClientOut](
+        items=[ClientOut.model_validate(c) for c in rows[:limit]],
+        next_cursor=next_cursor(
+            rows, limit, lambda c: [c.client_id], key=settings.cursor_key, context="clients"
+        ),
     )
-    return Page[ClientOut](items=items, next_cursor=next_cursor)
 
 
 @admin.get("/clients/{client_id}", response_model=ClientOut, summary="One API client")
@@ -289,14 +288,16 @@ def audit(
         )
     ]
     merged = sorted(writes + pulls, key=lambda e: (e[0], e[1], e[2]))
-    items = [e[3] for e in merged[:limit]]
-    next_cursor = None
-    if len(merged) > limit:
-        last = merged[limit - 1]
-        next_cursor = encode_cursor(
-            [last[0].isoformat(), last[1], last[2]], key=settings.cursor_key, context="audit"
-        )
-    return Page[AuditEventOut](items=items, next_cursor=next_cursor)
+    return Page[AuditEventOut](
+        items=[e[3] for e in merged[:limit]],
+        next_cursor=next_cursor(
+            merged,
+            limit,
+            lambda e: [e[0].isoformat(), e[1], e[2]],
+            key=settings.cursor_key,
+            context="audit",
+        ),
+    )
 
 
 def _after(position: tuple[datetime, int, int] | None, source: int) -> tuple[datetime, int] | None:

@@ -37,7 +37,7 @@ from shared.auth.deps import require_scopes
 from shared.auth.principal import Principal
 from shared.db import DbSession
 from shared.errors import Forbidden
-from shared.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor
+from shared.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor, next_cursor
 from shared.uscc import Uscc
 
 Reader = Annotated[Principal, Depends(require_scopes("guarantee:read"))]
@@ -207,14 +207,12 @@ def get_consents(
         at, ident = decode_cursor(cursor, key=key, context=context)
         after = (datetime.fromisoformat(str(at)), uuid.UUID(str(ident)))
     rows = service.list_consents(session, uscc=uscc, firm_code=firm_code, after=after, limit=limit)
-    items = [_consent_out(c) for c in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(
-            [last.created_at.isoformat(), str(last.id)], key=key, context=context
-        )
-    return Page[ConsentOut](items=items, next_cursor=next_cursor)
+    return Page[ConsentOut](
+        items=[_consent_out(c) for c in rows[:limit]],
+        next_cursor=next_cursor(
+            rows, limit, lambda c: [c.created_at.isoformat(), str(c.id)], key=key, context=context
+        ),
+    )
 
 
 # ---------------------------------------------------------------- feature export

@@ -41,7 +41,7 @@ from shared.auth.principal import Principal
 from shared.db import DbSession
 from shared.errors import Forbidden, Unprocessable
 from shared.openapi import problems
-from shared.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor
+from shared.pagination import CursorParam, Limit, Page, decode_cursor, next_cursor
 from shared.timestamps import Timestamp
 from shared.uscc import Uscc
 
@@ -217,14 +217,12 @@ def list_applications(
         after=after,
         limit=limit,
     )
-    items = [ApplicationOut.model_validate(a, from_attributes=True) for a in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(
-            [last.updated_at.isoformat(), str(last.id)], key=key, context=context
-        )
-    return Page[ApplicationOut](items=items, next_cursor=next_cursor)
+    return Page[ApplicationOut](
+        items=[ApplicationOut.model_validate(a, from_attributes=True) for a in rows[:limit]],
+        next_cursor=next_cursor(
+            rows, limit, lambda a: [a.updated_at.isoformat(), str(a.id)], key=key, context=context
+        ),
+    )
 
 
 @router.get("/applications/{app_id}", response_model=ApplicationOut, summary="An application")

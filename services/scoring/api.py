@@ -33,7 +33,7 @@ from shared.auth.principal import Principal
 from shared.bulk import parse_rows
 from shared.db import DbSession
 from shared.openapi import problems
-from shared.pagination import CursorParam, Limit, decode_cursor, encode_cursor
+from shared.pagination import CursorParam, Limit, decode_cursor, next_cursor
 from shared.uscc import Uscc
 
 Reader = Annotated[Principal, Depends(require_scopes("scoring:read"))]
@@ -152,15 +152,13 @@ def rankings(
         )
         for r in page
     ]
-    next_cursor = (
-        encode_cursor([page[-1].rank], key=key, context=context) if len(rows) > limit else None
-    )
+    following = next_cursor(rows, limit, lambda r: [r.rank], key=key, context=context)
     return RankingPage(
         period=ranking.period,
         model_version=ranking.model_version,
         rank_total=total,
         items=items,
-        next_cursor=next_cursor,
+        next_cursor=following,
     )
 
 

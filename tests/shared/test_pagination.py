@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from shared.errors import InvalidCursor
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, encode_cursor, next_cursor
 
 KEY = b"k" * 32
 
@@ -26,3 +26,13 @@ def test_a_cursor_from_another_list_or_tenant_is_invalid() -> None:
         decode_cursor(cursor, key=KEY, context="export:FIRM_B")
     with pytest.raises(InvalidCursor):
         decode_cursor(cursor, key=b"x" * 32, context="export:FIRM_A")
+
+
+def test_next_cursor_points_after_the_last_row_of_the_page_only_when_more_follow() -> None:
+    key = b"k" * 32
+    rows = [(1, "a"), (2, "b"), (3, "c")]  # fetched as limit + 1 = 3 for limit 2
+    cursor = next_cursor(rows, 2, lambda r: [r[0], r[1]], key=key, context="list")
+    assert cursor is not None
+    assert decode_cursor(cursor, key=key, context="list") == [2, "b"]
+    assert next_cursor(rows[:2], 2, lambda r: [r[0]], key=key, context="list") is None
+    assert next_cursor([], 2, lambda r: [r], key=key, context="list") is None
