@@ -157,9 +157,9 @@ from bench.loans import (
     set_up_world,
 )
 from bench.scoring import HttpPool
-from services.loans.calendar import local_date
 from services.runtime import build_service, engine_for
 from shared import migrate
+from shared.clock import local_date
 from shared.db import make_engine
 
 OPS = ("points", "quote", "submit", "stats")

@@ -23,7 +23,7 @@ from services.gateway.schemas import ClientCreate
 from services.guarantee import service as guarantee
 from services.guarantee.schemas import ConsentIn
 from services.loans import service as loans
-from services.loans.calendar import SHANGHAI, WorkCalendar
+from services.loans.calendar import WorkCalendar
 from services.loans.schemas import (
     ApplicationIn,
     DecisionIn,
@@ -36,6 +36,7 @@ from services.scoring import service as scoring
 from services.scoring.models import Enterprise
 from services.scoring.schemas import EnterpriseIn, IndicatorIn
 from services.scoring.vocab import DISTRICTS
+from shared.clock import SHANGHAI
 from shared.uscc import ALPHABET, check_char
 
 SEED = 2026

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
@@ -35,6 +34,7 @@ from services.guarantee.schemas import (
 from shared.app import settings_of
 from shared.auth.deps import require_scopes
 from shared.auth.principal import Principal
+from shared.clock import SHANGHAI
 from shared.db import DbSession
 from shared.errors import Forbidden
 from shared.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor, next_cursor
@@ -44,7 +44,6 @@ Reader = Annotated[Principal, Depends(require_scopes("guarantee:read"))]
 Exporter = Annotated[Principal, Depends(require_scopes("export:read"))]
 Admin = Annotated[Principal, Depends(require_scopes("admin"))]
 Year = Annotated[int, Path(ge=2000, le=2100)]
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_EXPORT_ROWS = 100_000
 
 router = APIRouter(prefix="/v1/guarantee", tags=["guarantee"])

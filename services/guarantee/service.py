@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,11 +27,11 @@ from services.guarantee.features import CSV_CELLS_SQL, NDJSON_LINE_SQL
 from services.guarantee.models import Consent, ExportPull, FeeRate
 from services.guarantee.schemas import ConsentIn
 from services.scoring import queries as scoring
+from shared.clock import in_the_future
 from shared.errors import Unprocessable
 from shared.money import round_cents
 
 TOP = 100
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 # ---------------------------------------------------------------- waiver
@@ -159,7 +159,7 @@ def grant_many(session: Session, items: Sequence[ConsentIn], by: str) -> list[Co
     """Record consents; each enterprise must exist and no grant may lie in the future."""
     now = datetime.now(UTC)
     for data in items:
-        if data.granted_at > now + CLOCK_SKEW:
+        if in_the_future(data.granted_at, now):
             raise Unprocessable(
                 "granted_at is in the future; record a consent once it is given",
                 errors=[{"loc": ["body", "granted_at"], "msg": "in the future"}],

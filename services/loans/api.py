@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.loans import idempotency, service
-from services.loans.calendar import local_date
 from services.loans.idempotency import Stored
 from services.loans.models import Application, Product
 from services.loans.schemas import (
@@ -38,6 +37,7 @@ from services.loans.schemas import (
 from shared.app import settings_of
 from shared.auth.deps import require_scopes
 from shared.auth.principal import Principal
+from shared.clock import local_date
 from shared.db import DbSession
 from shared.errors import Forbidden, Unprocessable
 from shared.openapi import problems

@@ -14,11 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from shared.clock import SHANGHAI
+
 WORKING_DAYS_TO_DECIDE = 2
 END_OF_DAY = time(23, 59, 59)
 
@@ -118,11 +118,6 @@ class WorkCalendar:
         local_day = submitted_at.astimezone(SHANGHAI).date()
         due_day, provisional = self.add_working_days(local_day, WORKING_DAYS_TO_DECIDE)
         return Deadline(datetime.combine(due_day, END_OF_DAY, tzinfo=SHANGHAI), provisional)
-
-
-def local_date(moment: datetime) -> date:
-    """The Asia/Shanghai business date of an aware timestamp."""
-    return moment.astimezone(SHANGHAI).date()
 
 
 def validate_year(year: int, holidays: Iterable[date], make_up: Iterable[date]) -> list[str]:

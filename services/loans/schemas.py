@@ -20,8 +20,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from services.loans.calendar import SHANGHAI
 from services.scoring.vocab import Category
+from shared.clock import SHANGHAI
 from shared.money import NonNegativeMoney, PositiveMoney
 from shared.timestamps import Timestamp
 from shared.uscc import Uscc

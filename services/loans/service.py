@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,6 @@ from services.loans.calendar import (
     WorkCalendar,
     YearSchedule,
     bundled,
-    local_date,
     validate_year,
     weekdays,
 )
@@ -58,6 +57,7 @@ from services.loans.schemas import (
 )
 from services.scoring import queries as scoring
 from shared.bulk import CSV_TYPES, parse_rows
+from shared.clock import in_the_future, local_date
 from shared.errors import (
     Forbidden,
     PreconditionFailed,
@@ -65,8 +65,6 @@ from shared.errors import (
     UnsupportedMediaType,
     validation_errors,
 )
-
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +317,7 @@ def submit(session: Session, data: ApplicationIn, actor: Actor) -> Application:
         raise Forbidden("Only a bank submits applications")
     now = datetime.now(UTC)
     submitted_at = data.submitted_at or now
-    if submitted_at > now + CLOCK_SKEW:
+    if in_the_future(submitted_at, now):
         raise BadTiming(
             "submitted_at is in the future",
             errors=[{"loc": ["body", "submitted_at"], "msg": "in the future"}],
@@ -484,7 +482,7 @@ def decide(
             "decided_at is before the submission",
             errors=[{"loc": ["body", "decided_at"], "msg": "before submitted_at"}],
         )
-    if decided_at > datetime.now(UTC) + CLOCK_SKEW:
+    if in_the_future(decided_at):
         raise BadTiming(
             "decided_at is in the future",
             errors=[{"loc": ["body", "decided_at"], "msg": "in the future"}],

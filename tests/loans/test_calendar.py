@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.loans.calendar import SHANGHAI, WorkCalendar, YearSchedule, validate_year
+from services.loans.calendar import WorkCalendar, YearSchedule, validate_year
+from shared.clock import SHANGHAI
 
 CAL = WorkCalendar()
 
