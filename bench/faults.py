@@ -26,7 +26,11 @@ Issue "Hardening", item 12. What it does, in one run:
   after the load, the integrity of the stored data: the bank client's
   applications equal the distinct keys that got a 201 (nothing lost, nothing duplicated;
   replays are fine), every key maps to at most one application and each 201 names the
-  application stored for its key.
+  application stored for its key;
+- the latency of every answer (errors included): p50/p99/max of the fault-free part before
+  the restart (after a 2 s warm-up: the baseline), of the whole run after the warm-up (the
+  fault run) and of the part after the down window + 2 s, and the fault run's p99 as a ratio
+  of the baseline's (target: at most 3x).
 
 Each property gets a verdict line. The exit status is 1 only when the bench itself breaks
 (setup fails, the restart command fails, the server never comes back); findings about the
@@ -43,6 +47,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import random
 import shlex
@@ -61,7 +66,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench._common import free_port, stop, table, wait_ready
+from bench._common import free_port, percentile, stop, table, wait_ready
 from bench.loans import (
     AMOUNT,
     OWN_PRODUCTS,
@@ -80,6 +85,8 @@ from shared.db import make_engine
 
 PROBLEM_JSON = "application/problem+json"
 GRACE_S = 2.0  # errors are expected within the down window plus this
+WARM_UP_S = 2.0  # the first seconds open connections and warm caches: not the baseline
+P99_RATIO_TARGET = 3.0  # p99 over the fault run vs the fault-free baseline (issue item 17)
 
 
 # ---------------------------------------------------------------- the database server
@@ -547,8 +554,46 @@ def report(
             f"{sum(1 for a in tries if a.status == 409)} x 409, "
             + (f"201 at t={done[0]:.2f} s" if done else "never 201")
         )
+
+    # Latency: the fault-free part before the restart (after a warm-up) is the baseline.
+    def p99(group: list[Attempt]) -> float:
+        return percentile(sorted(a.answered - a.sent for a in group), 0.99)
+
+    baseline = [a for a in attempts if a.sent >= WARM_UP_S and a.answered < load.restart_started]
+    during = [a for a in attempts if a.sent >= WARM_UP_S]
+    after = [a for a in attempts if a.sent >= window_end]
+    base_p99 = p99(baseline)
+    print()
+    print("latency (every answer, errors included; ms)")
+    print(
+        table(
+            ["part of the load", "requests", "p50", "p99", "max", "p99 / baseline"],
+            [
+                [
+                    label,
+                    f"{len(group):,}",
+                    f"{1000 * percentile(sorted(a.answered - a.sent for a in group), 0.5):.1f}",
+                    f"{1000 * p99(group):.1f}",
+                    f"{1000 * max((a.answered - a.sent for a in group), default=math.nan):.1f}",
+                    f"{p99(group) / base_p99:.2f}x",
+                ]
+                for label, group in (
+                    (f"baseline: t={WARM_UP_S:g} s to the restart", baseline),
+                    ("the fault run: all after the warm-up", during),
+                    ("after the down window + 2 s", after),
+                )
+            ],
+        )
+    )
+    fault_ratio = p99(during) / base_p99
+
     print()
     print("verdicts")
+    print(
+        f"  {_tag(fault_ratio <= P99_RATIO_TARGET)}p99 during the fault run within "
+        f"{P99_RATIO_TARGET:g}x the baseline p99: {fault_ratio:.2f}x "
+        f"({1000 * p99(during):.1f} ms vs {1000 * base_p99:.1f} ms)"
+    )
     print(
         f"  {_tag(bool(back) and down_end <= db_back)}the service is back within "
         f"{GRACE_S:.0f} s of PostgreSQL: down window {down_end - load.restart_started:.2f} s, "
