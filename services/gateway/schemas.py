@@ -12,10 +12,25 @@ from shared.auth.principal import Role
 CODE_PATTERN = r"^[A-Z0-9_]{2,32}$"
 
 
+def _tenant_code(role: str, field: str) -> dict[str, Any]:
+    """JSON Schema: `field` is a string for `role` and absent (or null) for every other."""
+    return {
+        "if": {"properties": {"role": {"const": role}}, "required": ["role"]},
+        "then": {"required": [field], "properties": {field: {"type": "string"}}},
+        "else": {"properties": {field: {"type": "null"}}},
+    }
+
+
 class ClientCreate(BaseModel):
     """A new API client. Banks need `bank_code`, credit firms `firm_code`; nobody else has one."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The document says what `_tenant_matches_role` checks (the fuzzer found it unsaid).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "allOf": [_tenant_code("bank", "bank_code"), _tenant_code("credit_firm", "firm_code")]
+        },
+    )
 
     name: str = Field(min_length=1, max_length=200)
     role: Role

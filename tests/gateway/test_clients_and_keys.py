@@ -6,13 +6,17 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import jsonschema_rs
+import pytest
 from fastapi.testclient import TestClient
 from jose import jwt
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.crypto import KeyEncryptor
 from services.gateway.models import Client, SigningKey
+from services.gateway.schemas import ClientCreate
 from services.runtime import build_gateway
 from shared.auth import jwt as tokens
 from shared.db import make_engine
@@ -199,3 +203,26 @@ def test_retired_key_leaves_jwks_once_its_tokens_have_expired(
     kids = {k["kid"] for k in api.get("/.well-known/jwks.json").json()["keys"]}
     assert stale.kid not in kids
     assert recent.kid in kids  # tokens up to 15 min old may still be signed by it
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "role": "bank", "bank_code": "TZB"},
+        {"name": "x", "role": "bank"},
+        {"name": "x", "role": "bureau", "bank_code": "TZB"},
+        {"name": "x", "role": "credit_firm", "firm_code": "F1"},
+        {"name": "x", "role": "credit_firm", "firm_code": None},
+        {"name": "x", "role": "admin", "firm_code": "F1"},
+        {"name": "x", "role": "admin", "bank_code": None, "firm_code": None},
+    ],
+)
+def test_the_documented_client_schema_is_what_is_accepted(body: dict[str, object]) -> None:
+    # Found by the fuzzer: the document allowed a bank without bank_code, which is a 422.
+    documented = jsonschema_rs.validator_for(ClientCreate.model_json_schema()).is_valid(body)
+    try:
+        ClientCreate.model_validate(body)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert documented is accepted
