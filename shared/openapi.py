@@ -23,11 +23,12 @@ here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from shared.errors import PROBLEM_MEDIA_TYPE
 
@@ -135,6 +136,27 @@ def _statuses_for(operation: dict[str, Any], schemas: dict[str, Any]) -> set[int
     return statuses
 
 
+_BODY_SCHEMAS = "x-body-schemas"
+
+
+def parsed_body(
+    model: type[BaseModel], *, rows: bool = False, other: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """`openapi_extra=` for a body the route parses itself (JSON, or CSV/YAML as `other`
+    media types): the JSON schema is `model`'s — a non-empty array of them when `rows` — so
+    the document shows, and a client generator or fuzzer sends, what is validated."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions = schema.pop("$defs", {})
+    json_schema = {"type": "array", "items": schema, "minItems": 1} if rows else schema
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": json_schema}, **(other or {})},
+        },
+        _BODY_SCHEMAS: definitions,  # moved into components by `describe_problems`
+    }
+
+
 def describe_problems(document: dict[str, Any]) -> dict[str, Any]:
     """Declare every operation's problem responses in `document` (in place; idempotent)."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
@@ -142,6 +164,7 @@ def describe_problems(document: dict[str, Any]) -> dict[str, Any]:
         for operation in item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            schemas.update(operation.pop(_BODY_SCHEMAS, {}))
             responses: dict[str, Any] = operation["responses"]
             for status in _statuses_for(operation, schemas):
                 responses.setdefault(str(status), {"description": _describe(status)})

@@ -40,7 +40,7 @@ from shared.auth.principal import Principal
 from shared.clock import local_date
 from shared.db import DbSession
 from shared.errors import Forbidden, Unprocessable
-from shared.openapi import problems
+from shared.openapi import parsed_body, problems
 from shared.pagination import CursorParam, Limit, Page, decode_cursor, next_cursor
 from shared.timestamps import Timestamp
 from shared.uscc import Uscc
@@ -397,20 +397,17 @@ def get_calendar(year: Year, session: DbSession, _: Reader) -> CalendarOut:
     )
 
 
-_CALENDAR_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": CalendarIn.model_json_schema()},
-            "text/csv": {
-                "schema": {
-                    "type": "string",
-                    "description": "date,kind rows; kind is holiday or workday",
-                }
-            },
-        },
-    }
-}
+_CALENDAR_BODY = parsed_body(
+    CalendarIn,
+    other={
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "date,kind rows; kind is holiday or workday",
+            }
+        }
+    },
+)
 
 
 async def _calendar_body(request: Request, _: Admin) -> CalendarIn:

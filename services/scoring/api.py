@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
@@ -32,7 +32,7 @@ from shared.auth.deps import require_scopes
 from shared.auth.principal import Principal
 from shared.bulk import parse_rows
 from shared.db import DbSession
-from shared.openapi import problems
+from shared.openapi import parsed_body, problems
 from shared.pagination import CursorParam, Limit, decode_cursor, next_cursor
 from shared.uscc import Uscc
 
@@ -46,15 +46,7 @@ PeriodQuery = Annotated[
 router = APIRouter(prefix="/v1/scoring", tags=["scoring"])
 admin = APIRouter(prefix="/v1/admin", tags=["admin: scoring"])
 
-_BULK_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "array", "items": {}, "minItems": 1}},
-            "text/csv": {"schema": {"type": "string"}},
-        },
-    }
-}
+_CSV = {"text/csv": {"schema": {"type": "string"}}}
 
 
 def _enterprise_out(session: DbSession, uscc: str) -> EnterpriseOut:
@@ -243,7 +235,7 @@ def put_industry(
     "/enterprises",
     response_model=BulkResult,
     responses=problems(422),
-    openapi_extra=_BULK_BODY,
+    openapi_extra=parsed_body(EnterpriseIn, rows=True, other=_CSV),
     summary="Bulk upsert enterprises (JSON or CSV)",
 )
 def put_enterprises(raw: RawBody, session: DbSession, _: Admin) -> BulkResult:
@@ -263,7 +255,7 @@ def put_enterprises(raw: RawBody, session: DbSession, _: Admin) -> BulkResult:
 @admin.put(
     "/indicators/{period}",
     response_model=BulkResult,
-    openapi_extra=_BULK_BODY,
+    openapi_extra=parsed_body(IndicatorIn, rows=True, other=_CSV),
     summary="Bulk upsert a period's indicator data (JSON or CSV)",
 )
 def put_indicators(period: PeriodPath, raw: RawBody, session: DbSession, _: Admin) -> BulkResult:
@@ -276,15 +268,9 @@ def put_indicators(period: PeriodPath, raw: RawBody, session: DbSession, _: Admi
     return BulkResult(received=len(rows), created=done.created, updated=done.updated)
 
 
-_MODEL_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/yaml": {"schema": {"type": "string"}},
-        },
-    }
-}
+_MODEL_BODY = parsed_body(
+    ModelDefinition, other={"application/yaml": {"schema": {"type": "string"}}}
+)
 
 
 async def _model_body(request: Request, _: Admin) -> ModelDefinition:

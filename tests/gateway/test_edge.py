@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -256,3 +257,52 @@ def test_secrets_and_tokens_never_reach_the_logs(
     assert creds.client_secret not in logged  # …but never the secret
     assert token not in logged
     assert token[-20:] not in logged
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = spec["components"]["schemas"][name]
+    return schema
+
+
+def test_every_json_request_body_forbids_unknown_fields(api: TestClient) -> None:
+    """Mass assignment: generated from the document, so a new request model is checked too."""
+    spec = api.get("/openapi.json").json()
+    checked = []
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            content = op.get("requestBody", {}).get("content", {})
+            if "application/json" not in content:
+                continue
+            schema = _resolve(spec, content["application/json"]["schema"])
+            while schema.get("type") == "array":  # bulk uploads: every row is a model
+                schema = _resolve(spec, schema["items"])
+            for variant in schema.get("anyOf", [schema]):
+                variant = _resolve(spec, variant)
+                if variant.get("type") == "null":  # an optional body
+                    continue
+                if variant.get("type") == "array":
+                    variant = _resolve(spec, variant["items"])
+                assert variant.get("additionalProperties") is False, (method, path, variant)
+            checked.append((method, path))
+    assert len(checked) >= 15, checked  # the admin uploads, loans writes, consents, clients ...
+
+
+def test_no_cors_is_granted_to_a_browser_origin(api: TestClient, admin_token: str) -> None:
+    """No CORS middleware: a browser on another origin gets no Access-Control-* grant, with or
+    without credentials (bank systems call server to server)."""
+    evil = {"Origin": "https://evil.example"}
+    preflight = api.options(
+        "/v1/loans/applications",
+        headers={
+            **evil,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+    call = api.get("/v1/scoring/whoami", headers={**evil, **bearer(admin_token)})
+    assert call.status_code == 200
+    for response in (preflight, call):
+        granted = {h for h in response.headers if h.lower().startswith("access-control-")}
+        assert granted == set(), response.headers
