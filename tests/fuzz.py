@@ -71,7 +71,6 @@ SEMANTIC_REJECTIONS: dict[str, tuple[str, str]] = {
     # Reported to the guarantee service's owner: FeeRateIn.rate is a Decimal documented as
     # any number or string, but refused beyond 6 digits / 4 places (and the contract wants
     # string rates).
-    "POST /v1/admin/fee-rates": ("422", "rate digits (guarantee: document it, see README)"),
 }
 
 

@@ -37,6 +37,7 @@ from shared.auth.principal import Principal
 from shared.clock import SHANGHAI
 from shared.db import DbSession
 from shared.errors import Forbidden
+from shared.openapi import problems
 from shared.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor, next_cursor
 from shared.uscc import Uscc
 
@@ -118,7 +119,12 @@ def get_waivers(
     return entries
 
 
-@router.post("/quotes", response_model=QuoteOut, summary="Price the 泰信保 guarantee")
+@router.post(
+    "/quotes",
+    response_model=QuoteOut,
+    responses=problems(409),
+    summary="Price the 泰信保 guarantee",
+)
 def post_quote(body: QuoteIn, session: DbSession, _: Reader) -> QuoteOut:
     """fee = amount × annual rate × months / 12, half-up to cents; waived → payable 0.00.
     Writes nothing."""
@@ -181,7 +187,12 @@ def post_consent(body: ConsentIn, session: DbSession, principal: Admin) -> Conse
     return _consent_out(service.grant(session, body, principal.client_id))
 
 
-@admin.post("/consents/{consent_id}/revoke", response_model=ConsentOut, summary="Revoke a consent")
+@admin.post(
+    "/consents/{consent_id}/revoke",
+    response_model=ConsentOut,
+    responses=problems(409),
+    summary="Revoke a consent",
+)
 def revoke_consent(consent_id: uuid.UUID, session: DbSession, principal: Admin) -> ConsentOut:
     """The history keeps it; the firm's next pull gets a tombstone."""
     return _consent_out(service.revoke(session, consent_id, principal.client_id))

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.money import NonNegativeMoney, PositiveMoney
+from shared.rates import NonNegativeRate
+from shared.timestamps import Timestamp
 from shared.uscc import Uscc
 
 FirmCode = Annotated[str, Field(pattern=r"^[A-Z0-9_]{2,32}$")]
-Rate = Annotated[
-    Decimal,
-    Field(ge=0, lt=1, max_digits=6, decimal_places=4),
-    PlainSerializer(lambda v: f"{v:.4f}", return_type=str, when_used="json"),
-]
 
 
 class WaiverBasis(BaseModel):
@@ -44,7 +40,7 @@ class FeeRateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     effective_year: int = Field(ge=2000, le=2100)
-    rate: Rate
+    rate: NonNegativeRate
     note: str = Field(default="", max_length=500)
 
 
@@ -54,7 +50,7 @@ class FeeRateOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     effective_year: int
-    rate: Rate
+    rate: NonNegativeRate
     note: str
     set_at: datetime
     set_by: str | None
@@ -82,7 +78,7 @@ class QuoteOut(BaseModel):
     year: int
     amount: PositiveMoney
     term_months: int
-    fee_rate: Rate
+    fee_rate: NonNegativeRate
     fee: NonNegativeMoney
     waived: bool
     payable_fee: NonNegativeMoney
@@ -95,8 +91,8 @@ class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     uscc: Uscc
     firm_code: FirmCode
-    granted_at: AwareDatetime
-    expires_at: AwareDatetime | None = None
+    granted_at: Timestamp
+    expires_at: Timestamp | None = None
     evidence_ref: str = Field(min_length=1, max_length=200)
 
     @model_validator(mode="after")

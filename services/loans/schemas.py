@@ -2,63 +2,28 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Literal, Self
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from services.scoring.vocab import Category
 from shared.clock import SHANGHAI
 from shared.money import NonNegativeMoney, PositiveMoney
+from shared.rates import Rate
 from shared.timestamps import Timestamp
 from shared.uscc import Uscc
 
 CODE = r"^[A-Z0-9_]{2,32}$"
 PRODUCT_CODE = r"^[A-Za-z0-9_-]{2,40}$"
-
-# Above 0, below 1, at most 4 decimals: "0.0365", ".05"
-RATE_PATTERN = r"^0?\.([1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9])$"
-_RATE_TEXT = re.compile(RATE_PATTERN)
-
-
-def _rate_text(value: object) -> object:
-    """Rates are JSON strings, like money (a float loses digits); Decimals come from code."""
-    if isinstance(value, str) and not _RATE_TEXT.fullmatch(value):
-        raise PydanticCustomError(
-            "rate_format", 'a rate is a string such as "0.0365": above 0, below 1, 4 decimals'
-        )
-    if not isinstance(value, str | Decimal):
-        raise PydanticCustomError("rate_type", 'a rate is a JSON string such as "0.0365"')
-    return value
-
-
-Rate = Annotated[
-    Decimal,
-    BeforeValidator(_rate_text),
-    Field(gt=0, lt=1, max_digits=6, decimal_places=4),
-    PlainSerializer(lambda v: f"{v:.4f}", return_type=str, when_used="json"),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": RATE_PATTERN,
-            "description": 'annual rate, e.g. "0.0365"',
-        }
-    ),
-]
-
 
 ShanghaiTime = Annotated[
     datetime,

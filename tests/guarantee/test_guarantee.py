@@ -457,3 +457,23 @@ def test_export_row_values_agree_with_scoring_and_csv_with_ndjson(
 
     for row, line in zip(rows, cells, strict=True):
         assert line == [as_cell(row.get(name)) for name in names]
+
+
+def test_rates_and_consent_times_take_only_their_documented_text(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    """Found by fuzzing: a JSON number was read as a rate (a float) or as a Unix time."""
+    for rate in (0.012, 4.83578635833513e-217, "0.01200", "1", "-0.01", "0.0120 "):
+        r = api.post(
+            "/v1/admin/fee-rates", headers=admin, json={"effective_year": 2089, "rate": rate}
+        )
+        assert r.status_code == 422, (rate, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    u = new_uscc()
+    api.put("/v1/admin/enterprises", headers=admin, json=[enterprise(u)])
+    base = {"uscc": u, "firm_code": "CRX", "evidence_ref": "授权书"}
+    for granted_at in (0.5, "0.5", 1700000000, "2026-01-01"):
+        r = api.post("/v1/admin/consents", headers=admin, json={**base, "granted_at": granted_at})
+        assert r.status_code == 422, (granted_at, r.text)
+    history = api.get("/v1/guarantee/fee-rates", headers=admin).json()
+    assert all(h["effective_year"] != 2089 for h in history)  # nothing was written
