@@ -17,6 +17,7 @@ from shared.middleware import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
     CatchAllMiddleware,
+    InFlightLimitMiddleware,
     RequestIdMiddleware,
 )
 from shared.migrate import at_head
@@ -113,6 +114,7 @@ def create_service_app(
     if edge:
         app.add_middleware(CatchAllMiddleware)
         app.add_middleware(BodyLimitMiddleware, limit_for=body_limit(settings))
+        app.add_middleware(InFlightLimitMiddleware, limit=settings.max_in_flight)
         app.add_middleware(AccessLogMiddleware)
         app.add_middleware(RequestIdMiddleware)
     return app

@@ -36,6 +36,9 @@ def replace_header(scope: Scope, name: bytes, value: str) -> None:
     scope["headers"] = headers
 
 
+HEALTH_PATHS = ("/healthz", "/readyz")
+
+
 async def send_problem(
     scope: Scope,
     send: Send,
@@ -200,6 +203,44 @@ class AccessLogMiddleware:
                     "client_id": getattr(principal, "client_id", None),
                 },
             )
+
+
+class InFlightLimitMiddleware:
+    """Shed load instead of queueing it: with `limit` requests already in flight in this
+    process, the next one is answered `503 overloaded` with `Retry-After` at once.
+
+    Without it, an overload queues requests for worker threads and pooled connections until
+    clients time out — and the server still works through the requests they gave up on, so a
+    short burst above capacity turns into a collapse. Health probes are never shed.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, exempt: tuple[str, ...] = HEALTH_PATHS) -> None:
+        self.app = app
+        self.limit = limit
+        self.exempt = exempt
+        self.in_flight = 0  # one event loop per process: no lock needed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            log.warning("overloaded: request shed", extra={"path": scope["path"]})
+            await send_problem(
+                scope,
+                send,
+                status=503,
+                slug="overloaded",
+                title="Service unavailable",
+                detail=f"{self.limit} requests are already in flight; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
 
 
 class CatchAllMiddleware:

@@ -4,7 +4,8 @@ FastAPI documents a `422` as `application/json` `HTTPValidationError`, and nothi
 `describe_problems` rewrites each operation so that it declares the problems the platform
 answers with, as `application/problem+json` `Problem`:
 
-- every operation: `503` (database unavailable or busy; in split mode, a service down) and
+- every operation: `503` (overloaded, database unavailable or busy; in split mode, a service
+  down) and
   `504` (a statement ran past the database's timeout);
 - operations behind a bearer token: `401`, `403` and `429` (the gateway's edge);
 - operations with a request body: `413`; with a JSON body also `415`;
@@ -79,7 +80,8 @@ _DESCRIPTIONS = {
     415: "The body is not JSON",
     422: "Validation failed (validation-error, invalid-uscc, malformed-json, …)",
     429: "Rate limit exceeded; see Retry-After",
-    503: "Database unavailable or busy (or, in split mode, the service); see Retry-After",
+    503: "Overloaded, database unavailable or busy (or, in split mode, the service); "
+    "see Retry-After",
     504: "The database did not answer within the statement timeout",
 }
 

@@ -59,6 +59,9 @@ class CoreSettings(BaseSettings):
     loans_url: str | None = None
     guarantee_url: str | None = None
     proxy_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Requests in flight per process beyond which the next is shed (503 overloaded); a split
+    # gateway admits this many per service it fronts.
+    max_in_flight: int = Field(default=32, ge=1)
     # On SIGTERM a server stops accepting connections and lets requests in flight finish for
     # up to this long before it cancels them.
     shutdown_grace_seconds: int = Field(default=20, ge=1)

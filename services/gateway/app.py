@@ -24,6 +24,7 @@ from shared.middleware import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
     CatchAllMiddleware,
+    InFlightLimitMiddleware,
     RequestIdMiddleware,
 )
 from shared.settings import CoreSettings
@@ -109,6 +110,7 @@ def create_gateway(
     )
     app: ASGIApp = CatchAllMiddleware(edge)
     app = BodyLimitMiddleware(app, limit_for=body_limit(settings))
+    app = InFlightLimitMiddleware(app, limit=settings.max_in_flight * max(1, len(proxies)))
     app = AccessLogMiddleware(app)
     app = RequestIdMiddleware(app)
     return Gateway(app, core, proxies)

@@ -251,6 +251,48 @@ def test_pool_exhaustion_is_a_503_problem_and_the_pool_recovers(
         assert after.json()["status"] == "approved"
 
 
+def test_over_the_in_flight_limit_requests_are_shed_at_once_not_queued(
+    api: TestClient, world: World, database_url: str
+) -> None:
+    """Found by bench/load.py: at 1.2x capacity requests queued for threads and connections
+    until clients gave up (6 % success). Now the excess is a fast 503 and the rest is served."""
+    apps = [submitted(api, world) for _ in range(2)]
+    with (
+        fault_gateway(database_url, max_in_flight=2, db_lock_timeout_ms=20_000) as (url, _),
+        ThreadPoolExecutor(2) as pool,
+    ):
+        with holding(database_url, *row_lock(*(a["id"] for a in apps))):
+            blocked = [
+                pool.submit(
+                    httpx.post,
+                    f"{url}/v1/loans/applications/{a['id']}/decision",
+                    headers=world.a(new_key()),
+                    json=APPROVE,
+                    timeout=30,
+                )
+                for a in apps
+            ]
+            deadline = time.monotonic() + 15
+            while (
+                count(
+                    database_url,
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'",
+                )
+                < 2
+            ):
+                assert time.monotonic() < deadline, "decisions did not reach the lock"
+                time.sleep(0.02)
+            started = time.monotonic()
+            shed = httpx.get(f"{url}/v1/loans/applications", headers=world.a(), timeout=10)
+            assert time.monotonic() - started < 0.5
+            assert_problem(shed, 503, "overloaded")
+            assert shed.headers["retry-after"] == "1"
+            assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200  # never shed
+        assert [f.result().status_code for f in blocked] == [200, 200]
+        assert httpx.get(f"{url}/v1/loans/applications", headers=world.a()).status_code == 200
+
+
 # ---------------------------------------------------------------- a worker killed mid-request
 
 
