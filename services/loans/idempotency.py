@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from services.loans.errors import (
@@ -82,7 +82,7 @@ def check_key(key: str | None) -> str:
     return key
 
 
-_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:name, 7263004))")
+_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:name, 7263004)), now()")
 
 
 def run(
@@ -98,21 +98,18 @@ def run(
     key = check_key(key)
     request_hash = fingerprint(endpoint, payload)
     # Keys are printable, so a newline cannot occur in either part of the lock name.
-    if not session.execute(_LOCK, {"name": f"{client_id}\n{key}"}).scalar_one():
+    locked, now = session.execute(_LOCK, {"name": f"{client_id}\n{key}"}).one()
+    if not locked:
         raise IdempotencyInProgress("The first request with this key is still running")
-    now = session.execute(select(func.now())).scalar_one()
-    session.execute(
-        delete(IdempotencyKey).where(
-            IdempotencyKey.client_id == client_id,
-            IdempotencyKey.key == key,
-            IdempotencyKey.expires_at < now,
-        )
-    )
     row = session.scalars(
         select(IdempotencyKey).where(
             IdempotencyKey.client_id == client_id, IdempotencyKey.key == key
         )
     ).one_or_none()
+    if row is not None and row.expires_at < now:  # a day old: the key is free again
+        session.delete(row)
+        session.flush()
+        row = None
     if row is not None:
         if row.request_hash != request_hash or row.endpoint != endpoint:
             raise IdempotencyKeyReused(

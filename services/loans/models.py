@@ -102,6 +102,8 @@ class Application(Base):
     """A loan application and its state, with what it was judged on at submission."""
 
     __tablename__ = "loan_application"
+    # created_at/updated_at come back in the INSERT's RETURNING: no re-read after a submission.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012  (SQLAlchemy's declarative API)
     __table_args__ = (
         CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")", name="status"),
         CheckConstraint("amount > 0", name="amount"),

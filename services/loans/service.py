@@ -245,9 +245,27 @@ def load_calendar(session: Session, year: int, data: CalendarIn, actor: Actor) -
 
 def quote(session: Session, product: Product, uscc: str, on: date) -> Quote:
     """Eligibility and maximum amount for an enterprise's current points, with reasons."""
+    enterprise, snapshot = _standing(session, uscc)
+    return offer_for(product, enterprise, snapshot, on)
+
+
+def _standing(
+    session: Session, uscc: str
+) -> tuple[scoring.EnterpriseFacts, scoring.PointsSnapshot | None]:
     enterprise = scoring.enterprise(session, uscc)
     if enterprise is None:
         raise EnterpriseUnknown(f"No enterprise with USCC {uscc} in the points database")
+    return enterprise, scoring.current_points(session, uscc)
+
+
+def offer_for(
+    product: Product,
+    enterprise: scoring.EnterpriseFacts,
+    snapshot: scoring.PointsSnapshot | None,
+    on: date,
+) -> Quote:
+    """The quote for an enterprise's attributes and current points (no database access)."""
+    uscc = enterprise.uscc
     reasons: list[Reason] = []
     if on < product.active_from or (product.active_to is not None and on > product.active_to):
         reasons.append(
@@ -266,7 +284,6 @@ def quote(session: Session, product: Product, uscc: str, on: date) -> Quote:
                 message="needs one of: " + ", ".join(product.eligible_categories),
             )
         )
-    snapshot = scoring.current_points(session, uscc)
     max_amount = Decimal("0.00")
     if snapshot is None:
         reasons.append(
@@ -323,7 +340,8 @@ def submit(session: Session, data: ApplicationIn, actor: Actor) -> Application:
             errors=[{"loc": ["body", "submitted_at"], "msg": "in the future"}],
         )
     product = get_product(session, data.product_code, actor.bank_code)
-    offer = quote(session, product, data.uscc, local_date(submitted_at))
+    enterprise, snapshot = _standing(session, data.uscc)
+    offer = offer_for(product, enterprise, snapshot, local_date(submitted_at))
     if not offer.eligible:
         raise Ineligible(
             "; ".join(r.message for r in offer.reasons),
@@ -343,9 +361,8 @@ def submit(session: Session, data: ApplicationIn, actor: Actor) -> Application:
             f"{product.code} lends for {product.term_min_months}-{product.term_max_months} months",
             errors=[{"loc": ["body", "term_months"], "msg": "outside the product's range"}],
         )
-    enterprise = scoring.enterprise(session, data.uscc)
-    if enterprise is None or offer.points is None or offer.period is None:
-        raise EnterpriseUnknown(f"{data.uscc} left the points database during submission")
+    if snapshot is None:  # eligible implies points; this guards the invariant for mypy
+        raise EnterpriseUnknown(f"{data.uscc} has no points in any ranking")
     deadline = work_calendar(session).decision_deadline(submitted_at)
     guarantee_fee = None
     if product.guarantee:
@@ -364,11 +381,11 @@ def submit(session: Session, data: ApplicationIn, actor: Actor) -> Application:
         submitted_date=local_date(submitted_at),
         decision_due_at=deadline.due_at,
         deadline_provisional=deadline.provisional,
-        points_snapshot=offer.points,
-        rank_snapshot=offer.rank,
-        rank_total_snapshot=_rank_total(session, data.uscc, offer.period),
-        model_version_snapshot=offer.model_version,
-        period_snapshot=offer.period,
+        points_snapshot=snapshot.points,
+        rank_snapshot=snapshot.rank,
+        rank_total_snapshot=snapshot.rank_total,
+        model_version_snapshot=snapshot.model_version,
+        period_snapshot=snapshot.period,
         max_amount_snapshot=offer.max_amount,
         district=enterprise.district,
         industry=enterprise.industry,
@@ -396,13 +413,7 @@ def submit(session: Session, data: ApplicationIn, actor: Actor) -> Application:
         },
     )
     session.flush()
-    session.refresh(app)
     return app
-
-
-def _rank_total(session: Session, uscc: str, period: int | None) -> int:
-    snapshot = scoring.current_points(session, uscc, period)
-    return 0 if snapshot is None else snapshot.rank_total
 
 
 def get_application(

@@ -11,6 +11,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import bearer
 from tests.loans.conftest import World, application, new_key
@@ -336,3 +338,27 @@ def test_idempotency_keys_are_what_the_document_declares() -> None:
     for bad in (None, "", "   ", "clé", "tab\there", "x" * 256):
         with pytest.raises(IdempotencyKeyRequired):
             check_key(bad)
+
+
+def test_a_key_is_free_again_once_its_day_is_over(
+    api: TestClient, world: World, db: sessionmaker[Session]
+) -> None:
+    key = new_key()
+    first = submit(api, world, key)
+    assert first.status_code == 201
+    other = {"term_months": 24}
+    assert submit(api, world, key, **other).status_code == 422  # reused within its lifetime
+    with db.begin() as session:
+        session.execute(
+            text(
+                "UPDATE loan_idempotency_key SET expires_at = now() - interval '1 second' "
+                "WHERE key = :key"
+            ),
+            {"key": key},
+        )
+    second = submit(api, world, key, **other)
+    assert second.status_code == 201, second.text
+    assert second.json()["id"] != first.json()["id"]
+    replay = submit(api, world, key, **other)
+    assert replay.json()["id"] == second.json()["id"]
+    assert replay.headers["idempotent-replayed"] == "true"
