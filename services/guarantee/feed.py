@@ -2,9 +2,9 @@
 
 Writers (a points recompute, a consent grant, revocation or recorded expiry) hold an exclusive
 advisory lock from their first feed row to their commit; a pull reads the high-water mark
-under the shared lock. So when a pull sees sequence number N, every entry up to N is
-committed — none can appear later below it — and a firm that pulls from its last cursor gets
-every change exactly once.
+under the shared lock (and releases it at once). So when a pull sees sequence number N, every
+entry up to N is committed — none can appear later below it — and a firm that pulls from its
+last cursor gets every change exactly once.
 """
 
 from __future__ import annotations
@@ -24,9 +24,23 @@ def _lock(session: Session) -> None:
 
 
 def high_water(session: Session) -> int:
-    """The highest committed sequence number, read when no writer is mid-transaction."""
-    session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": FEED_LOCK})
-    return int(session.execute(text("SELECT coalesce(max(seq), 0) FROM gt_feed")).scalar_one())
+    """The highest committed sequence number, read when no writer is mid-transaction.
+
+    The shared lock is held only while the mark is read, not for the rest of the reader's
+    transaction: a pull streams for as long as its client reads, and writers (grants,
+    revocations, expiries, recomputes) must not wait on a slow download. The reader's
+    REPEATABLE READ snapshot is fixed by its first statement, so what it reads afterwards is
+    consistent with the mark whatever commits meanwhile.
+    """
+    session.execute(text("SELECT pg_advisory_lock_shared(:k)"), {"k": FEED_LOCK})
+    try:
+        mark = session.execute(text("SELECT coalesce(max(seq), 0) FROM gt_feed")).scalar_one()
+        session.execute(text("SELECT pg_advisory_unlock_shared(:k)"), {"k": FEED_LOCK})
+    except BaseException:
+        # A session-level lock outlives a rolled-back transaction: never pool its connection.
+        session.connection().invalidate()
+        raise
+    return int(mark)
 
 
 def record(session: Session, entries: Iterable[tuple[str, str | None, str]]) -> None:

@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.guarantee import feed
 from services.guarantee.models import ExportPull
-from services.guarantee.service import fee
+from services.guarantee.service import export_page, fee
 from tests.conftest import Creds, bearer, get_token
 from tests.scoring.helpers import enterprise, indicators, new_uscc
 
@@ -477,3 +478,26 @@ def test_rates_and_consent_times_take_only_their_documented_text(
         assert r.status_code == 422, (granted_at, r.text)
     history = api.get("/v1/guarantee/fee-rates", headers=admin).json()
     assert all(h["effective_year"] != 2089 for h in history)  # nothing was written
+
+
+def test_a_pull_in_progress_does_not_hold_up_feed_writers(db: sessionmaker[Session]) -> None:
+    """Found in review: the pull's shared feed lock lasted until its stream ended, so a slow
+    download made grants, revocations and recomputes wait — then fail at the lock timeout."""
+    reader = db()
+    try:
+        reader.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        page = export_page(reader, "CRZ_NONE", 0, 10)  # what a pull does before it streams
+        held = reader.execute(
+            text(
+                "SELECT count(*) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            )
+        ).scalar_one()
+        assert held == 0
+        with db.begin() as writer:
+            writer.execute(text("SET LOCAL lock_timeout = '500ms'"))
+            feed.record(writer, [(new_uscc(), "CRZ_NONE", "consent-granted")])
+        # The reader's snapshot is unchanged: the new entry is past its page.
+        assert export_page(reader, "CRZ_NONE", page.until, 10).rows == []
+    finally:
+        reader.close()
