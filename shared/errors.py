@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -306,6 +307,8 @@ def _allowed_methods(request: Request) -> str | None:
 # failure. The transaction was rolled back whole, so the same request can simply be retried.
 _BUSY_SQLSTATES = {"55P03", "40P01", "40001"}
 _STATEMENT_TIMEOUT = "57014"
+# admin shutdown, crash shutdown, cannot connect now (PostgreSQL restarting)
+_GONE_SQLSTATES = {"57P01", "57P02", "57P03"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,9 +334,16 @@ def database_problem(exc: BaseException) -> DatabaseProblem | None:
             f"No database connection became free in time; {busy}",
             {"Retry-After": "1"},
         )
-    if not isinstance(exc, DBAPIError):
+    if isinstance(exc, psycopg.Error):  # raw driver errors, e.g. from a COPY on the connection
+        sqlstate = exc.sqlstate
+        unreachable = isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) and (
+            sqlstate is None or sqlstate.startswith("08") or sqlstate in _GONE_SQLSTATES
+        )
+    elif isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        unreachable = exc.connection_invalidated or exc.orig is None or _is_connection_error(exc)
+    else:
         return None
-    sqlstate = getattr(exc.orig, "sqlstate", None)
     if sqlstate in _BUSY_SQLSTATES:
         return DatabaseProblem(
             503,
@@ -350,7 +360,7 @@ def database_problem(exc: BaseException) -> DatabaseProblem | None:
             "The database did not answer within the statement timeout; nothing was changed",
             {},
         )
-    if exc.connection_invalidated or exc.orig is None or _is_connection_error(exc):
+    if unreachable:
         return DatabaseProblem(
             503,
             "database-unavailable",
@@ -399,7 +409,7 @@ def _is_connection_error(exc: DBAPIError) -> bool:
     sqlstate = getattr(exc.orig, "sqlstate", None)
     if sqlstate is None:
         return type(exc.orig).__name__ in {"OperationalError", "InterfaceError"}
-    return sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}
+    return sqlstate.startswith("08") or sqlstate in _GONE_SQLSTATES
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -420,4 +430,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(PoolTimeoutError, _database_error)
+    app.add_exception_handler(psycopg.Error, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any, cast
 
+import psycopg
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from services.gateway.app import database_key_set, make_verifier
 from shared.app import create_service_app
@@ -68,6 +71,23 @@ def half_write(session: DbSession) -> None:
         )
     )
     raise RuntimeError("fails after writing")
+
+
+def _raw(session: Session) -> psycopg.Connection[Any]:
+    return cast(psycopg.Connection[Any], session.connection().connection.dbapi_connection)
+
+
+@router.post("/v1/test/raw-copy-timeout")
+def raw_copy_timeout(session: DbSession) -> None:
+    """A statement timeout inside a COPY on the raw driver connection (as recompute does)."""
+    session.execute(text("SET LOCAL statement_timeout = 50"))
+    _raw(session).execute("SELECT pg_sleep(1)")
+
+
+@router.post("/v1/test/raw-connection-lost")
+def raw_connection_lost(session: DbSession) -> None:
+    """The server ends the connection under a raw driver call (a PostgreSQL restart)."""
+    _raw(session).execute("SELECT pg_terminate_backend(pg_backend_pid())")
 
 
 class Note(BaseModel):
@@ -226,3 +246,12 @@ def test_docs_can_be_switched_off(settings: CoreSettings, engine: Engine) -> Non
     )
     with TestClient(app) as client:
         assert client.get("/docs").status_code == 404
+
+
+def test_raw_driver_errors_are_database_problems_not_500(app_client: TestClient) -> None:
+    """Found in review: errors raised by psycopg itself (the COPY blocks of recompute and of
+    the export feed) bypassed the mapping and answered 500."""
+    _problem(app_client.post("/v1/test/raw-copy-timeout"), 504, "database-timeout")
+    lost = app_client.post("/v1/test/raw-connection-lost")
+    _problem(lost, 503, "database-unavailable")
+    assert app_client.post("/v1/test/raw-copy-timeout").status_code == 504  # the pool recovers
