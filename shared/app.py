@@ -113,8 +113,12 @@ def create_service_app(
     install_problem_document(app)
     if edge:
         app.add_middleware(CatchAllMiddleware)
+        app.add_middleware(
+            InFlightLimitMiddleware,
+            limit=settings.max_in_flight,
+            body_timeout=settings.body_timeout_seconds,
+        )
         app.add_middleware(BodyLimitMiddleware, limit_for=body_limit(settings))
-        app.add_middleware(InFlightLimitMiddleware, limit=settings.max_in_flight)
         app.add_middleware(AccessLogMiddleware)
         app.add_middleware(RequestIdMiddleware)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import PROBLEM_MEDIA_TYPE, database_problem, problem_body
+from shared.errors import PROBLEM_MEDIA_TYPE, DomainError, database_problem, problem_body
 from shared.logging import request_id_var
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -37,6 +38,7 @@ def replace_header(scope: Scope, name: bytes, value: str) -> None:
 
 
 HEALTH_PATHS = ("/healthz", "/readyz")
+JWKS_PATH = "/.well-known/jwks.json"
 
 
 async def send_problem(
@@ -211,18 +213,45 @@ class InFlightLimitMiddleware:
 
     Without it, an overload queues requests for worker threads and pooled connections until
     clients time out — and the server still works through the requests they gave up on, so a
-    short burst above capacity turns into a collapse. Health probes are never shed.
+    short burst above capacity turns into a collapse. A request takes its slot only once its
+    body has arrived (bounded by the body limit outside this middleware, and by
+    `body_timeout` seconds, then `408`): a client that sends slowly, or not at all, holds no
+    slot. Health probes and the JWKS (which split services need to verify any token) are never
+    shed.
     """
 
-    def __init__(self, app: ASGIApp, limit: int, exempt: tuple[str, ...] = HEALTH_PATHS) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        *,
+        body_timeout: float = 60.0,
+        exempt: tuple[str, ...] = (*HEALTH_PATHS, JWKS_PATH),
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.body_timeout = body_timeout
         self.exempt = exempt
         self.in_flight = 0  # one event loop per process: no lock needed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
+            return
+        try:
+            body = await asyncio.wait_for(_read_body(receive), self.body_timeout)
+        except TimeoutError:
+            await send_problem(
+                scope,
+                send,
+                status=408,
+                slug="request-timeout",
+                title="Request timeout",
+                detail=f"The request body did not arrive within {self.body_timeout:g} s",
+                headers={"Connection": "close"},
+            )
+            return
+        if body is None:  # the client went away before sending its body
             return
         if self.in_flight >= self.limit:
             log.warning("overloaded: request shed", extra={"path": scope["path"]})
@@ -238,9 +267,35 @@ class InFlightLimitMiddleware:
             return
         self.in_flight += 1
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, _replay(body, receive), send)
         finally:
             self.in_flight -= 1
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None if the client disconnected first."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the app the buffered body, then the client's later messages."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 class CatchAllMiddleware:
@@ -268,6 +323,17 @@ class CatchAllMiddleware:
                 log.debug("exception after response start", exc_info=True)
                 return
             problem = database_problem(exc)
+            if isinstance(exc, DomainError):  # e.g. the gateway's keys cannot be loaded
+                await send_problem(
+                    scope,
+                    send,
+                    status=exc.status,
+                    slug=exc.slug,
+                    title=exc.title,
+                    detail=exc.detail,
+                    headers=exc.headers,
+                )
+                return
             if problem is not None:  # e.g. the gateway's client lookup while PostgreSQL is down
                 log.warning(problem.slug, extra={"path": scope.get("path")})
                 await send_problem(

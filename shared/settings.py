@@ -62,6 +62,8 @@ class CoreSettings(BaseSettings):
     # Requests in flight per process beyond which the next is shed (503 overloaded); a split
     # gateway admits this many per service it fronts.
     max_in_flight: int = Field(default=32, ge=1)
+    # A request body must arrive within this long (then 408); until it has, it holds no slot.
+    body_timeout_seconds: float = Field(default=60.0, gt=0)
     # On SIGTERM a server stops accepting connections and lets requests in flight finish for
     # up to this long before it cancels them.
     shutdown_grace_seconds: int = Field(default=20, ge=1)

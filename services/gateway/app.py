@@ -109,8 +109,12 @@ def create_gateway(
         sessionmaker=core.state.sessionmaker,
     )
     app: ASGIApp = CatchAllMiddleware(edge)
+    app = InFlightLimitMiddleware(
+        app,
+        limit=settings.max_in_flight * max(1, len(proxies)),
+        body_timeout=settings.body_timeout_seconds,
+    )
     app = BodyLimitMiddleware(app, limit_for=body_limit(settings))
-    app = InFlightLimitMiddleware(app, limit=settings.max_in_flight * max(1, len(proxies)))
     app = AccessLogMiddleware(app)
     app = RequestIdMiddleware(app)
     return Gateway(app, core, proxies)

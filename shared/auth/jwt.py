@@ -14,6 +14,7 @@ python-jose is permissive by default, so every check RFC 8725 asks for is made h
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -30,6 +31,9 @@ from jose import jwk, jwt
 from jose.backends.base import Key
 
 from shared.auth.principal import ROLE_SCOPES, ROLES, Principal, Role
+from shared.errors import ServiceUnavailable
+
+log = logging.getLogger("innocredit.auth")
 
 ALGORITHM = "RS256"
 MAX_TOKEN_BYTES = 4096
@@ -98,6 +102,10 @@ def _public_key(entry: Mapping[str, Any]) -> tuple[str, Key] | None:
     return kid, jwk.construct(public, ALGORITHM)
 
 
+class KeysUnavailableError(ServiceUnavailable):
+    """No verification keys could be loaded yet (503: retry)."""
+
+
 class KeySet:
     """The verification keys, cached; reloaded when stale or, rate-limited, on an unknown kid."""
 
@@ -115,13 +123,17 @@ class KeySet:
         self._clock = clock
         self._keys: dict[str, Key] = {}
         self._loaded_at: float | None = None
+        self._retry_at = 0.0  # after a failed load: keep the keys we have until then
         self._lock = threading.Lock()
         self.loads = 0
 
     def cached(self, kid: str) -> Key | None:
         """Return the key for `kid` if it is cached and the cache is fresh; never loads."""
         loaded_at = self._loaded_at
-        if loaded_at is None or self._clock() - loaded_at > self._max_age:
+        if loaded_at is None:
+            return None
+        now = self._clock()
+        if now - loaded_at > self._max_age and now >= self._retry_at:
             return None
         return self._keys.get(kid)
 
@@ -130,7 +142,10 @@ class KeySet:
         loaded_at = self._loaded_at
         if loaded_at is None:
             return True
-        age = self._clock() - loaded_at
+        now = self._clock()
+        if now < self._retry_at:
+            return False
+        age = now - loaded_at
         return age > self._max_age or (kid not in self._keys and age >= self._cooldown)
 
     def get(self, kid: str) -> Key | None:
@@ -148,8 +163,18 @@ class KeySet:
             self._loaded_at = None
 
     def _load(self) -> None:
+        try:
+            entries = self._loader()
+        except Exception as exc:
+            if self._loaded_at is None:  # nothing to verify with: the caller answers 503
+                raise KeysUnavailableError("The verification keys cannot be loaded") from exc
+            # The key source (the gateway's JWKS, the database) is down or shedding: keep
+            # verifying with the keys we have, and try again after the cooldown.
+            log.warning("key set reload failed; keeping the cached keys", exc_info=exc)
+            self._retry_at = self._clock() + max(1.0, self._cooldown)
+            return
         keys: dict[str, Key] = {}
-        for entry in self._loader():
+        for entry in entries:
             parsed = _public_key(entry)
             if parsed is not None:
                 keys[parsed[0]] = parsed[1]

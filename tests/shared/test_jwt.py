@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from shared.auth.jwt import (
     InvalidToken,
     KeySet,
+    KeysUnavailableError,
     SigningKey,
     TokenVerifier,
     generate_signing_key,
@@ -185,3 +186,42 @@ def test_verify_cached_never_loads() -> None:
     v.verify(good())
     assert v.verify_cached(good()) is not None
     assert v.keys.loads == 1
+
+
+def test_a_failed_reload_keeps_the_cached_keys_and_backs_off() -> None:
+    """Found in review: a split service whose JWKS reload failed (gateway overloaded or its
+    database down) answered 500 on every request and retried the load each time."""
+    up = [True]
+    calls = [0]
+    now = [0.0]
+
+    def load() -> list[dict[str, Any]]:
+        calls[0] += 1
+        if not up[0]:
+            raise ConnectionError("gateway unreachable")
+        return [KEY.public_jwk]
+
+    keys = KeySet(load, max_age_seconds=300, unknown_kid_cooldown_seconds=30, clock=lambda: now[0])
+    v = TokenVerifier(keys, issuer=ISS, audience=AUD)
+    v.verify(good())
+    up[0] = False
+    now[0] = 301.0  # stale: the next verification reloads, which fails
+    assert v.verify(good()).client_id == "ic_test"  # the cached key still verifies
+    assert v.verify_cached(good()) is not None
+    for _ in range(5):
+        v.verify(good())
+    assert calls[0] == 2  # one failed attempt, then back-off until the cooldown passes
+    now[0] = 332.0
+    up[0] = True
+    v.verify(good())
+    assert calls[0] == 3
+
+
+def test_no_keys_at_all_is_a_503_not_a_401() -> None:
+    def load() -> list[dict[str, Any]]:
+        raise ConnectionError("gateway unreachable")
+
+    v = TokenVerifier(KeySet(load), issuer=ISS, audience=AUD)
+    with pytest.raises(KeysUnavailableError) as caught:
+        v.verify(good())
+    assert caught.value.status == 503
