@@ -38,8 +38,8 @@ from psycopg import sql
 from sqlalchemy.engine import Engine
 
 from services.runtime import build_gateway, engine_for
-from tests.conftest import make_settings, serve_app
-from tests.loans.conftest import World, application, new_key
+from tests.conftest import bearer, make_settings, serve_app
+from tests.loans.conftest import PERIOD, World, application, new_key
 from tests.processes import free_port_block, innocredit, wait_ready
 
 PROBLEM = "application/problem+json"
@@ -482,3 +482,26 @@ def test_sigterm_lets_requests_in_flight_finish_and_refuses_new_connections(
         # managers (systemd) count as a clean stop.
         assert proc.wait(timeout=10) in (0, -signal.SIGTERM)
         assert time.monotonic() - started < 10
+
+
+def test_a_recompute_waits_for_another_of_its_period_past_the_lock_timeout(
+    world: World, database_url: str
+) -> None:
+    """Found in review: the requests' 5 s lock timeout also cut the documented queueing of two
+    recomputes of one period; a recompute is an operator's job and sets no timeouts."""
+    with (
+        fault_gateway(database_url, db_lock_timeout_ms=200) as (url, _),
+        ThreadPoolExecutor(1) as pool,
+    ):
+        with holding(database_url, "SELECT pg_advisory_xact_lock(7263002, %s)", (PERIOD,)):
+            queued = pool.submit(
+                httpx.post,
+                f"{url}/v1/admin/points/{PERIOD}/recompute",
+                headers=bearer(world.admin),
+                json={"model_version": "TZ-2025.1"},
+                timeout=30,
+            )
+            lock_waiter(database_url)
+            time.sleep(0.6)  # three lock timeouts
+            assert not queued.done()
+        assert queued.result().status_code == 200, queued.result().text
