@@ -1,18 +1,30 @@
-"""The fuzz suite's document, profiles and extra check (used by tests/test_fuzz.py)."""
+"""The fuzz suite's document, profiles, extra check and seeded world (used by
+tests/test_fuzz.py)."""
 
 from __future__ import annotations
 
+import json
 import os
+import random
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import httpx
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import strategies as st
-from schemathesis import AuthContext, Case, CheckContext, Response
+from schemathesis import AuthContext, Case, CheckContext, HookContext, Response
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.runtime import build_gateway
+from services.scoring.vocab import CATEGORIES, DISTRICTS, INDUSTRIES, STAGES
+from shared.clock import SHANGHAI
 from shared.db import make_engine
 from shared.errors import PROBLEM_MEDIA_TYPE
 from shared.uscc import ALPHABET, check_char
@@ -68,9 +80,6 @@ SEMANTIC_REJECTIONS: dict[str, tuple[str, str]] = {
     "POST /v1/loans/applications/{app_id}/decision": ("422", "approval terms, timing"),
     "GET /v1/loans/stats": ("422", "`to` is not before `from`"),
     "POST /v1/admin/consents": ("422", "expires_at is after granted_at"),
-    # Reported to the guarantee service's owner: FeeRateIn.rate is a Decimal documented as
-    # any number or string, but refused beyond 6 digits / 4 places (and the contract wants
-    # string rates).
 }
 
 
@@ -133,8 +142,9 @@ class Target:
         await self.app(scope, receive, send)
 
 
-def load_schema(target: Target) -> OpenApiSchema:
-    """The gateway's document, its requests sent in-process to `target`."""
+def load_schema(target: Target, seeded: Seeded) -> OpenApiSchema:
+    """The gateway's document, its requests sent in-process to `target`, its cases given the
+    ids of `seeded`'s world."""
     schema = schemathesis.openapi.from_dict(api_document(), config=fuzz_config())
     schema.app = target  # as schemathesis.openapi.from_asgi does
 
@@ -152,6 +162,7 @@ def load_schema(target: Target) -> OpenApiSchema:
             case.headers["Authorization"] = f"Bearer {data}"
 
     schema.auth(refresh_interval=None).apply_to(path_regex="^/v1/")(Bearer)
+    use_world(schema, seeded)
     return schema
 
 
@@ -176,3 +187,658 @@ def problem_details(ctx: CheckContext, response: Response, case: Case[Any]) -> b
         f"problem status {body.get('status')!r} != HTTP status {response.status_code}"
     )
     return True
+
+
+# ---------------------------------------------------------------- the seeded world
+#
+# A fresh database holds no enterprise, product, consent or application, so every id the
+# fuzzer makes up is 404 and no write under /v1/loans or /v1/guarantee gets past it. The
+# world below is made through the API before the fuzz runs (`seed_world`); the
+# `flatmap_case` hook that `load_schema` registers then puts its ids, codes and consistent
+# bodies into two in three positive cases of the operations in `FIXES` (negative cases and
+# the third keep what Schemathesis drew). Each write the fuzzer may repeat has a pool of
+# its own, so a pool it uses up (decided, withdrawn, revoked, disabled) never starves
+# another operation, and nothing the fuzzer writes moves the world's ranking: its
+# indicator uploads go to OLD_PERIOD, its recomputes to OLD_PERIOD or to PERIOD with
+# PERIOD's model and data (the same points), its enterprise uploads to USCCs of its own.
+
+BANK_CODE = "FUZZ"  # the bank token's bank
+FIRM_CODE = "FUZZ"  # the credit_firm token's firm
+MODEL = "TZ-2025.1"  # the points model the migrations publish
+PERIOD = 2025  # the world's ranked period (its waivers are for PERIOD + 1)
+OLD_PERIOD = 2020  # where the fuzzer uploads indicators and recomputes
+PRODUCT = "FUZZ-LOAN"
+INDUSTRY_CODES = tuple(code for code, _ in INDUSTRIES)
+
+
+@dataclass
+class World:
+    """What `seed_world` made: the ids and codes the fuzzer is given."""
+
+    usccs: list[str]  # ranked in PERIOD and PERIOD - 1, eligible for PRODUCT
+    model_definition: dict[str, Any]  # MODEL's, for drafts of the fuzzer's own
+    drafts_to_replace: list[str]
+    drafts_to_publish: list[str]
+    clients: list[str]  # every client but the role tokens' (those must stay usable)
+    spare_clients: list[str]  # for rotate-secret and disable
+    token_client: tuple[str, str]  # id and secret for /oauth/token (never rotated)
+    applications: list[str]
+    to_decide: list[str]  # submitted
+    to_withdraw: list[str]  # submitted
+    approved: list[str]  # disbursed ones too: a payout may follow a payout
+    disbursed: list[str]
+    paid_out: dict[str, str]  # disbursed application → its disbursed total
+    revocable: list[str]  # consents; the others stay live for the feature export
+    feature_cursor: str  # a `since` the export issued
+
+    def learn(self, operation: str, status: int, json_body: Callable[[], Any]) -> None:
+        """Put what a write made into the pools of the operations that come next, so the
+        fuzzer's own applications get decided, paid out and repaid (in the document's
+        order: submit, decide, disburse, report). Never into the pool of the operation
+        itself: Hypothesis wants the choices of a test to stay what they were."""
+        if not 200 <= status < 300 or operation not in LEARNED_FROM:
+            return
+        body = json_body()
+        made = str(body.get("id") or body.get("client_id"))
+        if operation == "POST /v1/loans/applications":
+            self.applications.append(made)
+            shorter = min(self.to_decide, self.to_withdraw, key=len)
+            shorter.append(made)
+        elif operation.endswith("/decision") and body.get("status") == "approved":
+            self.approved.append(made)
+        elif operation.endswith("/disbursements"):
+            if made not in self.paid_out:
+                self.disbursed.append(made)
+            self.paid_out[made] = str(body["disbursed_total"])
+        elif operation == "POST /v1/admin/consents" and body.get("firm_code") == FIRM_CODE:
+            self.revocable.append(made)
+        elif operation == "POST /v1/admin/clients":
+            self.clients.append(made)
+            self.spare_clients.append(made)
+
+
+LEARNED_FROM = {
+    "POST /v1/loans/applications",
+    "POST /v1/loans/applications/{app_id}/decision",
+    "POST /v1/loans/applications/{app_id}/disbursements",
+    "POST /v1/admin/consents",
+    "POST /v1/admin/clients",
+}
+
+
+class Seeded:
+    """The world, bound by a fixture once it is made (cases are drawn only after that)."""
+
+    def __init__(self) -> None:
+        self.world: World | None = None
+
+
+def _uscc(rng: random.Random) -> str:
+    body = "913212" + "".join(rng.choice(ALPHABET) for _ in range(11))
+    return body + check_char(body)
+
+
+def _indicators(uscc: str, i: int, revenue: int) -> dict[str, Any]:
+    return {
+        "uscc": uscc,
+        "invention_patents": 1 + i,
+        "utility_models": 2 * i,
+        "software_copyrights": i,
+        "rd_expense": f"{(i + 1) * 800_000}.00",
+        "revenue": f"{revenue}.00",
+        "rd_staff": 3 + 2 * i,
+        "total_staff": 30 + 5 * i,
+        "equity_financing": f"{i * 1_000_000}.00",
+        "awards_provincial": i % 2,
+        "awards_national": 0,
+        "jbgs_funds_paid": "0.00",
+    }
+
+
+def _product(bank_code: str) -> dict[str, Any]:
+    return {
+        "bank_code": bank_code,
+        "name": "模糊测试贷",
+        "min_points": 10,
+        "eligible_categories": [],
+        "limit_tiers": [
+            {"min_points": 10, "max_amount": "500000.00"},
+            {"min_points": 120, "max_amount": "2000000.00"},
+        ],
+        "term_min_months": 6,
+        "term_max_months": 36,
+        "rate_min": "0.0300",
+        "rate_max": "0.0600",
+        "guarantee": True,
+        "active_from": "2000-01-01",
+    }
+
+
+class _Api:
+    """The seeding calls, each asserting its status."""
+
+    def __init__(self, client: TestClient, token: Callable[[str], str]) -> None:
+        self._client = client
+        self._token = token
+
+    def __call__(
+        self,
+        role: str,
+        method: str,
+        url: str,
+        status: int = 200,
+        *,
+        key: str | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self._token(role)}"}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        response: httpx.Response = self._client.request(method, url, headers=headers, **kwargs)
+        assert response.status_code == status, (method, url, response.status_code, response.text)
+        return response
+
+
+def seed_world(client: TestClient, token: Callable[[str], str]) -> World:
+    """Make the world through the API: the bank and firm are the role tokens' own."""
+    api = _Api(client, token)
+    rng = random.Random(SEED)
+    usccs = [_uscc(rng) for _ in range(8)]
+    enterprises = [
+        {
+            "uscc": uscc,
+            "name": f"模糊测试企业{i}",
+            "district": DISTRICTS[i % len(DISTRICTS)],
+            "industry": INDUSTRY_CODES[i % len(INDUSTRY_CODES)],
+            "stage": STAGES[i % len(STAGES)],
+            "categories": sorted({CATEGORIES[i % len(CATEGORIES)], "tech_sme"}),
+            "founded_on": f"{2010 + i}-03-01",
+        }
+        for i, uscc in enumerate(usccs)
+    ]
+    api("admin", "PUT", "/v1/admin/enterprises", json=enterprises)
+    uploads = {
+        PERIOD - 1: [_indicators(u, i, (i + 1) * 9_000_000) for i, u in enumerate(usccs)],
+        PERIOD: [_indicators(u, i, (i + 1) * 10_000_000) for i, u in enumerate(usccs)],
+        OLD_PERIOD: [_indicators(u, i, (i + 1) * 5_000_000) for i, u in enumerate(usccs[:3])],
+    }
+    for period, rows in uploads.items():
+        api("admin", "PUT", f"/v1/admin/indicators/{period}", json=rows)
+        api("admin", "POST", f"/v1/admin/points/{period}/recompute", json={"model_version": MODEL})
+
+    definition = api("admin", "GET", f"/v1/scoring/models/{MODEL}").json()["definition"]
+    drafts = [f"FUZZ-DRAFT-{n}" for n in range(1, 5)]
+    for version in drafts:
+        api("admin", "POST", "/v1/admin/models", 201, json={**definition, "version": version})
+
+    credentials = [
+        api("admin", "POST", "/v1/admin/clients", 201, json={"name": name, "role": "bureau"}).json()
+        for name in ("fuzz token client", "fuzz spare 1", "fuzz spare 2", "fuzz spare 3")
+    ]
+    clients = [c["client_id"] for c in credentials]
+
+    api("admin", "PUT", f"/v1/admin/banks/{BANK_CODE}", json={"name": "模糊测试银行"})
+    api("admin", "PUT", f"/v1/admin/products/{PRODUCT}", json=_product(BANK_CODE))
+    fee_rate = {"effective_year": 2000, "rate": "0.0100", "note": "fuzz world"}
+    api("admin", "POST", "/v1/admin/fee-rates", 201, json=fee_rate)
+
+    def consent(uscc: str, firm: str = FIRM_CODE, **times: str) -> str:
+        body = {"uscc": uscc, "firm_code": firm, "evidence_ref": "fuzz world", **times}
+        body.setdefault("granted_at", f"{PERIOD}-01-01T00:00:00+08:00")
+        return str(api("admin", "POST", "/v1/admin/consents", 201, json=body).json()["id"])
+
+    for uscc in usccs[:5]:
+        consent(uscc)
+    revocable = [consent(uscc) for uscc in usccs[5:7]]
+    revoked = consent(usccs[7])
+    api("admin", "POST", f"/v1/admin/consents/{revoked}/revoke")
+    consent(
+        usccs[7],
+        granted_at=f"{PERIOD - 1}-01-01T00:00:00+08:00",
+        expires_at=f"{PERIOD}-01-01T00:00:00+08:00",
+    )
+    consent(usccs[0], firm="FUZZ_OTHER")
+    pulled = api("credit_firm", "GET", "/v1/guarantee/features")
+    lines = [json.loads(line) for line in pulled.text.splitlines()[:-1]]  # then the cursor
+    assert sorted(line["deleted"] for line in lines) == [False] * 7 + [True], lines
+
+    def submit(n: int) -> str:
+        body = {
+            "uscc": usccs[n % len(usccs)],
+            "product_code": PRODUCT,
+            "amount": "200000.00",
+            "term_months": 12,
+        }
+        url = "/v1/loans/applications"
+        return str(api("bank", "POST", url, 201, key=f"world-{n}", json=body).json()["id"])
+
+    def decide(app: str, body: dict[str, Any]) -> None:
+        url = f"/v1/loans/applications/{app}/decision"
+        api("bank", "POST", url, key=f"decide-{app}", json=body)
+
+    applications = [submit(n) for n in range(15)]
+    to_decide, to_withdraw = applications[:4], applications[4:8]
+    approved, disbursed = applications[8:11], applications[11:14]
+    approval = {"outcome": "approved", "approved_amount": "200000.00", "annual_rate": "0.0450"}
+    for app in approved + disbursed:
+        decide(app, approval)
+    decide(applications[14], {"outcome": "rejected", "reason_codes": ["fuzz"]})
+    for app in disbursed:
+        body = {
+            "amount": "150000.00",
+            "disbursed_at": datetime.now(UTC).isoformat(),
+            "reference": f"FUZZ-{app[:8]}",
+        }
+        url = f"/v1/loans/applications/{app}/disbursements"
+        api("bank", "POST", url, key=f"disburse-{app}", json=body)
+
+    return World(
+        usccs=usccs,
+        model_definition=definition,
+        drafts_to_replace=drafts[:2],
+        drafts_to_publish=drafts[2:],
+        clients=clients,
+        spare_clients=clients[1:],
+        token_client=(credentials[0]["client_id"], credentials[0]["client_secret"]),
+        applications=applications,
+        to_decide=to_decide,
+        to_withdraw=to_withdraw,
+        approved=approved + disbursed,
+        disbursed=disbursed,
+        paid_out=dict.fromkeys(disbursed, "150000.00"),
+        revocable=revocable,
+        feature_cursor=pulled.headers["X-Next-Cursor"],
+    )
+
+
+# ---------------------------------------------------------------- the world in the cases
+
+
+class _Drop:
+    """A world value that means: leave the parameter out."""
+
+
+DROP = _Drop()
+Parts = dict[str, Any]
+Fix = Callable[[World, Case[Any]], st.SearchStrategy[Case[Any]]]
+
+
+def _merged(old: Mapping[str, Any] | None, new: Parts) -> dict[str, Any]:
+    merged = dict(old or {})
+    for name, value in new.items():
+        if value is DROP:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
+
+
+def _edit(
+    case: Case[Any],
+    *,
+    path: st.SearchStrategy[Parts] | None = None,
+    query: st.SearchStrategy[Parts] | None = None,
+    headers: st.SearchStrategy[Parts] | None = None,
+    body: st.SearchStrategy[Any] | None = None,
+    media_type: str = "application/json",
+) -> st.SearchStrategy[Case[Any]]:
+    """`case` with the drawn parts merged in (path, query, headers) or replaced (body)."""
+    if body is not None and case.media_type not in (media_type, None):
+        body = None  # a body in another media type (CSV, YAML) stays as drawn
+    parts = {
+        name: strategy
+        for name, strategy in (("path", path), ("query", query), ("headers", headers))
+        if strategy is not None
+    }
+    if body is not None:
+        parts["body"] = body
+
+    def apply(drawn: dict[str, Any]) -> Case[Any]:
+        if "path" in drawn:
+            case.path_parameters = _merged(case.path_parameters, drawn["path"])
+        if "query" in drawn:
+            case.query = _merged(case.query, drawn["query"])
+        if "headers" in drawn:
+            headers = case.headers.copy()
+            for name, value in drawn["headers"].items():
+                if value is DROP:
+                    headers.pop(name, None)
+                else:
+                    headers[name] = value
+            case.headers = headers
+        if "body" in drawn:
+            case.body = drawn["body"]
+            case.media_type = media_type
+        return case
+
+    return st.fixed_dictionaries(parts).map(apply)
+
+
+def _one(values: Sequence[Any]) -> st.SearchStrategy[Any]:
+    return st.sampled_from(list(values))
+
+
+def _maybe(values: Sequence[Any]) -> st.SearchStrategy[Any]:
+    """One of `values`, or the parameter left out."""
+    return st.sampled_from([*values, DROP])
+
+
+def _params(**values: st.SearchStrategy[Any]) -> st.SearchStrategy[Parts]:
+    return st.fixed_dictionaries(values)
+
+
+def _yuan(low: int, high: int, step: int) -> st.SearchStrategy[str]:
+    return st.integers(low, high).map(lambda n: f"{n * step}.00")
+
+
+def _now() -> st.SearchStrategy[str]:
+    return st.builds(lambda: datetime.now(SHANGHAI).isoformat())
+
+
+def _today() -> date:
+    return datetime.now(SHANGHAI).date()
+
+
+NO_CURSOR = _params(cursor=st.just(DROP))
+IF_MATCH = st.sampled_from([DROP, "*"])
+# A key of its own for each world write: the bank client's drawn keys repeat across
+# operations, and a key reused for another request is refused (422) before anything else.
+NEW_KEY = st.builds(lambda: f"fuzz-world-{uuid.uuid4()}")
+STATE_CHANGE = _params(**{"If-Match": IF_MATCH, "Idempotency-Key": NEW_KEY})
+
+
+def _path_only(name: str, pool: Callable[[World], Sequence[Any]]) -> Fix:
+    return lambda w, case: _edit(case, path=_params(**{name: _one(pool(w))}))
+
+
+def _scoring_fixes() -> dict[str, Fix]:
+    def uscc_and_period(w: World, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        return _edit(
+            case,
+            path=_params(uscc=_one(w.usccs)),
+            query=_params(period=_maybe([PERIOD, PERIOD - 1])),
+        )
+
+    def rankings(w: World, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        query = _params(
+            period=_maybe([PERIOD]),
+            district=_maybe(DISTRICTS),
+            industry=_maybe(INDUSTRY_CODES),
+            category=_maybe(CATEGORIES),
+            cursor=st.just(DROP),
+        )
+        return _edit(case, query=query)
+
+    def enterprises(w: World, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        rows: list[Any] = list(case.body) if isinstance(case.body, list) else []
+
+        def known(codes: list[str]) -> list[Any]:  # the fuzzer's USCCs, known industries
+            return [
+                {**row, "industry": code} if isinstance(row, dict) else row
+                for row, code in zip(rows, codes, strict=True)
+            ]
+
+        codes = st.lists(_one(INDUSTRY_CODES), min_size=len(rows), max_size=len(rows))
+        return _edit(case, body=codes.map(known) if rows else None)
+
+    def indicators(w: World, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        rows: list[Any] = list(case.body)[: len(w.usccs)] if isinstance(case.body, list) else []
+
+        def known(usccs: list[str]) -> list[Any]:  # world USCCs, R&D staff within the staff
+            out: list[Any] = []
+            for row, uscc in zip(rows, usccs, strict=False):
+                if isinstance(row, dict):
+                    row = {**row, "uscc": uscc}
+                    rd, staff = row.get("rd_staff"), row.get("total_staff")
+                    if isinstance(rd, int) and isinstance(staff, int) and rd > staff:
+                        row["total_staff"] = rd
+                out.append(row)
+            return out
+
+        return _edit(
+            case,
+            path=_params(period=st.just(OLD_PERIOD)),
+            body=st.permutations(w.usccs).map(known) if rows else None,
+        )
+
+    def new_model(w: World, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        drawn = case.body.get("version") if isinstance(case.body, dict) else None
+        version = drawn if isinstance(drawn, str) else "FUZZ-NEW"
+        return _edit(case, body=st.just({**w.model_definition, "version": version}))
+
+    def replace_model(w: World, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        return _one(w.drafts_to_replace).flatmap(
+            lambda version: _edit(
+                case,
+                path=_params(version=st.just(version)),
+                body=st.just({**w.model_definition, "version": version}),
+            )
+        )
+
+    return {
+        "GET /v1/scoring/enterprises/{uscc}": _path_only("uscc", lambda w: w.usccs),
+        "GET /v1/scoring/enterprises/{uscc}/points": uscc_and_period,
+        "GET /v1/scoring/enterprises/{uscc}/diagnosis": uscc_and_period,
+        "GET /v1/scoring/rankings": rankings,
+        "GET /v1/scoring/distribution": lambda w, case: _edit(
+            case, query=_params(period=_maybe([PERIOD, PERIOD - 1]))
+        ),
+        "GET /v1/scoring/models/{version}": _path_only(
+            "version", lambda w: [MODEL, *w.drafts_to_replace, *w.drafts_to_publish]
+        ),
+        "GET /v1/scoring/runs": lambda w, case: _edit(case, query=_params(period=_maybe([PERIOD]))),
+        "PUT /v1/admin/enterprises": enterprises,
+        "PUT /v1/admin/indicators/{period}": indicators,
+        "POST /v1/admin/models": new_model,
+        "PUT /v1/admin/models/{version}": replace_model,
+        "POST /v1/admin/models/{version}/publish": _path_only(
+            "version", lambda w: w.drafts_to_publish
+        ),
+        "POST /v1/admin/points/{period}/recompute": lambda w, case: _edit(
+            case,
+            path=_params(period=_one([OLD_PERIOD, PERIOD])),
+            body=st.just({"model_version": MODEL}),
+        ),
+    }
+
+
+def _loans_fixes() -> dict[str, Fix]:
+    def application(w: World, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        body = _params(
+            uscc=_one(w.usccs),
+            product_code=st.just(PRODUCT),
+            amount=_yuan(1, 50, 10_000),  # within the lowest tier
+            term_months=st.integers(6, 36),
+        )
+        return _edit(case, headers=_params(**{"Idempotency-Key": NEW_KEY}), body=body)
+
+    def decision(w: World, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        approve = _params(
+            outcome=st.just("approved"),
+            approved_amount=_yuan(1, 20, 10_000),  # at most what was applied for
+            annual_rate=_one(["0.0300", "0.0450", "0.0600"]),
+            term_months=st.integers(6, 36),
+        )
+        reject = _params(outcome=st.just("rejected"), reason_codes=st.just(["fuzz"]))
+        return _edit(
+            case,
+            path=_params(app_id=_one(w.to_decide)),
+            headers=STATE_CHANGE,
+            body=st.one_of(approve, reject),
+        )
+
+    def disbursement(w: World, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        body = _params(  # small: the long profile's payouts stay within the approved amounts
+            amount=_yuan(1, 100, 1), disbursed_at=_now(), reference=st.just("FUZZ-PAYOUT")
+        )
+        return _edit(
+            case,
+            path=_params(app_id=_one(w.approved)),
+            headers=STATE_CHANGE,
+            body=body,
+        )
+
+    def repayment(w: World, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        today = _today().isoformat()
+
+        def report(app: str) -> st.SearchStrategy[Case[Any]]:
+            paid_out = int(Decimal(w.paid_out[app]) * 100)  # cents
+            outstanding = st.integers(0, paid_out).map(lambda c: f"{c // 100}.{c % 100:02d}")
+            body = st.one_of(
+                _params(
+                    status=_one(["current", "overdue", "defaulted"]),
+                    outstanding_principal=outstanding,  # at most what was paid out
+                    as_of=st.just(today),
+                ),
+                st.just({"status": "repaid", "outstanding_principal": "0.00", "as_of": today}),
+            )
+            path = _params(app_id=st.just(app))
+            return _edit(case, path=path, headers=STATE_CHANGE, body=body)
+
+        return _one(w.disbursed).flatmap(report)
+
+    def calendar(w: World, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        year = case.path_parameters.get("year")
+        if not isinstance(year, int) or not 2000 <= year <= 2100:
+            return st.just(case)
+        first_half = st.dates(date(year, 1, 1), date(year, 6, 30))
+        saturdays = st.dates(date(year, 7, 1), date(year, 12, 24)).map(
+            lambda d: d + timedelta(days=(5 - d.weekday()) % 7)
+        )
+        body = _params(
+            holidays=st.lists(first_half.map(date.isoformat), max_size=5, unique=True),
+            make_up_workdays=st.lists(saturdays.map(date.isoformat), max_size=3, unique=True),
+        )
+        return _edit(case, body=body)
+
+    def stats(w: World, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        today = _today()
+        since = st.integers(0, 400).map(lambda n: (today - timedelta(days=n)).isoformat())
+        return _edit(case, query=_params(**{"from": since, "to": st.just(today.isoformat())}))
+
+    app_path = _path_only("app_id", lambda w: w.applications)
+    return {
+        "GET /v1/loans/products/{code}": _path_only("code", lambda w: [PRODUCT]),
+        "GET /v1/loans/products/{code}/quote": lambda w, case: _edit(
+            case, path=_params(code=st.just(PRODUCT)), query=_params(uscc=_one(w.usccs))
+        ),
+        "POST /v1/loans/applications": application,
+        "GET /v1/loans/applications": lambda w, case: _edit(
+            case,
+            query=_params(
+                product_code=_maybe([PRODUCT]),
+                status=_maybe(["submitted", "approved", "disbursed", "rejected", "withdrawn"]),
+                cursor=st.just(DROP),
+            ),
+        ),
+        "GET /v1/loans/applications/{app_id}": app_path,
+        "GET /v1/loans/applications/{app_id}/events": app_path,
+        "POST /v1/loans/applications/{app_id}/decision": decision,
+        "POST /v1/loans/applications/{app_id}/disbursements": disbursement,
+        "POST /v1/loans/applications/{app_id}/repayment-status": repayment,
+        "POST /v1/loans/applications/{app_id}/withdraw": lambda w, case: _edit(
+            case,
+            path=_params(app_id=_one(w.to_withdraw)),
+            headers=_params(**{"If-Match": IF_MATCH}),
+        ),
+        "GET /v1/loans/stats": stats,
+        "PUT /v1/admin/calendar/{year}": calendar,
+        "PUT /v1/admin/products/{code}": lambda w, case: _edit(
+            case, body=st.just(_product(BANK_CODE))
+        ),
+    }
+
+
+def _guarantee_fixes() -> dict[str, Fix]:
+    waiver_year = _maybe([PERIOD + 1])
+
+    def consent(w: World, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        granted = st.integers(1, 1000).map(
+            lambda n: (datetime.now(SHANGHAI) - timedelta(days=n)).isoformat()
+        )
+        body = _params(
+            uscc=_one(w.usccs),
+            firm_code=st.just(FIRM_CODE),
+            granted_at=granted,
+            evidence_ref=st.just("fuzz"),
+        )
+        return _edit(case, body=body)
+
+    def quote(w: World, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        drawn = case.body if isinstance(case.body, dict) else {}
+        return _edit(
+            case,
+            body=_params(uscc=_one(w.usccs), year=waiver_year).map(lambda fix: _merged(drawn, fix)),
+        )
+
+    return {
+        "GET /v1/guarantee/enterprises/{uscc}/waiver": lambda w, case: _edit(
+            case, path=_params(uscc=_one(w.usccs)), query=_params(year=waiver_year)
+        ),
+        "GET /v1/guarantee/waivers/{year}": lambda w, case: _edit(
+            case, path=_params(year=st.just(PERIOD + 1))
+        ),
+        "POST /v1/guarantee/quotes": quote,
+        "GET /v1/guarantee/consents": lambda w, case: _edit(
+            case,
+            query=_params(
+                uscc=_maybe(w.usccs), firm_code=_maybe([FIRM_CODE]), cursor=st.just(DROP)
+            ),
+        ),
+        "GET /v1/guarantee/features": lambda w, case: _edit(
+            case, query=_params(since=_maybe([w.feature_cursor]))
+        ),
+        "POST /v1/admin/consents": consent,
+        "POST /v1/admin/consents/{consent_id}/revoke": _path_only(
+            "consent_id", lambda w: w.revocable
+        ),
+    }
+
+
+def _gateway_fixes() -> dict[str, Fix]:
+    def token(w: World, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        client_id, secret = w.token_client
+        body = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+        return _edit(case, body=st.just(body), media_type="application/x-www-form-urlencoded")
+
+    return {
+        "POST /oauth/token": token,
+        "GET /v1/admin/clients": lambda w, case: _edit(case, query=NO_CURSOR),
+        "GET /v1/admin/clients/{client_id}": _path_only("client_id", lambda w: w.clients),
+        "POST /v1/admin/clients/{client_id}/rotate-secret": _path_only(
+            "client_id", lambda w: w.spare_clients
+        ),
+        "POST /v1/admin/clients/{client_id}/disable": _path_only(
+            "client_id", lambda w: w.spare_clients
+        ),
+        "GET /v1/admin/audit": lambda w, case: _edit(case, query=NO_CURSOR),
+    }
+
+
+# Operation → how the world goes into one of its positive cases.
+FIXES: dict[str, Fix] = {
+    **_gateway_fixes(),
+    **_scoring_fixes(),
+    **_loans_fixes(),
+    **_guarantee_fixes(),
+}
+
+
+# Two positive cases in three get the world; the third keeps what Schemathesis drew (for
+# ids, mostly a 404). The first case Hypothesis draws (the simplest) gets the world.
+WORLD_SHARE = st.sampled_from([True, True, False])
+
+
+def use_world(schema: OpenApiSchema, seeded: Seeded) -> None:
+    """Put the world into two in three positive cases of the operations in `FIXES`."""
+
+    @schema.hook
+    def flatmap_case(ctx: HookContext, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
+        fix = FIXES.get(ctx.operation.label) if ctx.operation is not None else None
+        meta = case.meta
+        if seeded.world is None or fix is None or meta is None:
+            return st.just(case)
+        if not meta.generation.mode.is_positive:
+            return st.just(case)
+        world = seeded.world
+        return WORLD_SHARE.flatmap(lambda use: fix(world, case) if use else st.just(case))
