@@ -68,6 +68,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -80,7 +81,7 @@ from sqlalchemy.engine import Engine
 
 from bench._common import free_port, stop, table, wait_ready
 from bench.gateway import STATS, _Instrumented, _SqlCounter, database, get_token, make_settings
-from services.demo import DISTRICT_CODES, INDUSTRY_SUFFIX, SYLLABLES
+from services.demo import DISTRICT_CODES, INDUSTRY_SUFFIX, SYLLABLES, synthetic_indicators
 from services.gateway import service as gateway_service
 from services.gateway.schemas import ClientCreate
 from services.guarantee import service as guarantee
@@ -171,61 +172,11 @@ def _categories(rng: random.Random) -> list[str]:
     return ["tech_sme"] if rng.random() < SME_ONLY_SHARE / (1 - HIGH_TECH_SHARE) else []
 
 
-def _money(value: float) -> str:
-    return f"{int(value)}.00"
-
-
 def _indicators(uscc: str, categories: list[str], period: int) -> tuple[Any, ...]:
-    """One enterprise-period, with the formulas of `services.demo._indicators`."""
-    cats = set(categories)
-    strength = (
-        4.0
-        if cats & {"leading_innovator", "potential_unicorn"}
-        else 3.0
-        if "gazelle" in cats
-        else 2.0
-        if "high_tech" in cats
-        else 1.2
-        if "tech_sme" in cats
-        else 0.7
-    )
-    local = random.Random(f"{uscc}:{period}")  # per enterprise and year, stable
-    growth = 1 + local.uniform(-0.05, 0.35) if period == PERIOD else 1.0
-    base = random.Random(uscc)
-    revenue = base.lognormvariate(17.2, 0.9) * strength * growth
-    intensity = min(0.25, base.uniform(0.01, 0.07) * strength**0.7)
-    staff = max(8, int(revenue / base.uniform(600_000, 1_200_000)))
-    rd_staff = min(staff, int(staff * min(0.6, base.uniform(0.05, 0.25) * strength**0.5)))
-    patents = int(base.expovariate(1 / (1.5 * strength**1.6)))
-    utility = int(base.expovariate(1 / (3 * strength)))
-    software = int(base.expovariate(1 / (1.5 * strength)))
-    equity = (
-        _money(base.lognormvariate(16, 1.2) * strength)
-        if base.random() < 0.15 * strength
-        else "0.00"
-    )
-    provincial = int(base.random() < 0.08 * strength)
-    national = int(base.random() < 0.01 * strength**2)
-    jbgs = (
-        _money(local.uniform(1_000_000, 8_000_000))
-        if period == PERIOD and local.random() < 0.004 * strength
-        else "0.00"
-    )
-    return (
-        uscc,
-        period,
-        patents,
-        utility,
-        software,
-        _money(revenue * intensity),
-        _money(revenue),
-        rd_staff,
-        staff,
-        equity,
-        provincial,
-        national,
-        jbgs,
-    )
+    """One enterprise-period as a COPY row, with the demo's formulas."""
+    row = synthetic_indicators(uscc, categories, period)
+    values = (getattr(row, name) for name in pointsmodel.RAW_INDICATORS)
+    return (uscc, period, *(f"{v:.2f}" if isinstance(v, Decimal) else v for v in values))
 
 
 def generate(n: int, seed: int) -> Dataset:

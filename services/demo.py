@@ -10,7 +10,7 @@ them, with a fixed seed so every load is the same.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -230,51 +230,54 @@ def _money(value: float) -> Decimal:
 
 
 def _indicators(enterprises: list[EnterpriseIn], period: int) -> list[IndicatorIn]:
-    rows = []
-    for e in enterprises:
-        if e.name.startswith("泰州榕兴"):
-            rows.append(_rongxing(period))
-            continue
-        cats = set(e.categories)
-        strength = (
-            4.0
-            if cats & {"leading_innovator", "potential_unicorn"}
-            else 3.0
-            if "gazelle" in cats
-            else 2.0
-            if "high_tech" in cats
-            else 1.2
-            if "tech_sme" in cats
-            else 0.7
-        )
-        local = random.Random(f"{e.uscc}:{period}")  # per enterprise and year, stable
-        growth = 1 + local.uniform(-0.05, 0.35) if period == 2025 else 1.0
-        base = random.Random(e.uscc)
-        revenue = base.lognormvariate(17.2, 0.9) * strength * growth
-        intensity = min(0.25, base.uniform(0.01, 0.07) * strength**0.7)
-        staff = max(8, int(revenue / base.uniform(600_000, 1_200_000)))
-        rd_staff = min(staff, int(staff * min(0.6, base.uniform(0.05, 0.25) * strength**0.5)))
-        rows.append(
-            IndicatorIn(
-                uscc=e.uscc,
-                invention_patents=int(base.expovariate(1 / (1.5 * strength**1.6))),
-                utility_models=int(base.expovariate(1 / (3 * strength))),
-                software_copyrights=int(base.expovariate(1 / (1.5 * strength))),
-                rd_expense=_money(revenue * intensity),
-                revenue=_money(revenue),
-                rd_staff=rd_staff,
-                total_staff=staff,
-                equity_financing=_money(base.lognormvariate(16, 1.2) * strength)
-                if base.random() < 0.15 * strength
-                else Decimal("0.00"),
-                awards_provincial=int(base.random() < 0.08 * strength),
-                awards_national=int(base.random() < 0.01 * strength**2),
-                jbgs_funds_paid=_money(local.uniform(1_000_000, 8_000_000))
-                if period == 2025 and local.random() < 0.004 * strength
-                else Decimal("0.00"),
-            )
-        )
-    return rows
+    return [
+        _rongxing(period)
+        if e.name.startswith("泰州榕兴")
+        else synthetic_indicators(e.uscc, e.categories, period)
+        for e in enterprises
+    ]
+
+
+def synthetic_indicators(uscc: str, categories: Iterable[str], period: int) -> IndicatorIn:
+    """One enterprise-year of the demo's synthetic indicators: stronger categories get more
+    of everything; stable per enterprise and year (bench/export.py generates with it too)."""
+    cats = set(categories)
+    strength = (
+        4.0
+        if cats & {"leading_innovator", "potential_unicorn"}
+        else 3.0
+        if "gazelle" in cats
+        else 2.0
+        if "high_tech" in cats
+        else 1.2
+        if "tech_sme" in cats
+        else 0.7
+    )
+    local = random.Random(f"{uscc}:{period}")  # per enterprise and year, stable
+    growth = 1 + local.uniform(-0.05, 0.35) if period == 2025 else 1.0
+    base = random.Random(uscc)
+    revenue = base.lognormvariate(17.2, 0.9) * strength * growth
+    intensity = min(0.25, base.uniform(0.01, 0.07) * strength**0.7)
+    staff = max(8, int(revenue / base.uniform(600_000, 1_200_000)))
+    rd_staff = min(staff, int(staff * min(0.6, base.uniform(0.05, 0.25) * strength**0.5)))
+    return IndicatorIn(
+        uscc=uscc,
+        invention_patents=int(base.expovariate(1 / (1.5 * strength**1.6))),
+        utility_models=int(base.expovariate(1 / (3 * strength))),
+        software_copyrights=int(base.expovariate(1 / (1.5 * strength))),
+        rd_expense=_money(revenue * intensity),
+        revenue=_money(revenue),
+        rd_staff=rd_staff,
+        total_staff=staff,
+        equity_financing=_money(base.lognormvariate(16, 1.2) * strength)
+        if base.random() < 0.15 * strength
+        else Decimal("0.00"),
+        awards_provincial=int(base.random() < 0.08 * strength),
+        awards_national=int(base.random() < 0.01 * strength**2),
+        jbgs_funds_paid=_money(local.uniform(1_000_000, 8_000_000))
+        if period == 2025 and local.random() < 0.004 * strength
+        else Decimal("0.00"),
+    )
 
 
 def _rongxing(period: int) -> IndicatorIn:
