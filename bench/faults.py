@@ -66,11 +66,10 @@ from pathlib import Path
 
 import psycopg
 
-from bench._common import free_port, percentile, stop, table, wait_ready
+from bench._common import percentile, serve_child, table
 from bench.loans import (
     AMOUNT,
     OWN_PRODUCTS,
-    ROOT,
     SUBMIT,
     SUBMITTING_BANK,
     TERM_MONTHS,
@@ -172,19 +171,8 @@ def restart_command(server: PgServer) -> list[str]:
 @contextmanager
 def gateway_server(url: str, log_path: Path) -> Iterator[tuple[str, int]]:
     """`bench.loans`'s gateway child process, its output into `log_path`; (base URL, port)."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "bench.loans", "--serve", "--port", str(port)]
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_ready(base + "/healthz", process)
-            yield base, port
-        finally:
-            stop(process)
+    with serve_child("bench.loans", url, log=log_path) as (base, port, _):
+        yield base, port
 
 
 def log_summary(log_path: Path) -> list[str]:

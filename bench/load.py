@@ -136,7 +136,7 @@ from urllib.parse import urlsplit
 import uvicorn
 from sqlalchemy.engine import Engine
 
-from bench._common import free_port, percentile, stop, table, wait_ready
+from bench._common import ROOT, free_port, percentile, stop, table, wait_ready
 from bench.gateway import _SqlCounter, get_token, make_settings
 from bench.loans import (
     AMOUNT,
@@ -145,7 +145,6 @@ from bench.loans import (
     GROUP_BYS,
     PERIOD,
     PRODUCTS,
-    ROOT,
     TERM_MONTHS,
     World,
     _Counted,

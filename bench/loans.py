@@ -62,7 +62,6 @@ import math
 import os
 import random
 import re
-import subprocess
 import sys
 import time
 import uuid
@@ -72,7 +71,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -86,12 +84,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bench._common import (
     EMBEDDED,
     embedded_database,
-    free_port,
     median,
     percentile,
-    stop,
+    serve_child,
     table,
-    wait_ready,
 )
 from bench.gateway import _SqlCounter, get_token, make_settings
 from services.gateway import service as gateway_service
@@ -105,7 +101,6 @@ from shared.uscc import ALPHABET, check_char
 
 log = logging.getLogger("bench.loans")
 
-ROOT = Path(__file__).resolve().parents[1]
 COUNTERS = "/__bench__/counters"
 WHOAMI = "/v1/loans/whoami"
 SUBMIT = "/v1/loans/applications"
@@ -191,16 +186,8 @@ def serve(port: int) -> None:
 @contextmanager
 def gateway_server(url: str) -> Iterator[tuple[str, int]]:
     """Start the gateway child process; yield (base URL, port); stop it at the end."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "bench.loans", "--serve", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(base + "/healthz", process)
+    with serve_child("bench.loans", url) as (base, port, _):
         yield base, port
-    finally:
-        stop(process)
 
 
 # ---------------------------------------------------------------- databases

@@ -68,7 +68,6 @@ import math
 import os
 import pstats
 import random
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -85,7 +84,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 
-from bench._common import free_port, percentile, stop, table, wait_ready
+from bench._common import percentile, serve_child, table
 from bench.gateway import (
     STATS,
     _Instrumented,
@@ -901,16 +900,8 @@ def serve(port: int) -> None:
 @contextmanager
 def gateway_server(url: str) -> Iterator[tuple[str, int]]:
     """A uvicorn child serving the gateway; yield (base URL, port)."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "bench.scoring", "--serve", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base + "/healthz", process)
+    with serve_child("bench.scoring", url) as (base, port, _):
         yield base, port
-    finally:
-        stop(process)
 
 
 class HttpPool:
