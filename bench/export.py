@@ -87,13 +87,12 @@ from services.guarantee.api import MAX_EXPORT_ROWS
 from services.guarantee.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from services.guarantee.schemas import ConsentIn
 from services.runtime import build_gateway
-from services.scoring import pointsmodel
 from services.scoring import service as scoring
 from services.scoring.models import Enterprise
-from services.scoring.vocab import DISTRICTS, INDUSTRIES
-from shared import migrate
+from shared import migrate, vocab
 from shared.db import make_engine, make_sessionmaker
 from shared.uscc import ALPHABET, check_char
+from shared.vocab import DISTRICTS, INDUSTRIES
 
 PERIOD = 2025
 MODEL = "TZ-2025.1"
@@ -129,7 +128,7 @@ FLOOR_SQL = """
         )
     ) TO STDOUT
 """
-INDICATOR_COLUMNS = ("uscc", "period", *pointsmodel.RAW_INDICATORS)
+INDICATOR_COLUMNS = ("uscc", "period", *vocab.RAW_INDICATORS)
 
 
 # ---------------------------------------------------------------- synthetic data
@@ -172,7 +171,7 @@ def _categories(rng: random.Random) -> list[str]:
 def _indicators(uscc: str, categories: list[str], period: int) -> tuple[Any, ...]:
     """One enterprise-period as a COPY row, with the demo's formulas."""
     row = synthetic_indicators(uscc, categories, period)
-    values = (getattr(row, name) for name in pointsmodel.RAW_INDICATORS)
+    values = (getattr(row, name) for name in vocab.RAW_INDICATORS)
     return (uscc, period, *(f"{v:.2f}" if isinstance(v, Decimal) else v for v in values))
 
 

@@ -94,10 +94,10 @@ from services.gateway import service as gateway_service
 from services.gateway.schemas import ClientCreate
 from services.loans import service
 from services.runtime import build_gateway, engine_for
-from services.scoring.vocab import DISTRICTS, INDUSTRIES, STAGES
 from shared import migrate
 from shared.db import make_engine, make_sessionmaker
 from shared.uscc import ALPHABET, check_char
+from shared.vocab import DISTRICTS, INDUSTRIES, STAGES
 
 log = logging.getLogger("bench.loans")
 

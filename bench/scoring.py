@@ -99,10 +99,10 @@ from services.scoring import pointsmodel, service
 from services.scoring.models import Ranking
 from services.scoring.models import RecomputeRun as ScoringRun
 from services.scoring.pointsmodel import ModelDefinition
-from services.scoring.vocab import CATEGORIES, DISTRICTS, INDUSTRIES
-from shared import migrate
+from shared import migrate, vocab
 from shared.db import make_engine, make_sessionmaker
 from shared.uscc import ALPHABET, check_char, is_valid_uscc
+from shared.vocab import CATEGORIES, DISTRICTS, INDUSTRIES
 
 ROOT = Path(__file__).resolve().parents[1]
 PERIOD = 2025
@@ -159,7 +159,7 @@ FLOOR_READ_SQL = "COPY (SELECT" + FACTS_COLUMNS + FACTS_FROM + "WHERE i.period =
 NAIVE_READ_SQL = (
     "SELECT" + FACTS_COLUMNS + FACTS_FROM + "WHERE i.period = :period AND i.uscc = :uscc"
 )
-INDICATOR_COLUMNS = ("uscc", "period", *pointsmodel.RAW_INDICATORS)
+INDICATOR_COLUMNS = ("uscc", "period", *vocab.RAW_INDICATORS)
 # Every column of sc_points, whatever it has: the scratch table is LIKE sc_points.
 POINTS_OUT_SQL = "COPY (SELECT * FROM sc_points WHERE period = %s AND model_version = %s) TO STDOUT"
 FLOOR_WRITE_SQL = "COPY bench_scoring_floor FROM STDIN"

@@ -5,10 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-import services.gateway.models
-import services.guarantee.models
-import services.loans.models
-import services.scoring.models  # noqa: F401  (register every service's tables)
+import shared.changefeed  # noqa: F401  (register every table)
 from shared.db import Base, sqlalchemy_url
 from shared.settings import get_settings
 

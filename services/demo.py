@@ -35,9 +35,9 @@ from services.scoring import queries as scoring_queries
 from services.scoring import service as scoring
 from services.scoring.models import Enterprise
 from services.scoring.schemas import EnterpriseIn, IndicatorIn
-from services.scoring.vocab import DISTRICTS
 from shared.clock import SHANGHAI
 from shared.uscc import ALPHABET, check_char
+from shared.vocab import DISTRICTS
 
 SEED = 2026
 ENTERPRISES = 8012

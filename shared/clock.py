@@ -1,7 +1,13 @@
-"""Business time: dates are Asia/Shanghai's, and how far ahead a caller's clock may run."""
+"""Business time: the clock, dates in Asia/Shanghai, and how far ahead a caller's clock may run.
+
+Every "now" of the domain comes from `now()`, so a test sets the time with `frozen_at(...)`
+(or `use_clock(...)`) instead of sleeping; the server's own clock is the default.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,11 +17,48 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 CLOCK_SKEW = timedelta(minutes=5)
 
 
+def _system() -> datetime:
+    return datetime.now(UTC)
+
+
+_clock: Callable[[], datetime] = _system
+
+
+def now() -> datetime:
+    """The current time (aware, UTC) from the clock in use."""
+    return _clock()
+
+
+@contextmanager
+def use_clock(clock: Callable[[], datetime]) -> Iterator[None]:
+    """Read the time from `clock` (which returns aware datetimes) inside the block."""
+    global _clock
+    previous, _clock = _clock, clock
+    try:
+        yield
+    finally:
+        _clock = previous
+
+
+@contextmanager
+def frozen_at(moment: datetime) -> Iterator[None]:
+    """The clock stands still at the aware datetime `moment` inside the block."""
+    if moment.tzinfo is None:
+        raise ValueError("a frozen clock needs an aware datetime")
+    with use_clock(lambda: moment):
+        yield
+
+
 def local_date(moment: datetime) -> date:
     """The business date (in Shanghai) of an aware datetime."""
     return moment.astimezone(SHANGHAI).date()
 
 
-def in_the_future(moment: datetime, now: datetime | None = None) -> bool:
+def today() -> date:
+    """Today's business date in Shanghai."""
+    return local_date(now())
+
+
+def in_the_future(moment: datetime, now_: datetime | None = None) -> bool:
     """Whether a caller's timestamp lies ahead of now by more than the allowed clock skew."""
-    return moment > (now or datetime.now(UTC)) + CLOCK_SKEW
+    return moment > (now_ or now()) + CLOCK_SKEW

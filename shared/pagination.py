@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -76,3 +77,37 @@ def next_cursor(
     if len(rows) <= limit:
         return None
     return encode_cursor(position(rows[limit - 1]), key=key, context=context)
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset:
+    """One request for a page of a keyset-ordered list: where the page starts (`after`, the
+    sort-key values of the cursor, or None for the first page) and how to answer it.
+
+    `context` binds cursors to the list and to everything that shapes it (the tenant, the
+    filters): a cursor is only accepted by the list that issued it.
+    """
+
+    key: bytes
+    context: str
+    after: list[Any] | None
+
+    @classmethod
+    def start(cls, cursor: str | None, *, key: bytes, context: str) -> Keyset:
+        """Decode `cursor` (a forged or foreign one is `InvalidCursor`)."""
+        after = decode_cursor(cursor, key=key, context=context) if cursor else None
+        return cls(key, context, after)
+
+    def page(
+        self,
+        rows: Sequence[R],
+        limit: int,
+        position: Callable[[R], Sequence[Any]],
+        item: Callable[[R], T],
+    ) -> Page[T]:
+        """The page for `rows` fetched as up to `limit + 1` after `after`: the first `limit`
+        as items, and the next page's cursor when more follow."""
+        return Page[T](
+            items=[item(r) for r in rows[:limit]],
+            next_cursor=next_cursor(rows, limit, position, key=self.key, context=self.context),
+        )

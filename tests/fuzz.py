@@ -23,11 +23,11 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.runtime import build_gateway
-from services.scoring.vocab import CATEGORIES, DISTRICTS, INDUSTRIES, STAGES
 from shared.clock import SHANGHAI
 from shared.db import make_engine
 from shared.errors import PROBLEM_MEDIA_TYPE
 from shared.uscc import ALPHABET, check_char
+from shared.vocab import CATEGORIES, DISTRICTS, INDUSTRIES, STAGES
 from tests.conftest import make_settings
 
 ROLES = ("bank", "bureau", "credit_firm", "admin")

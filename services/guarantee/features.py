@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from services.scoring.pointsmodel import INDICATORS
-from services.scoring.vocab import CATEGORIES, CATEGORY_LABELS
+from shared.vocab import CATEGORIES, CATEGORY_LABELS, INDICATORS
 
 FEATURE_SCHEMA_VERSION = "1.0"
 WAIVER_TOP = 100

@@ -72,26 +72,6 @@ class Consent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class FeedEntry(Base):
-    """The export's change feed: a monotonically increasing sequence of enterprise changes,
-    written in the transaction of the change (points for every firm; consents for one)."""
-
-    __tablename__ = "gt_feed"
-    __table_args__ = (
-        CheckConstraint(
-            "kind IN ('points', 'consent-granted', 'consent-revoked', 'consent-expired')",
-            name="kind",
-        ),
-        Index("ix_gt_feed_uscc_seq", "uscc", "seq"),
-    )
-
-    seq: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    uscc: Mapped[str] = mapped_column(String(18))
-    firm_code: Mapped[str | None] = mapped_column(String(32))
-    kind: Mapped[str] = mapped_column(String(20))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-
 class ExportPull(Base):
     """One feature-export pull: which firm, which cursor range, how many rows."""
 

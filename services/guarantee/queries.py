@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -13,24 +12,38 @@ from services.guarantee import service
 from services.guarantee.errors import NoFeeRate
 
 
+@dataclass(frozen=True, slots=True)
+class FeeSnapshot:
+    """The 泰信保 fee of a loan as quoted when it was submitted."""
+
+    year: int
+    fee_rate: Decimal
+    fee: Decimal
+    waived: bool
+    payable_fee: Decimal
+    waiver_reason: str
+    ranking_period: int | None
+    rank: int | None
+
+
 def fee_quote(
     session: Session, uscc: str, amount: Decimal, term_months: int, year: int
-) -> dict[str, Any] | None:
-    """The 泰信保 fee for a loan as a JSON-ready dict, or None when no fee rate is set."""
+) -> FeeSnapshot | None:
+    """The 泰信保 fee for a loan, or None when no fee rate is set for `year`."""
     try:
         found = service.quote(session, uscc, amount, term_months, year)
     except NoFeeRate:
         return None
-    return {
-        "year": found.year,
-        "fee_rate": f"{found.fee_rate:.4f}",
-        "fee": f"{found.fee:.2f}",
-        "waived": found.waived,
-        "payable_fee": f"{found.payable_fee:.2f}",
-        "waiver_reason": found.waiver.reason,
-        "ranking_period": found.waiver.ranking_period,
-        "rank": found.waiver.rank,
-    }
+    return FeeSnapshot(
+        year=found.year,
+        fee_rate=found.fee_rate,
+        fee=found.fee,
+        waived=found.waived,
+        payable_fee=found.payable_fee,
+        waiver_reason=found.waiver.reason,
+        ranking_period=found.waiver.ranking_period,
+        rank=found.waiver.rank,
+    )
 
 
 @dataclass(frozen=True, slots=True)

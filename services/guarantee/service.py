@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Row, TextClause, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
-from services.guarantee import feed
 from services.guarantee.errors import (
     ConsentNotFound,
     ConsentRevoked,
@@ -27,6 +26,7 @@ from services.guarantee.features import CSV_CELLS_SQL, NDJSON_LINE_SQL
 from services.guarantee.models import Consent, ExportPull, FeeRate
 from services.guarantee.schemas import ConsentIn
 from services.scoring import queries as scoring
+from shared import changefeed as feed
 from shared.clock import in_the_future
 from shared.errors import Unprocessable
 from shared.money import round_cents

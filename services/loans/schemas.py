@@ -15,12 +15,12 @@ from pydantic import (
     model_validator,
 )
 
-from services.scoring.vocab import Category
 from shared.clock import SHANGHAI
 from shared.money import NonNegativeMoney, PositiveMoney
 from shared.rates import Rate
 from shared.timestamps import Timestamp
 from shared.uscc import Uscc
+from shared.vocab import Category
 
 CODE = r"^[A-Z0-9_]{2,32}$"
 PRODUCT_CODE = r"^[A-Za-z0-9_-]{2,40}$"

@@ -364,11 +364,22 @@ def submit(session: Session, data: ApplicationIn, actor: Actor) -> Application:
     if snapshot is None:  # eligible implies points; this guards the invariant for mypy
         raise EnterpriseUnknown(f"{data.uscc} has no points in any ranking")
     deadline = work_calendar(session).decision_deadline(submitted_at)
-    guarantee_fee = None
+    guarantee_fee: dict[str, Any] | None = None
     if product.guarantee:
-        guarantee_fee = guarantee.fee_quote(
+        fee = guarantee.fee_quote(
             session, data.uscc, data.amount, data.term_months, local_date(submitted_at).year
         )
+        if fee is not None:
+            guarantee_fee = {
+                "year": fee.year,
+                "fee_rate": f"{fee.fee_rate:.4f}",
+                "fee": f"{fee.fee:.2f}",
+                "waived": fee.waived,
+                "payable_fee": f"{fee.payable_fee:.2f}",
+                "waiver_reason": fee.waiver_reason,
+                "ranking_period": fee.ranking_period,
+                "rank": fee.rank,
+            }
     app = Application(
         id=uuid.uuid4(),
         bank_code=actor.bank_code,

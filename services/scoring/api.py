@@ -26,7 +26,6 @@ from services.scoring.schemas import (
     RecomputeIn,
     RunOut,
 )
-from services.scoring.vocab import Category, District
 from shared.app import settings_of
 from shared.auth.deps import require_scopes
 from shared.auth.principal import Principal
@@ -35,6 +34,7 @@ from shared.db import DbSession
 from shared.openapi import parsed_body, problems
 from shared.pagination import CursorParam, Limit, decode_cursor, next_cursor
 from shared.uscc import Uscc
+from shared.vocab import Category, District
 
 Reader = Annotated[Principal, Depends(require_scopes("scoring:read"))]
 Admin = Annotated[Principal, Depends(require_scopes("admin"))]

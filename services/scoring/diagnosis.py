@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from services.scoring import service
 from services.scoring.pointsmodel import ModelDefinition
 from services.scoring.schemas import Diagnosis, IndicatorPercentile, Recommendation
-from services.scoring.vocab import STAGE_LABELS
 from shared.money import format_money, round_cents
+from shared.vocab import STAGE_LABELS
 
 RULES_FILE = Path(__file__).resolve().parent / "rules" / "diagnosis.json"
 MIN_INDUSTRY_PEERS = 30

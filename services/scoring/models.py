@@ -24,8 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.scoring.vocab import CATEGORIES, DISTRICTS, STAGES
 from shared.db import Base
+from shared.vocab import CATEGORIES, DISTRICTS, STAGES
 
 MONEY = Numeric(15, 2)
 

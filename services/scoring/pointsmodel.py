@@ -16,46 +16,17 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.scoring.vocab import Category, Stage
+from shared.vocab import (
+    Category,
+    IndicatorName,
+    Stage,
+)
 
 ITEM_PLACES = Decimal("0.0001")
 _CTX = Context(prec=34)
 # Logarithms to 20 significant digits: items are rounded to 4 decimals and stay below 10^10,
 # so 20 digits decide every rounding while costing far less than 34.
 _LOG_CTX = Context(prec=20)
-
-RAW_INDICATORS = (
-    "invention_patents",
-    "utility_models",
-    "software_copyrights",
-    "rd_expense",
-    "revenue",
-    "rd_staff",
-    "total_staff",
-    "equity_financing",
-    "awards_provincial",
-    "awards_national",
-    "jbgs_funds_paid",
-)
-DERIVED_INDICATORS = ("rd_intensity", "rd_staff_ratio", "revenue_growth")
-INDICATORS = RAW_INDICATORS + DERIVED_INDICATORS
-
-IndicatorName = Literal[
-    "invention_patents",
-    "utility_models",
-    "software_copyrights",
-    "rd_expense",
-    "revenue",
-    "rd_staff",
-    "total_staff",
-    "equity_financing",
-    "awards_provincial",
-    "awards_national",
-    "jbgs_funds_paid",
-    "rd_intensity",
-    "rd_staff_ratio",
-    "revenue_growth",
-]
 
 Num = Annotated[Decimal, Field(allow_inf_nan=False)]
 

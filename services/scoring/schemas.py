@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from services.scoring.pointsmodel import ModelDefinition
-from services.scoring.vocab import Category, District, Stage
 from shared.money import NonNegativeMoney
 from shared.uscc import Uscc
+from shared.vocab import Category, District, Stage
 
 
 def _not_bool(value: object) -> object:

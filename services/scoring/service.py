@@ -21,7 +21,6 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from services.guarantee import feed as guarantee_feed
 from services.scoring import pointsmodel
 from services.scoring.errors import (
     EnterpriseNotFound,
@@ -45,9 +44,10 @@ from services.scoring.models import (
 )
 from services.scoring.pointsmodel import ModelDefinition
 from services.scoring.schemas import EnterpriseIn, IndicatorIn
-from services.scoring.vocab import STAGE_LABELS
+from shared import changefeed, vocab
 from shared.errors import UnsupportedMediaType, validation_errors
 from shared.money import format_money
+from shared.vocab import STAGE_LABELS
 
 MAX_TOTAL = Decimal("9999999999.9999")  # sc_points.total_exact is NUMERIC(14, 4)
 _BATCH = 1000
@@ -185,7 +185,7 @@ def check_indicators(
 def upsert_indicators(session: Session, period: int, rows: Sequence[IndicatorIn]) -> Upserted:
     """Insert or replace enterprises' raw indicators for `period`."""
     created = 0
-    fields = pointsmodel.RAW_INDICATORS
+    fields = vocab.RAW_INDICATORS
     for start in range(0, len(rows), _BATCH):
         batch = rows[start : start + _BATCH]
         stmt = insert(IndicatorRow).values(
@@ -355,7 +355,7 @@ _RANKED_INSERT_SQL = text(
 
 def facts_of(row: Any) -> pointsmodel.Facts:
     """Turn one row of indicators + enterprise attributes into the model's facts."""
-    raw = {name: _decimal(getattr(row, name)) for name in pointsmodel.RAW_INDICATORS}
+    raw = {name: _decimal(getattr(row, name)) for name in vocab.RAW_INDICATORS}
     previous = row.previous_revenue
     values, notes = pointsmodel.derive(raw, None if previous is None else Decimal(previous))
     return pointsmodel.Facts(
@@ -438,7 +438,7 @@ def recompute(
     )
     count = len(usccs)
     # Tell the credit-firm export, in this same transaction, whose features changed.
-    guarantee_feed.points_changed(session, usccs)
+    changefeed.points_changed(session, usccs)
     ranking = insert(Ranking).values(
         period=period, model_version=model.version, run_id=run.id, published_at=func.now()
     )
@@ -672,7 +672,7 @@ def diagnosis_facts(
     previous = session.get(IndicatorRow, (enterprise.uscc, ranking.period - 1))
     raw: dict[str, Decimal | None] = {
         name: (None if current is None else Decimal(getattr(current, name)))
-        for name in pointsmodel.RAW_INDICATORS
+        for name in vocab.RAW_INDICATORS
     }
     values, _ = pointsmodel.derive(raw, None if previous is None else previous.revenue)
     return {

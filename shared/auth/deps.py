@@ -1,4 +1,9 @@
-"""FastAPI dependencies: the authenticated `Principal` and scope checks."""
+"""FastAPI dependencies: the authenticated `Principal`, scope checks, and the tenant.
+
+This is the one place that maps a role to what it may see: the `*Visibility` and `Acting*`
+dependencies below turn the verified token into the values of `shared.auth.tenancy` that
+tenant-owned domain functions require; the scope aliases at the end are what handlers
+declare."""
 
 from __future__ import annotations
 
@@ -12,7 +17,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.auth.jwt import InvalidToken, TokenVerifier
 from shared.auth.principal import Principal
-from shared.errors import InsufficientScope, Unauthorized
+from shared.auth.tenancy import (
+    AllBanks,
+    AllFirms,
+    BankVisibility,
+    FirmVisibility,
+    OneBank,
+    OneFirm,
+)
+from shared.errors import Forbidden, InsufficientScope, Unauthorized
 
 log = logging.getLogger("innocredit.auth")
 
@@ -76,3 +89,65 @@ def require_scopes(*scopes: str) -> Callable[[Principal], Coroutine[Any, Any, Pr
 
     check.__name__ = "require_" + "_".join(s.replace(":", "_") for s in scopes)
     return check
+
+
+# ---------------------------------------------------------------- scopes, one alias each
+
+ScoringReader = Annotated[Principal, Depends(require_scopes("scoring:read"))]
+LoansReader = Annotated[Principal, Depends(require_scopes("loans:read"))]
+LoansWriter = Annotated[Principal, Depends(require_scopes("loans:write"))]
+StatsReader = Annotated[Principal, Depends(require_scopes("stats:read"))]
+GuaranteeReader = Annotated[Principal, Depends(require_scopes("guarantee:read"))]
+ExportReader = Annotated[Principal, Depends(require_scopes("export:read"))]
+Admin = Annotated[Principal, Depends(require_scopes("admin"))]
+
+
+# ---------------------------------------------------------------- the tenant, from the token
+
+
+def bank_visibility(principal: CurrentPrincipal) -> BankVisibility:
+    """A bank sees its own rows, the bureau and operators every bank's; a credit-reporting
+    firm has no business with banks' rows (403)."""
+    if principal.role == "bank" and principal.bank_code is not None:
+        return OneBank(principal.bank_code)
+    if principal.role in ("bureau", "admin"):
+        return AllBanks()
+    raise Forbidden("Banks' data is for banks, the bureau and operators")
+
+
+def acting_bank(principal: CurrentPrincipal) -> OneBank:
+    """The bank a write acts for: only a bank's own client writes its applications (403)."""
+    if principal.role == "bank" and principal.bank_code is not None:
+        return OneBank(principal.bank_code)
+    raise Forbidden("Only a bank's own client submits and changes its applications")
+
+
+def firm_visibility(principal: CurrentPrincipal) -> FirmVisibility:
+    """A credit-reporting firm sees its own consents and export; the bureau and operators
+    every firm's; a bank none (403)."""
+    if principal.role == "credit_firm" and principal.firm_code is not None:
+        return OneFirm(principal.firm_code)
+    if principal.role in ("bureau", "admin"):
+        return AllFirms()
+    raise Forbidden("Credit-reporting firms' data is for those firms, the bureau and operators")
+
+
+def acting_firm(principal: CurrentPrincipal) -> OneFirm:
+    """The firm a pull is for: only a credit-reporting firm's client pulls the export (403)."""
+    if principal.role == "credit_firm" and principal.firm_code is not None:
+        return OneFirm(principal.firm_code)
+    raise Forbidden("The feature export is for credit-reporting firm clients")
+
+
+def programme_wide(principal: CurrentPrincipal) -> Principal:
+    """The bureau or an operator: lists across every tenant (the waiver list, consents)."""
+    if principal.role in ("bureau", "admin"):
+        return principal
+    raise Forbidden("Only the bureau and operators read this")
+
+
+ProgrammeWide = Annotated[Principal, Depends(programme_wide)]
+BanksVisible = Annotated[BankVisibility, Depends(bank_visibility)]
+ActingBank = Annotated[OneBank, Depends(acting_bank)]
+FirmsVisible = Annotated[FirmVisibility, Depends(firm_visibility)]
+ActingFirm = Annotated[OneFirm, Depends(acting_firm)]

@@ -33,6 +33,14 @@ class Principal:
     token_id: str | None = None
     expires_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        # A bank client always carries its bank, a firm client its firm, and no other role
+        # carries either: the tenant dependencies rely on it.
+        if (self.role == "bank") != (self.bank_code is not None):
+            raise ValueError("a bank principal, and only one, carries a bank_code")
+        if (self.role == "credit_firm") != (self.firm_code is not None):
+            raise ValueError("a credit-firm principal, and only one, carries a firm_code")
+
     def has(self, *scopes: str) -> bool:
         """Whether every scope in `scopes` was granted."""
         return all(s in self.scopes for s in scopes)

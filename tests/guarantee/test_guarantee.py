@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.guarantee import feed
 from services.guarantee.models import ExportPull
 from services.guarantee.service import export_page, fee
+from shared import changefeed as feed
 from tests.conftest import Creds, bearer, get_token
 from tests.scoring.helpers import enterprise, indicators, new_uscc
 

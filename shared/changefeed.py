@@ -1,4 +1,9 @@
-"""The export's change feed: written in the same transaction as each change.
+"""The change feed of enterprises: a sequence of "this enterprise's exported facts changed",
+written in the same transaction as each change.
+
+It belongs to no service: scoring appends when a recompute changes points, guarantee when a
+consent is granted, revoked or expires, and the credit-firm export reads it. Its table is
+`gt_feed` (the name it was created with).
 
 Writers (a points recompute, a consent grant, revocation or recorded expiry) hold an exclusive
 advisory lock from their first feed row to their commit; a pull reads the high-water mark
@@ -10,13 +15,36 @@ last cursor gets every change exactly once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, cast
 
 import psycopg
-from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Identity, Index, String, func, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from shared.db import Base
 
 FEED_LOCK = 7263003
+
+
+class FeedEntry(Base):
+    """The export's change feed: a monotonically increasing sequence of enterprise changes,
+    written in the transaction of the change (points for every firm; consents for one)."""
+
+    __tablename__ = "gt_feed"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('points', 'consent-granted', 'consent-revoked', 'consent-expired')",
+            name="kind",
+        ),
+        Index("ix_gt_feed_uscc_seq", "uscc", "seq"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    uscc: Mapped[str] = mapped_column(String(18))
+    firm_code: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 def _lock(session: Session) -> None:

@@ -1,4 +1,5 @@
-"""The fixed vocabularies of the points database: districts, growth stages, categories."""
+"""The programme's fixed vocabulary, shared by every service: districts, growth stages,
+enterprise categories, industries and the names of the points model's indicators."""
 
 from __future__ import annotations
 
@@ -32,3 +33,37 @@ INDUSTRIES = (
     ("ict", "新一代信息技术"),
     ("other", "其他"),
 )
+
+# The indicators an enterprise reports each period, and those derived from them.
+RAW_INDICATORS = (
+    "invention_patents",
+    "utility_models",
+    "software_copyrights",
+    "rd_expense",
+    "revenue",
+    "rd_staff",
+    "total_staff",
+    "equity_financing",
+    "awards_provincial",
+    "awards_national",
+    "jbgs_funds_paid",
+)
+DERIVED_INDICATORS = ("rd_intensity", "rd_staff_ratio", "revenue_growth")
+INDICATORS = RAW_INDICATORS + DERIVED_INDICATORS
+
+IndicatorName = Literal[
+    "invention_patents",
+    "utility_models",
+    "software_copyrights",
+    "rd_expense",
+    "revenue",
+    "rd_staff",
+    "total_staff",
+    "equity_financing",
+    "awards_provincial",
+    "awards_national",
+    "jbgs_funds_paid",
+    "rd_intensity",
+    "rd_staff_ratio",
+    "revenue_growth",
+]
