@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install (into .venv, with the dev tools) and run every check: ruff, mypy, the test suite.
+# Install (into .venv, with the dev tools) and run every check: ruff, mypy, the import contracts
+# (import-linter, [tool.importlinter] in pyproject.toml), the test suite.
 # Tests use TEST_DATABASE_URL if set, else testcontainers if Docker answers, else a throwaway
 # embedded PostgreSQL they start themselves. Extra arguments go to pytest.
 set -euo pipefail
@@ -19,5 +20,7 @@ echo "» ruff" >&2
 .venv/bin/ruff format --check .
 echo "» mypy" >&2
 .venv/bin/mypy
+echo "» import contracts" >&2
+.venv/bin/lint-imports --no-cache --no-logo
 echo "» pytest" >&2
 exec .venv/bin/pytest "$@"
