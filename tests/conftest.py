@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -24,6 +22,11 @@ from shared import migrate
 from shared.db import make_engine, make_sessionmaker
 from shared.settings import CoreSettings
 from tests import pg
+from tests.factories import Creds, Factory, bearer, get_token
+
+# Re-exported until every test imports them from tests.factories.
+__all__ = ["Creds", "bearer", "get_token"]
+from tests.periods import PeriodPool
 
 
 @pytest.fixture(scope="session")
@@ -100,16 +103,6 @@ def api(gateway_app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
         yield client
 
 
-@dataclass(frozen=True)
-class Creds:
-    client_id: str
-    client_secret: str
-
-    def basic(self) -> str:
-        raw = f"{self.client_id}:{self.client_secret}".encode()
-        return "Basic " + base64.b64encode(raw).decode()
-
-
 @pytest.fixture(scope="session")
 def make_client(db: sessionmaker[Session]) -> Callable[..., Creds]:
     """Create an API client directly in the database and return its credentials."""
@@ -123,16 +116,6 @@ def make_client(db: sessionmaker[Session]) -> Callable[..., Creds]:
     return make
 
 
-def get_token(api: TestClient, creds: Creds, scope: str | None = None) -> str:
-    form = {"grant_type": "client_credentials"}
-    if scope is not None:
-        form["scope"] = scope
-    response = api.post("/oauth/token", data=form, headers={"Authorization": creds.basic()})
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
 @pytest.fixture(scope="session")
 def admin_token(api: TestClient, make_client: Callable[..., Creds]) -> str:
     return get_token(api, make_client("admin", name="test admin"))
@@ -141,10 +124,6 @@ def admin_token(api: TestClient, make_client: Callable[..., Creds]) -> str:
 @pytest.fixture(scope="session")
 def bank_token(api: TestClient, make_client: Callable[..., Creds]) -> str:
     return get_token(api, make_client("bank", name="泰州农商行", bank_code="TZRCB"))
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @contextmanager
@@ -175,3 +154,21 @@ def live_url(gateway_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The one-process gateway on a real uvicorn server (for tests of real concurrency)."""
     with serve_app(gateway_app) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def periods() -> PeriodPool:
+    """The session's pool of ranking periods (one database per pytest process)."""
+    return PeriodPool()
+
+
+@pytest.fixture
+def period(periods: PeriodPool) -> int:
+    """A ranking period no other test uses."""
+    return periods.fresh()
+
+
+@pytest.fixture(scope="session")
+def factory(api: TestClient, admin_token: str, make_client: Callable[..., Creds]) -> Factory:
+    """Builds banks, products, ranked enterprises and applications through the API."""
+    return Factory(api, admin_token, make_client)
