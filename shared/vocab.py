@@ -3,10 +3,11 @@ enterprise categories, industries and the names of the points model's indicators
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
-DISTRICTS = ("海陵区", "高港区", "姜堰区", "兴化市", "靖江市", "泰兴市")
+District = Literal["海陵区", "高港区", "姜堰区", "兴化市", "靖江市", "泰兴市"]
 """Taizhou's six districts and county-level cities (高港区 includes the 医药高新区)."""
+DISTRICTS: tuple[str, ...] = get_args(District)
 
 STAGE_LABELS = {"seed": "种子期", "startup": "初创期", "growth": "成长期", "mature": "成熟期"}
 STAGES = tuple(STAGE_LABELS)
@@ -20,7 +21,6 @@ CATEGORY_LABELS = {
 }
 CATEGORIES = tuple(CATEGORY_LABELS)
 
-District = Literal["海陵区", "高港区", "姜堰区", "兴化市", "靖江市", "泰兴市"]
 Stage = Literal["seed", "startup", "growth", "mature"]
 Category = Literal["tech_sme", "high_tech", "gazelle", "potential_unicorn", "leading_innovator"]
 
@@ -34,23 +34,8 @@ INDUSTRIES = (
     ("other", "其他"),
 )
 
-# The indicators an enterprise reports each period, and those derived from them.
-RAW_INDICATORS = (
-    "invention_patents",
-    "utility_models",
-    "software_copyrights",
-    "rd_expense",
-    "revenue",
-    "rd_staff",
-    "total_staff",
-    "equity_financing",
-    "awards_provincial",
-    "awards_national",
-    "jbgs_funds_paid",
-)
-DERIVED_INDICATORS = ("rd_intensity", "rd_staff_ratio", "revenue_growth")
-INDICATORS = RAW_INDICATORS + DERIVED_INDICATORS
-
+# The points model's indicators: those an enterprise reports each period, then those derived
+# from them (R&D intensity = R&D expense / revenue, R&D staff / total staff, revenue growth).
 IndicatorName = Literal[
     "invention_patents",
     "utility_models",
@@ -67,3 +52,6 @@ IndicatorName = Literal[
     "rd_staff_ratio",
     "revenue_growth",
 ]
+INDICATORS: tuple[str, ...] = get_args(IndicatorName)
+DERIVED_INDICATORS = ("rd_intensity", "rd_staff_ratio", "revenue_growth")
+RAW_INDICATORS = tuple(i for i in INDICATORS if i not in DERIVED_INDICATORS)
