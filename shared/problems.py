@@ -70,6 +70,15 @@ class Problem:
 # ---------------------------------------------------------------- deciding
 
 
+# What an unexpected error is answered with: nothing of the error itself.
+INTERNAL_ERROR = Problem(
+    500,
+    "internal-error",
+    "Internal server error",
+    "An unexpected error occurred; quote the request id when reporting it",
+)
+
+
 def problem_for(exc: BaseException, *, path: str) -> Problem:
     """The problem that answers `exc`, which escaped the request for `path`.
 
@@ -96,14 +105,6 @@ def problem_for(exc: BaseException, *, path: str) -> Problem:
         return problem
     log.error("unhandled error", exc_info=exc, extra={"path": path})
     return INTERNAL_ERROR
-
-
-INTERNAL_ERROR = Problem(
-    500,
-    "internal-error",
-    "Internal server error",
-    "An unexpected error occurred; quote the request id when reporting it",
-)
 
 
 def _nul_in_text(exc: BaseException) -> bool:

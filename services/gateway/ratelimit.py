@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.queries import ClientStatus, client_status
-from shared import clock
+from shared.clock import monotonic
 
 
 @dataclass(slots=True)
@@ -65,7 +65,7 @@ class ClientDirectory:
         factory: sessionmaker[Session],
         *,
         ttl_seconds: float,
-        clock: Callable[[], float] = clock.monotonic,
+        clock: Callable[[], float] = monotonic,
     ) -> None:
         self._factory = factory
         self._ttl = ttl_seconds

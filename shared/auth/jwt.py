@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk, jwt
 from jose.backends.base import Key
 
-from shared import clock
 from shared.auth.principal import ROLE_SCOPES, ROLES, Principal, Role
+from shared.clock import monotonic, now
 from shared.errors import ServiceUnavailable
 
 log = logging.getLogger("innocredit.auth")
@@ -119,7 +119,7 @@ class KeySet:
         *,
         max_age_seconds: float = 300.0,
         unknown_kid_cooldown_seconds: float = 30.0,
-        clock: Callable[[], float] = clock.monotonic,
+        clock: Callable[[], float] = monotonic,
     ) -> None:
         self._loader = loader
         self._max_age = max_age_seconds
@@ -232,7 +232,7 @@ class TokenVerifier:
             )
         except Exception as exc:  # python-jose raises several types; all mean "not trusted"
             raise InvalidToken(f"rejected: {type(exc).__name__}: {exc}") from None
-        _check_lifetime(claims, int(clock.now().timestamp()))
+        _check_lifetime(claims, int(now().timestamp()))
         return _principal(claims)
 
 
