@@ -5,7 +5,7 @@ with a bearer token, made
 
 * ``gateway``: through the gateway in one-process mode (`services.runtime.build_gateway`,
   which mounts scoring, loans and guarantee in-process; the edge verifies the token), and
-* ``bare``: on the scoring service app alone (`services.scoring.app.create_app` with a
+* ``bare``: on the scoring service app alone (`shared.app.create_service_app` with a
   verifier over the database key set; the service verifies the token itself).
 
 How: each app runs in its own uvicorn server, a child process of this script on a free port
@@ -83,8 +83,9 @@ from services.gateway import service
 from services.gateway.app import database_key_set, make_verifier
 from services.gateway.schemas import ClientCreate
 from services.runtime import build_gateway
-from services.scoring.app import create_app
+from services.scoring.app import SERVICE as SCORING
 from shared import migrate
+from shared.app import create_service_app
 from shared.auth.jwt import KeySet
 from shared.db import make_engine, make_sessionmaker
 from shared.settings import CoreSettings
@@ -187,7 +188,7 @@ def serve(target: str, port: int) -> None:
     else:
         key_set = database_key_set(settings, engine)
         verifier = make_verifier(settings, key_set)
-        app = create_app(settings, engine=engine, verifier=verifier)
+        app = create_service_app(SCORING, settings, engine=engine, verifier=verifier)
     config = uvicorn.Config(
         _Instrumented(app, key_set, sql),
         host="127.0.0.1",

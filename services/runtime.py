@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
@@ -12,17 +10,14 @@ from services.gateway.proxy import ServiceProxy
 from services.guarantee import app as guarantee_app
 from services.loans import app as loans_app
 from services.scoring import app as scoring_app
+from shared.app import ServiceSpec, create_service_app
 from shared.auth.jwt import KeySet
 from shared.db import make_engine
 from shared.http import jwks_loader
 from shared.settings import CoreSettings, get_settings
 
-ServiceFactory = Callable[..., FastAPI]
-
-SERVICES: dict[str, tuple[ServiceFactory, tuple[str, ...]]] = {
-    scoring_app.NAME: (scoring_app.create_app, scoring_app.ROUTE_PREFIXES),
-    loans_app.NAME: (loans_app.create_app, loans_app.ROUTE_PREFIXES),
-    guarantee_app.NAME: (guarantee_app.create_app, guarantee_app.ROUTE_PREFIXES),
+SERVICES: dict[str, ServiceSpec] = {
+    spec.name: spec for spec in (scoring_app.SERVICE, loans_app.SERVICE, guarantee_app.SERVICE)
 }
 
 
@@ -56,28 +51,32 @@ def build_gateway(settings: CoreSettings, engine: Engine) -> Gateway:
             ServiceProxy(name, str(url), timeout_seconds=settings.proxy_timeout_seconds)
             for name, url in urls.items()
         ]
-        backends = [Backend(p.name, SERVICES[p.name][1], p) for p in proxies]
+        backends = [Backend(p.name, SERVICES[p.name].route_prefixes, p) for p in proxies]
         return create_gateway(
             settings, engine=engine, key_set=key_set, backends=backends, proxies=proxies
         )
     verifier = make_verifier(settings, key_set)
     backends = [
-        Backend(name, prefixes, factory(settings, engine=engine, verifier=verifier, edge=False))
-        for name, (factory, prefixes) in SERVICES.items()
+        Backend(
+            spec.name,
+            spec.route_prefixes,
+            create_service_app(spec, settings, engine=engine, verifier=verifier, edge=False),
+        )
+        for spec in SERVICES.values()
     ]
     return create_gateway(settings, engine=engine, key_set=key_set, backends=backends)
 
 
 def build_service(name: str, settings: CoreSettings, engine: Engine) -> FastAPI:
     """One service on its own: it verifies tokens against the gateway's JWKS."""
-    factory, _ = SERVICES[name]
     url = settings.jwks_url or "http://127.0.0.1:8000/.well-known/jwks.json"
     keys = KeySet(
         jwks_loader(url),
         max_age_seconds=settings.key_cache_seconds,
         unknown_kid_cooldown_seconds=settings.unknown_kid_cooldown_seconds,
     )
-    return factory(settings, engine=engine, verifier=make_verifier(settings, keys))
+    verifier = make_verifier(settings, keys)
+    return create_service_app(SERVICES[name], settings, engine=engine, verifier=verifier)
 
 
 # Factories for `uvicorn --factory` (what `innocredit serve` and deploy/ run).

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -10,21 +11,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from shared.auth.api import whoami_router
 from shared.auth.jwt import TokenVerifier
 from shared.db import make_sessionmaker
-from shared.errors import install_error_handlers
-from shared.middleware import (
-    AccessLogMiddleware,
-    BodyLimitMiddleware,
-    CatchAllMiddleware,
-    InFlightLimitMiddleware,
-    RequestIdMiddleware,
-)
+from shared.exception_handlers import install_error_handlers
+from shared.middleware import edge_middleware
 from shared.migrate import at_head
 from shared.openapi import install_problem_document
 from shared.settings import CoreSettings
-
-UPLOAD_PREFIXES = ("/v1/admin/",)
 
 
 def settings_of(request: Request) -> CoreSettings:
@@ -34,17 +28,6 @@ def settings_of(request: Request) -> CoreSettings:
 
 
 AppSettings = Annotated[CoreSettings, Depends(settings_of)]
-
-
-def body_limit(settings: CoreSettings) -> Callable[[str], int]:
-    """Return the body-size limit for a path: larger for admin bulk uploads."""
-
-    def limit_for(path: str) -> int:
-        if path.startswith(UPLOAD_PREFIXES):
-            return settings.max_upload_bytes
-        return settings.max_body_bytes
-
-    return limit_for
 
 
 def health_router(
@@ -78,29 +61,43 @@ def health_router(
     return router
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """What sets one app apart from the others: its name, the title and description of its
+    OpenAPI document, its routers, the public path prefixes the gateway routes to it, and
+    where it answers `whoami` (None: it does not)."""
+
+    name: str
+    title: str
+    description: str
+    routers: tuple[APIRouter, ...]
+    route_prefixes: tuple[str, ...] = ()
+    whoami_prefix: str | None = None
+
+
 def create_service_app(
-    *,
-    title: str,
-    description: str,
+    spec: ServiceSpec,
     settings: CoreSettings,
+    *,
     engine: Engine,
     verifier: TokenVerifier,
-    routers: Sequence[APIRouter],
     edge: bool = True,
 ) -> FastAPI:
-    """Create a service app.
+    """Create the app of `spec`: problem errors, health, its routers, the problem document.
 
     `edge=False` builds the app for mounting inside the gateway's process: the gateway has
     already assigned the request id, limited the body, logged the access and verified the token.
     """
     docs = settings.docs_enabled
+    edge_stack = edge_middleware(settings, max_in_flight=settings.max_in_flight) if edge else None
     app = FastAPI(
-        title=title,
-        description=description,
+        title=spec.title,
+        description=spec.description,
         version="1.0.0",
         docs_url="/docs" if docs else None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        middleware=edge_stack,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -108,17 +105,9 @@ def create_service_app(
     app.state.token_verifier = verifier
     install_error_handlers(app)
     app.include_router(health_router(engine))
-    for router in routers:
+    if spec.whoami_prefix is not None:
+        app.include_router(whoami_router(spec.whoami_prefix))
+    for router in spec.routers:
         app.include_router(router)
     install_problem_document(app)
-    if edge:
-        app.add_middleware(CatchAllMiddleware)
-        app.add_middleware(
-            InFlightLimitMiddleware,
-            limit=settings.max_in_flight,
-            body_timeout=settings.body_timeout_seconds,
-        )
-        app.add_middleware(BodyLimitMiddleware, limit_for=body_limit(settings))
-        app.add_middleware(AccessLogMiddleware)
-        app.add_middleware(RequestIdMiddleware)
     return app

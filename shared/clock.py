@@ -1,11 +1,13 @@
 """Business time: the clock, dates in Asia/Shanghai, and how far ahead a caller's clock may run.
 
 Every "now" of the domain comes from `now()`, so a test sets the time with `frozen_at(...)`
-(or `use_clock(...)`) instead of sleeping; the server's own clock is the default.
+(or `use_clock(...)`) instead of sleeping; the server's own clock is the default. Intervals
+(cache ages, cooldowns) are measured with `monotonic()`, which follows a clock set that way.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +29,16 @@ _clock: Callable[[], datetime] = _system
 def now() -> datetime:
     """The current time (aware, UTC) from the clock in use."""
     return _clock()
+
+
+def monotonic() -> float:
+    """Seconds for measuring intervals: the system's monotonic clock, shifted by as much as the
+    clock in use is ahead of the system's (none by default), so that under `frozen_at` an
+    interval stands still, and moving the frozen time moves it too. A test that sets the
+    clock back makes intervals negative; whoever measures one treats that as expired."""
+    if _clock is _system:
+        return time.monotonic()
+    return time.monotonic() + (_clock() - _system()).total_seconds()
 
 
 @contextmanager

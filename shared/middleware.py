@@ -1,20 +1,24 @@
-"""Pure-ASGI middleware at the edge of every app: request id, body size limit, access log."""
+"""Pure-ASGI middleware at the edge of every app: request id, access log, body size limit,
+load shedding and the catch-all, and `edge_middleware`, the one stack of them both a service
+on its own and the gateway put in front of their apps."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import PROBLEM_MEDIA_TYPE, DomainError, database_problem, problem_body
+from shared.errors import PayloadTooLarge
 from shared.logging import request_id_var
+from shared.problems import Problem, problem_for, send_problem
+from shared.settings import CoreSettings
 
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
@@ -39,35 +43,6 @@ def replace_header(scope: Scope, name: bytes, value: str) -> None:
 
 HEALTH_PATHS = ("/healthz", "/readyz")
 JWKS_PATH = "/.well-known/jwks.json"
-
-
-async def send_problem(
-    scope: Scope,
-    send: Send,
-    *,
-    status: int,
-    slug: str,
-    title: str,
-    detail: str,
-    headers: dict[str, str] | None = None,
-) -> None:
-    """Send a complete problem+json response from inside ASGI middleware."""
-    body = problem_body(
-        slug=slug,
-        title=title,
-        status=status,
-        detail=detail,
-        instance=scope.get("path", ""),
-        request_id=scope.get("state", {}).get("request_id"),
-    )
-    payload = json.dumps(body, ensure_ascii=False).encode()
-    raw = [
-        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-        (b"content-length", str(len(payload)).encode()),
-    ]
-    raw += [(k.lower().encode(), v.encode("latin-1")) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": payload})
 
 
 class RequestIdMiddleware:
@@ -126,10 +101,7 @@ class BodyLimitMiddleware:
                 await send_problem(
                     scope,
                     send,
-                    status=400,
-                    slug="bad-request",
-                    title="Bad request",
-                    detail="Content-Length is not a number",
+                    Problem(400, "bad-request", "Bad request", "Content-Length is not a number"),
                 )
                 return
             if int(declared) > limit:
@@ -162,14 +134,8 @@ class BodyLimitMiddleware:
 
     @staticmethod
     async def _too_large(scope: Scope, send: Send, limit: int) -> None:
-        await send_problem(
-            scope,
-            send,
-            status=413,
-            slug="payload-too-large",
-            title="Payload too large",
-            detail=f"The request body exceeds the limit of {limit} bytes",
-        )
+        too_large = PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes")
+        await send_problem(scope, send, Problem.of(too_large))
 
 
 class AccessLogMiddleware:
@@ -244,11 +210,13 @@ class InFlightLimitMiddleware:
             await send_problem(
                 scope,
                 send,
-                status=408,
-                slug="request-timeout",
-                title="Request timeout",
-                detail=f"The request body did not arrive within {self.body_timeout:g} s",
-                headers={"Connection": "close"},
+                Problem(
+                    408,
+                    "request-timeout",
+                    "Request timeout",
+                    f"The request body did not arrive within {self.body_timeout:g} s",
+                    headers={"Connection": "close"},
+                ),
             )
             return
         if body is None:  # the client went away before sending its body
@@ -258,11 +226,13 @@ class InFlightLimitMiddleware:
             await send_problem(
                 scope,
                 send,
-                status=503,
-                slug="overloaded",
-                title="Service unavailable",
-                detail=f"{self.limit} requests are already in flight; retry shortly",
-                headers={"Retry-After": "1"},
+                Problem(
+                    503,
+                    "overloaded",
+                    "Service unavailable",
+                    f"{self.limit} requests are already in flight; retry shortly",
+                    headers={"Retry-After": "1"},
+                ),
             )
             return
         self.in_flight += 1
@@ -299,7 +269,8 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 class CatchAllMiddleware:
-    """Turn an exception that escaped the app into a 500 problem (with the request id)."""
+    """Answer an exception that escaped the app with its problem (`problem_for`: a domain
+    error as it says, a database failure as 503/504, anything else 500), request id and all."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -322,38 +293,49 @@ class CatchAllMiddleware:
             if started:  # an inner handler already answered; nothing more can be sent
                 log.debug("exception after response start", exc_info=True)
                 return
-            problem = database_problem(exc)
-            if isinstance(exc, DomainError):  # e.g. the gateway's keys cannot be loaded
-                await send_problem(
-                    scope,
-                    send,
-                    status=exc.status,
-                    slug=exc.slug,
-                    title=exc.title,
-                    detail=exc.detail,
-                    headers=exc.headers,
-                )
-                return
-            if problem is not None:  # e.g. the gateway's client lookup while PostgreSQL is down
-                log.warning(problem.slug, extra={"path": scope.get("path")})
-                await send_problem(
-                    scope,
-                    send,
-                    status=problem.status,
-                    slug=problem.slug,
-                    title=problem.title,
-                    detail=problem.detail,
-                    headers=problem.headers,
-                )
-                return
-            logging.getLogger("innocredit.errors").exception(
-                "unhandled error", extra={"path": scope.get("path")}
-            )
-            await send_problem(
-                scope,
-                send,
-                status=500,
-                slug="internal-error",
-                title="Internal server error",
-                detail="An unexpected error occurred; quote the request id when reporting it",
-            )
+            problem = problem_for(exc, path=scope.get("path", ""))
+            await send_problem(scope, send, problem)
+
+
+# ---------------------------------------------------------------- the edge, assembled
+
+# Admin bulk uploads (indicator files, points) may be larger than any other body.
+UPLOAD_PREFIXES = ("/v1/admin/",)
+
+
+def body_limit(settings: CoreSettings) -> Callable[[str], int]:
+    """Return the body-size limit for a path: larger for admin bulk uploads."""
+
+    def limit_for(path: str) -> int:
+        if path.startswith(UPLOAD_PREFIXES):
+            return settings.max_upload_bytes
+        return settings.max_body_bytes
+
+    return limit_for
+
+
+def edge_middleware(settings: CoreSettings, *, max_in_flight: int) -> list[Middleware]:
+    """The middleware in front of a process's apps, outermost first.
+
+    The request id comes first so every later line and problem carries it; the access log
+    sees every answer, shed and refused ones included; the body limit bounds what the
+    in-flight limit buffers; the catch-all, innermost, answers what escaped the app while
+    the request still holds its in-flight slot. `max_in_flight` is the process's limit (a
+    split gateway admits that many per service it fronts).
+    """
+    return [
+        Middleware(RequestIdMiddleware),
+        Middleware(AccessLogMiddleware),
+        Middleware(BodyLimitMiddleware, limit_for=body_limit(settings)),
+        Middleware(
+            InFlightLimitMiddleware, limit=max_in_flight, body_timeout=settings.body_timeout_seconds
+        ),
+        Middleware(CatchAllMiddleware),
+    ]
+
+
+def wrapped(app: ASGIApp, middleware: Sequence[Middleware]) -> ASGIApp:
+    """`app` behind `middleware` (outermost first), as Starlette would stack it."""
+    for cls, args, kwargs in reversed(middleware):
+        app = cls(app, *args, **kwargs)
+    return app

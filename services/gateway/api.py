@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.gateway import service
-from services.gateway.deps import Admin, Encryptor, Settings
+from services.gateway.deps import Encryptor
 from services.gateway.edge import AUDIT_CLIENT_STATE, AUDIT_DETAIL_STATE
 from services.gateway.errors import OAuthError
 from services.gateway.ratelimit import ClientDirectory, RateLimiter
@@ -26,11 +26,13 @@ from services.gateway.schemas import (
     TokenResponse,
 )
 from services.guarantee import queries as guarantee_queries
+from shared.app import AppSettings
+from shared.auth.deps import Admin
 from shared.auth.jwt import KeySet
 from shared.db import DbSession
 from shared.errors import RateLimited, Unprocessable
 from shared.openapi import problems
-from shared.pagination import CursorParam, Limit, Page, decode_cursor, next_cursor
+from shared.pagination import CursorParam, Keyset, Limit, Page
 from shared.timestamps import Timestamp
 
 oauth = APIRouter(tags=["oauth"])
@@ -164,7 +166,7 @@ def _issue(
 
 
 @oauth.get("/.well-known/jwks.json", summary="Public keys that verify access tokens")
-def jwks(session: DbSession, settings: Settings, response: Response) -> dict[str, Any]:
+def jwks(session: DbSession, settings: AppSettings, response: Response) -> dict[str, Any]:
     """The active signing key and retired keys whose tokens may still be live."""
     response.headers["Cache-Control"] = "public, max-age=60"
     return {
@@ -191,19 +193,17 @@ def create_client(body: ClientCreate, session: DbSession, _: Admin) -> ClientCre
 
 @admin.get("/clients", response_model=Page[ClientOut], summary="List API clients")
 def list_clients(
-    session: DbSession, settings: Settings, _: Admin, limit: Limit = 50, cursor: CursorParam = None
+    session: DbSession,
+    settings: AppSettings,
+    _: Admin,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
 ) -> Page[ClientOut]:
     """All clients, ordered by client id."""
-    after = None
-    if cursor is not None:
-        after = str(decode_cursor(cursor, key=settings.cursor_key, context="clients")[0])
+    keyset = Keyset.start(cursor, key=settings.cursor_key, context="clients")
+    after = str(keyset.after[0]) if keyset.after is not None else None
     rows = service.list_clients(session, after=after, limit=limit)
-    return Page[ClientOut](
-        items=[ClientOut.model_validate(c) for c in rows[:limit]],
-        next_cursor=next_cursor(
-            rows, limit, lambda c: [c.client_id], key=settings.cursor_key, context="clients"
-        ),
-    )
+    return keyset.page(rows, limit, lambda c: [c.client_id], ClientOut.model_validate)
 
 
 @admin.get("/clients/{client_id}", response_model=ClientOut, summary="One API client")
@@ -261,7 +261,7 @@ def rotate_keys(
 @admin.get("/audit", response_model=Page[AuditEventOut], summary="The audit trail")
 def audit(
     session: DbSession,
-    settings: Settings,
+    settings: AppSettings,
     _: Admin,
     since: Annotated[Timestamp | None, Query(description="RFC 3339 timestamp with offset")] = None,
     limit: Limit = 50,
@@ -273,9 +273,10 @@ def audit(
             "since must carry a UTC offset, e.g. 2026-11-25T09:00:00+08:00",
             errors=[{"loc": ["query", "since"], "msg": "offset required"}],
         )
+    keyset = Keyset.start(cursor, key=settings.cursor_key, context="audit")
     position = None
-    if cursor is not None:
-        at, source, ident = decode_cursor(cursor, key=settings.cursor_key, context="audit")
+    if keyset.after is not None:
+        at, source, ident = keyset.after
         position = (datetime.fromisoformat(str(at)), int(source), int(ident))
     writes = [
         (r.at, 0, r.id, AuditEventOut.model_validate(r))
@@ -288,16 +289,7 @@ def audit(
         )
     ]
     merged = sorted(writes + pulls, key=lambda e: (e[0], e[1], e[2]))
-    return Page[AuditEventOut](
-        items=[e[3] for e in merged[:limit]],
-        next_cursor=next_cursor(
-            merged,
-            limit,
-            lambda e: [e[0].isoformat(), e[1], e[2]],
-            key=settings.cursor_key,
-            context="audit",
-        ),
-    )
+    return keyset.page(merged, limit, lambda e: [e[0].isoformat(), e[1], e[2]], lambda e: e[3])
 
 
 def _after(position: tuple[datetime, int, int] | None, source: int) -> tuple[datetime, int] | None:

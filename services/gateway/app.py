@@ -17,17 +17,19 @@ from services.gateway.edge import Edge, Route
 from services.gateway.proxy import ServiceProxy
 from services.gateway.queries import key_loader
 from services.gateway.ratelimit import ClientDirectory, RateLimiter
-from shared.app import body_limit, create_service_app
+from shared.app import ServiceSpec, create_service_app
 from shared.auth.jwt import KeySet, TokenVerifier
 from shared.db import make_sessionmaker
-from shared.middleware import (
-    AccessLogMiddleware,
-    BodyLimitMiddleware,
-    CatchAllMiddleware,
-    InFlightLimitMiddleware,
-    RequestIdMiddleware,
-)
+from shared.middleware import edge_middleware, wrapped
 from shared.settings import CoreSettings
+
+# The gateway's own app answers every path no service claims (route_prefixes stay empty).
+GATEWAY = ServiceSpec(
+    name="gateway",
+    title="InnoCredit gateway",
+    description="OAuth 2.0 tokens, JWKS, API clients, signing keys and the audit trail.",
+    routers=(oauth, admin),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +84,7 @@ def create_gateway(
         for proxy in proxies:
             await proxy.aclose()
 
-    core = create_service_app(
-        title="InnoCredit gateway",
-        description="OAuth 2.0 tokens, JWKS, API clients, signing keys and the audit trail.",
-        settings=settings,
-        engine=engine,
-        verifier=verifier,
-        routers=[oauth, admin],
-        edge=False,
-    )
+    core = create_service_app(GATEWAY, settings, engine=engine, verifier=verifier, edge=False)
     core.router.lifespan_context = lifespan
     core.state.key_set = key_set
     core.state.key_encryptor = KeyEncryptor(settings.key_encryption_key)
@@ -108,15 +102,9 @@ def create_gateway(
         default_rate_per_minute=settings.rate_limit_per_minute,
         sessionmaker=core.state.sessionmaker,
     )
-    app: ASGIApp = CatchAllMiddleware(edge)
-    app = InFlightLimitMiddleware(
-        app,
-        limit=settings.max_in_flight * max(1, len(proxies)),
-        body_timeout=settings.body_timeout_seconds,
-    )
-    app = BodyLimitMiddleware(app, limit_for=body_limit(settings))
-    app = AccessLogMiddleware(app)
-    app = RequestIdMiddleware(app)
+    # A split gateway admits the process's in-flight limit once per service it fronts.
+    max_in_flight = settings.max_in_flight * max(1, len(proxies))
+    app = wrapped(edge, edge_middleware(settings, max_in_flight=max_in_flight))
     return Gateway(app, core, proxies)
 
 

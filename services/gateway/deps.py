@@ -7,11 +7,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.gateway.crypto import KeyEncryptor
-from shared.app import AppSettings
-from shared.auth.deps import require_scopes
-from shared.auth.principal import Principal
-
-Admin = Annotated[Principal, Depends(require_scopes("admin"))]
 
 
 def get_encryptor(request: Request) -> KeyEncryptor:
@@ -20,5 +15,4 @@ def get_encryptor(request: Request) -> KeyEncryptor:
     return encryptor
 
 
-Settings = AppSettings
 Encryptor = Annotated[KeyEncryptor, Depends(get_encryptor)]

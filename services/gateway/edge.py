@@ -15,8 +15,9 @@ from services.gateway.ratelimit import ClientDirectory, RateLimiter
 from shared.auth.deps import PRINCIPAL_STATE, authenticate
 from shared.auth.jwt import TokenVerifier
 from shared.auth.principal import Principal
-from shared.errors import Unauthorized
-from shared.middleware import header, send_problem
+from shared.errors import RateLimited, Unauthorized
+from shared.middleware import header
+from shared.problems import Problem, send_problem
 
 log = logging.getLogger("innocredit.gateway")
 
@@ -81,41 +82,21 @@ class Edge:
         try:
             principal = await authenticate(self.verifier, header(scope, b"authorization"))
         except Unauthorized:
-            await self._unauthorized(scope, send, "A valid bearer token is required")
+            await send_problem(scope, send, Problem.of(Unauthorized()))
             return None
         hit, status = self.directory.cached(principal.client_id)
         if not hit:
             status = await to_thread.run_sync(self.directory.load, principal.client_id)
         if status is None or not status.enabled:
-            await self._unauthorized(scope, send, "The client is disabled")
+            await send_problem(scope, send, Problem.of(Unauthorized("The client is disabled")))
             return None
         retry_after = self.limiter.acquire(
             principal.client_id, status.rate_limit_per_minute or self.default_rate
         )
         if retry_after is not None:
-            await send_problem(
-                scope,
-                send,
-                status=429,
-                slug="rate-limited",
-                title="Too many requests",
-                detail=f"Rate limit exceeded; retry after {retry_after} s",
-                headers={"Retry-After": str(retry_after)},
-            )
+            await send_problem(scope, send, Problem.of(RateLimited(retry_after)))
             return None
         return principal
-
-    @staticmethod
-    async def _unauthorized(scope: Scope, send: Send, detail: str) -> None:
-        await send_problem(
-            scope,
-            send,
-            status=401,
-            slug="unauthorized",
-            title="Unauthorized",
-            detail=detail,
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
 
     def _audited(self, scope: Scope, send: Send) -> Send:
         """Wrap `send` so an audit row is written before the response starts."""

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 from starlette.types import Message, Receive, Scope, Send
 
-from shared.middleware import send_problem
+from shared.errors import ServiceUnavailable
+from shared.problems import Problem, send_problem
 
 log = logging.getLogger("innocredit.gateway.proxy")
 
@@ -64,15 +65,11 @@ class ServiceProxy:
             response = await self._client.send(request, stream=True)
         except httpx.TransportError as exc:
             log.warning("upstream unavailable", extra={"service": self.name, "error": str(exc)})
-            await send_problem(
-                scope,
-                send,
-                status=503,
-                slug="service-unavailable",
-                title="Service unavailable",
-                detail=f"The {self.name} service is not reachable; retry shortly",
+            unreachable = ServiceUnavailable(
+                f"The {self.name} service is not reachable; retry shortly",
                 headers={"Retry-After": "2"},
             )
+            await send_problem(scope, send, Problem.of(unreachable))
             return
         try:
             out_headers = [

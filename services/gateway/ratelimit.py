@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.queries import ClientStatus, client_status
+from shared.clock import monotonic
 
 
 @dataclass(slots=True)
@@ -56,14 +57,15 @@ class RateLimiter:
 
 
 class ClientDirectory:
-    """Client status (enabled, rate limit) cached for `ttl` seconds per client."""
+    """Client status (enabled, rate limit) cached for `ttl` seconds per client (measured on
+    `shared.clock.monotonic`, so a test moves the time instead of waiting out the cache)."""
 
     def __init__(
         self,
         factory: sessionmaker[Session],
         *,
         ttl_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = monotonic,
     ) -> None:
         self._factory = factory
         self._ttl = ttl_seconds
@@ -73,7 +75,7 @@ class ClientDirectory:
     def cached(self, client_id: str) -> tuple[bool, ClientStatus | None]:
         """Return (hit, status) without touching the database."""
         entry = self._entries.get(client_id)
-        if entry is None or self._clock() - entry[0] > self._ttl:
+        if entry is None or not 0 <= self._clock() - entry[0] <= self._ttl:
             return False, None
         return True, entry[1]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, text, tuple_
+from sqlalchemy import insert, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from services.gateway.crypto import (
@@ -21,6 +21,7 @@ from services.gateway.crypto import (
 from services.gateway.errors import ClientNotFound, OAuthError, RotationPending
 from services.gateway.models import AuditEvent, Client, SigningKey
 from services.gateway.schemas import ClientCreate
+from shared import clock
 from shared.auth import jwt as tokens
 from shared.auth.principal import ROLE_SCOPES
 
@@ -83,7 +84,7 @@ def rotate_client_secret(session: Session, client_id: str) -> tuple[Client, str]
     client = get_client(session, client_id, for_update=True)
     secret = new_client_secret()
     client.secret_hash = hash_secret(secret)
-    client.secret_rotated_at = datetime.now(UTC)
+    client.secret_rotated_at = clock.now()
     session.flush()
     return client, secret
 
@@ -93,7 +94,7 @@ def disable_client(session: Session, client_id: str) -> Client:
     client = get_client(session, client_id, for_update=True)
     if client.enabled:
         client.enabled = False
-        client.disabled_at = datetime.now(UTC)
+        client.disabled_at = clock.now()
         session.flush()
     return client
 
@@ -105,11 +106,15 @@ def has_admin_client(session: Session) -> bool:
 
 
 # ---------------------------------------------------------------- signing keys
+#
+# When a key signs (`activates_at` .. `retired_at`) and how long a retired key keeps verifying
+# are read on `shared.clock`, like the tokens' own `iat`/`exp`, so a test sets the time of a
+# rotation instead of waiting for it.
 
 
 def signing_key(session: Session) -> SigningKey | None:
     """Return the key new tokens are signed with now (active, not yet retired)."""
-    now = func.now()
+    now = clock.now()
     stmt = (
         select(SigningKey)
         .where(SigningKey.activates_at <= now)
@@ -128,7 +133,7 @@ def ensure_signing_key(session: Session, encryptor: KeyEncryptor) -> SigningKey:
     # Serialise first-key creation across processes; the partial unique index backs this up.
     session.execute(ADVISORY_LOCK)
     key = signing_key(session)
-    return key if key is not None else _insert_key(session, encryptor, activates_at=None)
+    return key if key is not None else _insert_key(session, encryptor, activates_at=clock.now())
 
 
 def rotate_key(
@@ -142,7 +147,7 @@ def rotate_key(
     """
     session.execute(ADVISORY_LOCK)
     old = session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))).first()
-    now: datetime = session.execute(select(func.now())).scalar_one()
+    now = clock.now()
     switch_at = now + timedelta(seconds=activation_delay_seconds)
     if old is not None:
         if old.activates_at > now:
@@ -158,7 +163,7 @@ def rotate_key(
 
 def verification_keys(session: Session, *, token_ttl_seconds: int) -> list[dict[str, Any]]:
     """Public JWKs of the active key and of retired keys whose tokens may still be live."""
-    horizon = datetime.now(UTC) - timedelta(seconds=token_ttl_seconds + tokens.LEEWAY_SECONDS)
+    horizon = clock.now() - timedelta(seconds=token_ttl_seconds + tokens.LEEWAY_SECONDS)
     stmt = (
         select(SigningKey.public_jwk)
         .where((SigningKey.retired_at.is_(None)) | (SigningKey.retired_at > horizon))
@@ -172,18 +177,15 @@ def list_keys(session: Session) -> Sequence[SigningKey]:
     return session.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())).all()
 
 
-def _insert_key(
-    session: Session, encryptor: KeyEncryptor, *, activates_at: datetime | None
-) -> SigningKey:
+def _insert_key(session: Session, encryptor: KeyEncryptor, *, activates_at: datetime) -> SigningKey:
     generated = tokens.generate_signing_key()
     key = SigningKey(
         kid=generated.kid,
         algorithm=tokens.ALGORITHM,
         public_jwk=generated.public_jwk,
         private_key_encrypted=encryptor.encrypt(generated.private_pem),
+        activates_at=activates_at,
     )
-    if activates_at is not None:
-        key.activates_at = activates_at
     session.add(key)
     session.flush()
     session.refresh(key)
@@ -225,7 +227,7 @@ def issue_token(
                 + " ".join(sorted(granted - allowed)),
             )
     key = ensure_signing_key(session, encryptor)
-    now = datetime.now(UTC)
+    now = clock.now()
     scope = " ".join(sorted(granted))
     claims: dict[str, Any] = {
         "iss": issuer,

@@ -5,7 +5,8 @@ python-jose is permissive by default, so every check RFC 8725 asks for is made h
 * one algorithm (RS256), pinned on verify, and the header's `alg` must equal it;
 * the key is chosen by `kid` from our own key set, never from the token (`jku`, `jwk`, `x5u`
   and `crit` headers are refused) and never by trying every key of a JWKS;
-* `exp iat iss aud sub jti` are required, `iss` and `aud` must match, `nbf` is honoured;
+* `exp iat iss aud sub jti` are required, `iss` and `aud` must match, `nbf` is honoured,
+  and `exp`/`nbf` are checked against `shared.clock.now()` (so tests set the time);
 * size and shape limits before any parsing, and any failure is an `InvalidToken`, never
   another exception;
 * an unknown `kid` reloads the key set at most once per cooldown, so a flood of made-up
@@ -17,12 +18,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from math import isfinite
 from typing import Any, cast
 
 from cryptography.hazmat.primitives import serialization
@@ -31,6 +32,7 @@ from jose import jwk, jwt
 from jose.backends.base import Key
 
 from shared.auth.principal import ROLE_SCOPES, ROLES, Principal, Role
+from shared.clock import monotonic, now
 from shared.errors import ServiceUnavailable
 
 log = logging.getLogger("innocredit.auth")
@@ -42,6 +44,8 @@ _KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
 _FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
 _REQUIRED = ("exp", "iat", "iss", "aud", "sub", "jti")
+# python-jose checks these against the system clock, so they are checked here instead.
+_TIMES = ("exp", "iat", "nbf")
 
 
 class InvalidToken(Exception):
@@ -115,7 +119,7 @@ class KeySet:
         *,
         max_age_seconds: float = 300.0,
         unknown_kid_cooldown_seconds: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = monotonic,
     ) -> None:
         self._loader = loader
         self._max_age = max_age_seconds
@@ -133,7 +137,7 @@ class KeySet:
         if loaded_at is None:
             return None
         now = self._clock()
-        if now - loaded_at > self._max_age and now >= self._retry_at:
+        if not 0 <= now - loaded_at <= self._max_age and now >= self._retry_at:
             return None
         return self._keys.get(kid)
 
@@ -146,6 +150,8 @@ class KeySet:
         if now < self._retry_at:
             return False
         age = now - loaded_at
+        if age < 0:  # a test set the clock back: the cache's age is unknown
+            return True
         return age > self._max_age or (kid not in self._keys and age >= self._cooldown)
 
     def get(self, kid: str) -> Key | None:
@@ -220,12 +226,13 @@ class TokenVerifier:
                 audience=self.audience,
                 issuer=self.issuer,
                 options={
-                    "leeway": LEEWAY_SECONDS,
-                    **{f"require_{claim}": True for claim in _REQUIRED},
+                    **{f"require_{claim}": True for claim in _REQUIRED if claim not in _TIMES},
+                    **{f"verify_{claim}": False for claim in _TIMES},
                 },
             )
         except Exception as exc:  # python-jose raises several types; all mean "not trusted"
             raise InvalidToken(f"rejected: {type(exc).__name__}: {exc}") from None
+        _check_lifetime(claims, int(now().timestamp()))
         return _principal(claims)
 
 
@@ -249,6 +256,25 @@ def _checked_header(token: str) -> str:
     if not isinstance(kid, str) or not _KID.match(kid):
         raise InvalidToken("missing or malformed kid")
     return kid
+
+
+def _check_lifetime(claims: Mapping[str, Any], now: int) -> None:
+    """`exp` and `iat` are present, every time claim is a NumericDate, and `now` lies between
+    `nbf` and `exp`, give or take the leeway (RFC 7519 §4.1.4-4.1.6)."""
+    times: dict[str, int] = {}
+    for name in _TIMES:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not isfinite(value):
+            raise InvalidToken(f"{name} is not a NumericDate")
+        times[name] = int(value)
+    if "exp" not in times or "iat" not in times:
+        raise InvalidToken("exp and iat are required")
+    if times["exp"] < now - LEEWAY_SECONDS:
+        raise InvalidToken("expired")
+    if times.get("nbf", now) > now + LEEWAY_SECONDS:
+        raise InvalidToken("not yet valid (nbf)")
 
 
 def _principal(claims: Mapping[str, Any]) -> Principal:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -14,12 +13,16 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.gateway import service as gateway_service
 from services.gateway.crypto import KeyEncryptor
 from services.gateway.models import Client, SigningKey
+from services.gateway.ratelimit import ClientDirectory
 from services.gateway.schemas import ClientCreate
 from services.runtime import build_gateway
+from shared import clock, migrate
 from shared.auth import jwt as tokens
-from shared.db import make_engine
+from shared.clock import frozen_at
+from shared.db import make_engine, make_sessionmaker
 from shared.settings import CoreSettings
 from tests.conftest import Creds, bearer, get_token, make_settings
 
@@ -96,6 +99,42 @@ def test_disable_stops_new_tokens_and_live_ones(
     assert refused.json()["error"] == "invalid_client"
 
 
+def test_a_client_disabled_by_another_process_is_refused_once_its_cache_expires(
+    api: TestClient,
+    make_client: Callable[..., Creds],
+    db: sessionmaker[Session],
+    settings: CoreSettings,
+) -> None:
+    """The edge caches a client's status for INNOCREDIT_CLIENT_CACHE_SECONDS on the clock."""
+    creds = make_client("bureau")
+    live = get_token(api, creds)
+    ttl = timedelta(seconds=settings.client_cache_seconds)
+    start = clock.now()
+    with frozen_at(start):
+        assert api.get("/v1/scoring/whoami", headers=bearer(live)).status_code == 200
+    with db.begin() as session:  # disabled elsewhere: this process's cache does not know
+        gateway_service.disable_client(session, creds.client_id)
+    with frozen_at(start + ttl - timedelta(seconds=1)):
+        assert api.get("/v1/scoring/whoami", headers=bearer(live)).status_code == 200
+    with frozen_at(start + ttl + timedelta(seconds=1)):
+        refused = api.get("/v1/scoring/whoami", headers=bearer(live))
+        assert refused.status_code == 401
+        assert refused.json()["detail"] == "The client is disabled"
+
+
+def test_the_client_cache_does_not_trust_an_entry_from_a_later_time(
+    db: sessionmaker[Session], make_client: Callable[..., Creds]
+) -> None:
+    """A test that sets the clock back must not leave entries that look fresh for ever."""
+    now = [100.0]
+    directory = ClientDirectory(db, ttl_seconds=5, clock=lambda: now[0])
+    creds = make_client("bureau")
+    directory.load(creds.client_id)
+    assert directory.cached(creds.client_id)[0]
+    now[0] = 99.0
+    assert not directory.cached(creds.client_id)[0]
+
+
 def test_unknown_client_is_404_problem(api: TestClient, admin_token: str) -> None:
     response = api.post("/v1/admin/clients/ic_nope/disable", headers=bearer(admin_token))
     assert response.status_code == 404
@@ -148,34 +187,54 @@ def test_key_rotation_keeps_old_tokens_valid_and_jwks_lists_both(
     assert api.get("/v1/scoring/whoami", headers=bearer(after)).status_code == 200
 
 
-def test_rotation_publishes_the_key_before_it_signs(
-    database_url: str, make_client: Callable[..., Creds]
-) -> None:
-    """Another gateway process (which loaded keys before the rotation) accepts new tokens."""
+def _client_in(database_url: str, role: str) -> Creds:
+    """A client made directly in the database at `database_url`."""
     engine = make_engine(database_url)
-    # The pending window must outlast the steps below on a loaded CI machine.
-    settings = make_settings(database_url, unknown_kid_cooldown_seconds=3)
+    with make_sessionmaker(engine).begin() as session:
+        client, secret = gateway_service.create_client(
+            session, ClientCreate(name=f"test {role}", role=role)
+        )
+    engine.dispose()
+    return Creds(client.client_id, secret)
+
+
+def test_rotation_publishes_the_key_before_it_signs(new_database: Callable[[], str]) -> None:
+    """Another gateway process (which loaded keys before the rotation) accepts new tokens.
+
+    The time is set, not waited for: the new key signs once the unknown-kid cooldown has
+    passed on the clock. The database is the test's own, so the rotation it leaves pending
+    cannot meet another test's rotation."""
+    database_url = new_database()
+    migrate.upgrade(database_url, "head")
+    engine = make_engine(database_url)
+    settings = make_settings(database_url, unknown_kid_cooldown_seconds=30)
+    cooldown = timedelta(seconds=settings.unknown_kid_cooldown_seconds)
+    start = clock.now()
     with (
+        frozen_at(start),
         TestClient(build_gateway(settings, engine)) as a,
         TestClient(build_gateway(settings, engine)) as b,
     ):
-        admin = get_token(a, make_client("admin"))
+        admin = get_token(a, _client_in(database_url, "admin"))
+        bureau = _client_in(database_url, "bureau")
         assert b.get("/v1/loans/whoami", headers=bearer(admin)).status_code == 200  # b loads keys
         rotated = a.post("/v1/admin/keys/rotate", headers=bearer(admin))
         assert rotated.status_code == 200
         new_kid, old_kid = rotated.json()[0]["kid"], rotated.json()[1]["kid"]
         assert new_kid in {k["kid"] for k in a.get("/.well-known/jwks.json").json()["keys"]}
-        # Until the new key activates, the old one keeps signing.
-        pending = get_token(a, make_client("bureau"))
-        assert jwt.get_unverified_header(pending)["kid"] == old_kid
-        again = a.post("/v1/admin/keys/rotate", headers=bearer(admin))
-        assert again.status_code == 409
-        assert again.json()["type"].endswith("/problems/key-rotation-pending")
-        time.sleep(3.2)
-        fresh = get_token(a, make_client("bureau"))
-        assert jwt.get_unverified_header(fresh)["kid"] == new_kid
-        assert b.get("/v1/loans/whoami", headers=bearer(fresh)).status_code == 200
-        assert b.get("/v1/loans/whoami", headers=bearer(admin)).status_code == 200
+        with frozen_at(start + cooldown - timedelta(seconds=1)):
+            # Until the new key activates, the old one keeps signing.
+            pending = get_token(a, bureau)
+            assert jwt.get_unverified_header(pending)["kid"] == old_kid
+            again = a.post("/v1/admin/keys/rotate", headers=bearer(admin))
+            assert again.status_code == 409
+            assert again.json()["type"].endswith("/problems/key-rotation-pending")
+        with frozen_at(start + cooldown + timedelta(seconds=1)):
+            fresh = get_token(a, bureau)
+            assert jwt.get_unverified_header(fresh)["kid"] == new_kid
+            # b's keys predate the new kid; its cooldown has passed, so it reloads them.
+            assert b.get("/v1/loans/whoami", headers=bearer(fresh)).status_code == 200
+            assert b.get("/v1/loans/whoami", headers=bearer(admin)).status_code == 200
     engine.dispose()
 
 

@@ -12,18 +12,23 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.gateway.app import database_key_set, make_verifier
-from shared.app import create_service_app
+from shared.app import ServiceSpec, create_service_app
 from shared.db import DbSession, make_engine
-from shared.errors import Conflict
+from shared.errors import Conflict, InsufficientScope
+from shared.middleware import edge_middleware, wrapped
 from shared.money import PositiveMoney
 from shared.settings import CoreSettings
 from shared.uscc import Uscc
 from tests.conftest import make_settings
 
 router = APIRouter()
+SPEC = ServiceSpec(name="t", title="t", description="t", routers=(router,))
 
 
 class Application(BaseModel):
@@ -105,14 +110,7 @@ def note(body: Note, session: DbSession) -> None:
 @pytest.fixture(scope="module")
 def app_client(settings: CoreSettings, engine: Engine) -> Iterator[TestClient]:
     verifier = make_verifier(settings, database_key_set(settings, engine))
-    app = create_service_app(
-        title="t",
-        description="t",
-        settings=settings,
-        engine=engine,
-        verifier=verifier,
-        routers=[router],
-    )
+    app = create_service_app(SPEC, settings, engine=engine, verifier=verifier)
     with TestClient(app) as client:
         yield client
 
@@ -222,14 +220,7 @@ def test_unreachable_database_is_503(settings: CoreSettings) -> None:
     dead = make_settings("postgresql://nobody@127.0.0.1:1/none")
     engine = make_engine("postgresql://nobody@127.0.0.1:1/none")
     verifier = make_verifier(dead, database_key_set(dead, engine))
-    app = create_service_app(
-        title="t",
-        description="t",
-        settings=dead,
-        engine=engine,
-        verifier=verifier,
-        routers=[router],
-    )
+    app = create_service_app(SPEC, dead, engine=engine, verifier=verifier)
     with TestClient(app) as client:
         body = _problem(client.post("/v1/test/half-write"), 503, "database-unavailable")
         assert "127.0.0.1" not in str(body)
@@ -241,9 +232,7 @@ def test_unreachable_database_is_503(settings: CoreSettings) -> None:
 def test_docs_can_be_switched_off(settings: CoreSettings, engine: Engine) -> None:
     verifier = make_verifier(settings, database_key_set(settings, engine))
     off = settings.model_copy(update={"docs_enabled": False})
-    app: FastAPI = create_service_app(
-        title="t", description="t", settings=off, engine=engine, verifier=verifier, routers=[router]
-    )
+    app: FastAPI = create_service_app(SPEC, off, engine=engine, verifier=verifier)
     with TestClient(app) as client:
         assert client.get("/docs").status_code == 404
 
@@ -255,3 +244,57 @@ def test_raw_driver_errors_are_database_problems_not_500(app_client: TestClient)
     lost = app_client.post("/v1/test/raw-connection-lost")
     _problem(lost, 503, "database-unavailable")
     assert app_client.post("/v1/test/raw-copy-timeout").status_code == 504  # the pool recovers
+
+
+def _escaping(error: Exception) -> ASGIApp:
+    """An ASGI app (no FastAPI handlers) from which `error` escapes to the edge."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise error
+
+    return app
+
+
+def test_the_edge_answers_an_escaped_error_as_the_app_would(
+    app_client: TestClient, settings: CoreSettings
+) -> None:
+    """One decision (`problem_for`) for FastAPI's handlers and the edge's catch-all."""
+    by_app = _problem(app_client.post("/v1/test/conflict"), 409, "conflict")
+    edge = wrapped(
+        _escaping(Conflict("already decided")), edge_middleware(settings, max_in_flight=4)
+    )
+    by_edge = _problem(TestClient(edge).post("/v1/test/conflict"), 409, "conflict")
+    assert {**by_edge, "request_id": None} == {**by_app, "request_id": None}
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "slug", "headers"),
+    [
+        (
+            InsufficientScope(["admin"]),
+            403,
+            "insufficient-scope",
+            {"www-authenticate": 'Bearer error="insufficient_scope", scope="admin"'},
+        ),
+        (PoolTimeoutError("pool exhausted"), 503, "database-busy", {"retry-after": "1"}),
+        (
+            DataError("INSERT", {}, psycopg.DataError("cannot contain NUL (0x00) characters")),
+            422,
+            "validation-error",
+            {},
+        ),
+        (KeyError("internals"), 500, "internal-error", {}),
+    ],
+)
+def test_the_edge_catch_all_answers_every_kind_of_error(
+    settings: CoreSettings, error: Exception, status: int, slug: str, headers: dict[str, str]
+) -> None:
+    edge = wrapped(_escaping(error), edge_middleware(settings, max_in_flight=4))
+    response = TestClient(edge).get("/v1/anything")
+    body = _problem(response, status, slug)
+    assert body["instance"] == "/v1/anything"
+    assert "internals" not in response.text
+    for name, value in headers.items():
+        assert response.headers[name] == value
+    if isinstance(error, InsufficientScope):
+        assert body["required_scopes"] == ["admin"]  # extension members too, not only the title

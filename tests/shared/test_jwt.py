@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from shared.auth.jwt import (
+    LEEWAY_SECONDS,
     InvalidToken,
     KeySet,
     KeysUnavailableError,
@@ -22,6 +24,7 @@ from shared.auth.jwt import (
     generate_signing_key,
     sign,
 )
+from shared.clock import frozen_at
 
 ISS, AUD = "https://issuer.test/", "innocredit-api"
 KEY = generate_signing_key()
@@ -131,6 +134,9 @@ ATTACKS: dict[str, Any] = {
     "wrong iss": lambda: good(iss="https://evil/"),
     "future nbf": lambda: good(nbf=int(time.time()) + 3600),
     "missing exp": lambda: good(exp=None),
+    "exp not a number": lambda: good(exp="later"),
+    "exp NaN": lambda: good(exp=float("nan")),
+    "nbf true": lambda: good(nbf=True),
     "missing iat": lambda: good(iat=None),
     "missing iss": lambda: good(iss=None),
     "missing aud": lambda: good(aud=None),
@@ -152,6 +158,27 @@ def test_attack_is_rejected(attack: str) -> None:
     token = ATTACKS[attack]()
     with pytest.raises(InvalidToken):
         verifier(KEY).verify(token)
+
+
+def test_a_token_is_valid_from_nbf_to_exp_on_the_clock_in_use() -> None:
+    """Token lifetimes are read on `shared.clock`: a test sets the time instead of waiting."""
+    issued = int(time.time())
+    token = good(iat=issued, nbf=issued + 60, exp=issued + 600)
+    at = datetime.fromtimestamp(issued, UTC)
+    leeway = timedelta(seconds=LEEWAY_SECONDS)
+    v = verifier(KEY)
+    for valid, moment in (
+        (False, at + timedelta(seconds=60) - leeway - timedelta(seconds=1)),
+        (True, at + timedelta(seconds=60) - leeway),
+        (True, at + timedelta(seconds=600) + leeway),
+        (False, at + timedelta(seconds=601) + leeway),
+    ):
+        with frozen_at(moment):
+            if valid:
+                assert v.verify(token).client_id == "ic_test"
+            else:
+                with pytest.raises(InvalidToken):
+                    v.verify(token)
 
 
 def test_a_flood_of_unknown_kids_reloads_keys_at_most_once_per_cooldown() -> None:
@@ -177,6 +204,18 @@ def test_an_unknown_kid_reloads_once_cooldown_passes() -> None:
         v.verify(rotated)  # within the cooldown: no reload
     now[0] = 31.0
     assert v.verify(rotated).client_id == "ic_test"
+
+
+def test_keys_loaded_at_a_later_time_are_reloaded() -> None:
+    """A test that sets the clock back must not leave a key cache that never goes stale."""
+    now = [100.0]
+    keys = KeySet(lambda: [KEY.public_jwk], unknown_kid_cooldown_seconds=30, clock=lambda: now[0])
+    v = TokenVerifier(keys, issuer=ISS, audience=AUD)
+    v.verify(good())
+    now[0] = 50.0
+    assert v.verify_cached(good()) is None
+    v.verify(good())
+    assert keys.loads == 2
 
 
 def test_verify_cached_never_loads() -> None:
