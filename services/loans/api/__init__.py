@@ -9,11 +9,13 @@ from fastapi import APIRouter
 from services.loans.api import applications, calendar, products, stats
 
 router = APIRouter(prefix="/v1/loans", tags=["loans"])
-for part in (products.router, applications.router, calendar.router, stats.router):
-    router.include_router(part)
+router.include_router(products.router)
+router.include_router(applications.router)
+router.include_router(calendar.router)
+router.include_router(stats.router)
 
 admin = APIRouter(prefix="/v1/admin", tags=["admin: loans"])
-for part in (calendar.admin, products.admin):
-    admin.include_router(part)
+admin.include_router(calendar.admin)
+admin.include_router(products.admin)
 
 __all__ = ["admin", "router"]
