@@ -18,7 +18,7 @@ What it measures, in one run:
     (all guaranteed), the enterprises and their indicators, the period's recompute, a 泰信保
     fee rate (so each submission also quotes the guarantee fee); then a bank client.
 
-(b) ``stats``: `services.loans.service.stats` over `--rows` (default 1,000,000) synthetic rows
+(b) ``stats``: `services.loans.stats.stats` over `--rows` (default 1,000,000) synthetic rows
     of `loan_application` (one ``INSERT ... SELECT ... FROM generate_series``, in submission
     order as a live table is, then VACUUM ANALYZE; not timed as part of the results): five
     banks, the nine products, six districts, six industries, four stages, submitted
@@ -92,9 +92,10 @@ from bench._common import (
 from bench.gateway import _SqlCounter, get_token, make_settings
 from services.gateway import service as gateway_service
 from services.gateway.schemas import ClientCreate
-from services.loans import service
+from services.loans import stats as loans_stats
 from services.runtime import build_gateway, engine_for
 from shared import migrate
+from shared.auth.tenancy import AllBanks, OneBank
 from shared.db import make_engine, make_sessionmaker
 from shared.uscc import ALPHABET, check_char
 from shared.vocab import DISTRICTS, INDUSTRIES, STAGES
@@ -877,7 +878,7 @@ class StatementLog:
 
 def floor_sql(group_by: str | None, bank: bool) -> str:
     """The bare aggregate: the same WHERE and grouping, three aggregates."""
-    column = "NULL::text" if group_by is None else service.GROUPS[group_by]
+    column = "NULL::text" if group_by is None else loans_stats.GROUPS[group_by]
     where = "submitted_date BETWEEN %(from_date)s AND %(to_date)s"
     if bank:
         where += " AND bank_code = %(bank_code)s"
@@ -988,16 +989,16 @@ class Stats:
         self.log = StatementLog(self.engine)
 
     def call(self, case: Case) -> tuple[float, list[dict[str, Any]], dict[str, Any], list[Any]]:
-        """One service.stats call: (seconds, rows, total, the statements' log entries)."""
+        """One loans_stats.stats call: (seconds, rows, total, the statements' log entries)."""
         self.log.take()
         with self.factory.begin() as session:
             started = time.perf_counter()
-            rows, total = service.stats(
+            rows, total = loans_stats.stats(
                 session,
+                AllBanks() if case.bank_code is None else OneBank(case.bank_code),
                 from_date=STATS_FROM,
                 to_date=STATS_TO,
                 group_by=case.group_by,
-                bank_code=case.bank_code,
             )
             elapsed = time.perf_counter() - started
         return elapsed, rows, total, self.log.take()
@@ -1227,7 +1228,7 @@ def report_stats(engine: Engine, result: StatsResult, runs: int) -> None:
     ]
     print()
     print(
-        f"(b) service.stats for {STATS_FROM}..{STATS_TO} over {result.table_rows:,} rows "
+        f"(b) stats.stats for {STATS_FROM}..{STATS_TO} over {result.table_rows:,} rows "
         f"({result.table_mb:,.0f} MB with indexes); medians of {runs} runs"
     )
     print(table(headers, rows))

@@ -22,7 +22,9 @@ from services.gateway import service as gateway_service
 from services.gateway.bootstrap import bootstrap
 from services.gateway.crypto import KeyEncryptor
 from services.gateway.schemas import ClientCreate
-from services.loans import service as loans_service
+from services.loans import schedule as loans_schedule
+from services.loans.api.calendar import calendar_from_upload
+from services.loans.applications import Actor as LoansActor
 from services.scoring import service as scoring_service
 from services.scoring.schemas import EnterpriseIn, IndicatorIn
 from shared import embedded_pg, migrate
@@ -282,7 +284,7 @@ def calendar_load(
     """Load a year's official working-day schedule (JSON or CSV `date,kind`)."""
     body, media = _read(file)
     with _transaction() as session:
-        schedule = loans_service.calendar_from_upload(body, media)
+        schedule = calendar_from_upload(body, media)
         years = {d.year for d in (*schedule.holidays, *schedule.make_up_workdays)}
         if year is None:
             if len(years) != 1:
@@ -291,9 +293,7 @@ def calendar_load(
                 )
                 raise typer.Exit(2)
             year = years.pop()
-        count = loans_service.load_calendar(
-            session, year, schedule, loans_service.Actor("cli", None, None)
-        )
+        count = loans_schedule.load_calendar(session, year, schedule, LoansActor("cli", None))
     typer.echo(f"calendar {year} loaded; {count} provisional deadline(s) recomputed")
 
 

@@ -3,8 +3,8 @@ of 2026 with 662 disbursed loans totalling 4,112,000,000.00 yuan, consents for t
 firms, and API clients.
 
 Everything goes through the services' own domain functions (bulk upserts, the points
-recompute, `loans.service.submit/decide/disburse/report_repayment`, consents), never around
-them, with a fixed seed so every load is the same.
+recompute, `loans.submission.submit`, `loans.lifecycle.decide/disburse/report_repayment`,
+consents), never around them, with a fixed seed so every load is the same.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from services.gateway import service as gateway
 from services.gateway.schemas import ClientCreate
 from services.guarantee import service as guarantee
 from services.guarantee.schemas import ConsentIn
-from services.loans import service as loans
+from services.loans import lifecycle, products, submission
+from services.loans.applications import Actor
 from services.loans.calendar import WorkCalendar
+from services.loans.quotes import offer_for
 from services.loans.schemas import (
     ApplicationIn,
     DecisionIn,
@@ -35,6 +37,7 @@ from services.scoring import queries as scoring_queries
 from services.scoring import service as scoring
 from services.scoring.models import Enterprise
 from services.scoring.schemas import EnterpriseIn, IndicatorIn
+from shared.auth.tenancy import AllBanks, OneBank
 from shared.clock import SHANGHAI
 from shared.uscc import ALPHABET, check_char
 from shared.vocab import DISTRICTS
@@ -315,11 +318,11 @@ def _rongxing(period: int) -> IndicatorIn:
 
 def _banks_and_products(session: Session) -> None:
     for code, name in BANKS.items():
-        loans.put_bank(session, code, name)
+        products.put_bank(session, code, name)
     for code, (bank, name, min_points, categories, guarantee_applies) in PRODUCTS.items():
         tiers = [{"min_points": min_points, "max_amount": "2000000.00"}]
         tiers += [{"min_points": p, "max_amount": a} for p, a in TIERS if p > min_points]
-        loans.put_product(
+        products.put_product(
             session,
             code,
             ProductIn.model_validate(
@@ -379,27 +382,19 @@ def _loans(
     days = [H1[0] + timedelta(days=d) for d in range((H1[1] - H1[0]).days + 1)]
     workdays = [d for d in days if calendar.is_working_day(d)]
     by_uscc = {e.uscc: e for e in enterprises}
-    ranked = [
-        (snap.points, by_uscc[snap.uscc])
-        for snap in scoring_queries.top(session, 2025, len(enterprises))
-        if snap.points >= 100
-    ]
+    ranking = [s for s in scoring_queries.top(session, 2025, len(enterprises)) if s.points >= 100]
+    ranked = [(snap.points, by_uscc[snap.uscc]) for snap in ranking]
     rongxing = next(e for _, e in ranked if e.name.startswith("泰州榕兴"))
-    points = {e.uscc: p for p, e in ranked}
-    products = loans.list_products(session, None)
+    snapshots = {snap.uscc: snap for snap in ranking}
+    catalogue = products.list_products(session, AllBanks())
 
     def offers(e: EnterpriseIn) -> list[tuple[str, Decimal]]:
-        """What each product would lend (the same rules `loans.quote` applies at submit)."""
-        out = []
-        for product in products:
-            if product.eligible_categories and not set(product.eligible_categories) & set(
-                e.categories
-            ):
-                continue
-            tiers = [t for t in product.limit_tiers if t["min_points"] <= points[e.uscc]]
-            if points[e.uscc] >= product.min_points and tiers:
-                out.append((product.code, Decimal(tiers[-1]["max_amount"])))
-        return out
+        """What each product would lend: the quote rule a submission applies, in H1."""
+        facts = scoring_queries.EnterpriseFacts(
+            e.uscc, e.name, e.district, e.industry, e.stage, tuple(e.categories)
+        )
+        found = [offer_for(p, facts, snapshots[e.uscc], H1[0]) for p in catalogue]
+        return [(q.product_code, q.max_amount) for q in found if q.eligible]
 
     borrowers = [rongxing, *[e for _, e in ranked if e is not rongxing][: DISBURSED_LOANS - 1]]
     plans = []
@@ -467,10 +462,11 @@ def _one_loan(
     pinned_days: int | None = None,
 ) -> None:
     bank = PRODUCTS[code][0]
-    actor = loans.Actor(client_id="demo", bank_code=bank, request_id=None)
+    acting, actor = OneBank(bank), Actor(client_id="demo", request_id=None)
     submitted = _business_moment(rng, day)
-    app = loans.submit(
+    app = submission.submit(
         session,
+        acting,
         ApplicationIn(
             uscc=uscc,
             product_code=code,
@@ -481,7 +477,7 @@ def _one_loan(
         actor,
     )
     if outcome == "withdrawn":
-        loans.withdraw(session, app.id, actor, None)
+        lifecycle.withdraw(session, acting, app.id, actor)
         return
     # Most decisions within two working days, some late.
     days = (
@@ -492,17 +488,18 @@ def _one_loan(
     decided_day = calendar.add_working_days(day, days)[0] if days else day
     decided = _business_moment(rng, decided_day).replace(hour=18 if days == 0 else 16)
     if outcome == "rejected":
-        loans.decide(
+        lifecycle.decide(
             session,
+            acting,
             app.id,
             DecisionIn(outcome="rejected", reason_codes=["risk"], decided_at=decided),
             actor,
-            None,
         )
         return
     rate = Decimal(rng.choice(["0.0345", "0.0365", "0.0385", "0.0420"]))
-    loans.decide(
+    lifecycle.decide(
         session,
+        acting,
         app.id,
         DecisionIn(
             outcome="approved",
@@ -512,10 +509,10 @@ def _one_loan(
             decided_at=decided,
         ),
         actor,
-        None,
     )
-    loans.disburse(
+    lifecycle.disburse(
         session,
+        acting,
         app.id,
         DisbursementIn(
             amount=amount,
@@ -523,26 +520,25 @@ def _one_loan(
             reference=f"{bank}-{app.id.hex[:10]}",
         ),
         actor,
-        None,
     )
     roll = rng.random()
     if roll < 0.03:
-        loans.report_repayment(
+        lifecycle.report_repayment(
             session,
+            acting,
             app.id,
             RepaymentIn(status="overdue", outstanding_principal=amount, as_of=date(2026, 10, 31)),
             actor,
-            None,
         )
     elif roll < 0.10:
-        loans.report_repayment(
+        lifecycle.report_repayment(
             session,
+            acting,
             app.id,
             RepaymentIn(
                 status="repaid", outstanding_principal=Decimal("0.00"), as_of=date(2026, 11, 1)
             ),
             actor,
-            None,
         )
 
 

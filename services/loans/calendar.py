@@ -115,8 +115,12 @@ class WorkCalendar:
         """Due 23:59:59 Asia/Shanghai of the 2nd working day after the local submission date."""
         if submitted_at.tzinfo is None:
             raise ValueError("submitted_at must be timezone-aware")
-        local_day = submitted_at.astimezone(SHANGHAI).date()
-        due_day, provisional = self.add_working_days(local_day, WORKING_DAYS_TO_DECIDE)
+        return self.deadline_after(submitted_at.astimezone(SHANGHAI).date())
+
+    def deadline_after(self, submitted_date: date) -> Deadline:
+        """The deadline of an application submitted on the Shanghai business date
+        `submitted_date` (for a caller that has the date already)."""
+        due_day, provisional = self.add_working_days(submitted_date, WORKING_DAYS_TO_DECIDE)
         return Deadline(datetime.combine(due_day, END_OF_DAY, tzinfo=SHANGHAI), provisional)
 
 

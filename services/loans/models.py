@@ -29,21 +29,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.loans.status import Status
 from shared.db import Base
 
 MONEY = Numeric(15, 2)
 RATE = Numeric(7, 4)
 
-STATUSES = (
-    "submitted",
-    "approved",
-    "rejected",
-    "withdrawn",
-    "disbursed",
-    "repaid",
-    "overdue",
-    "defaulted",
-)
+STATUSES = tuple(s.value for s in Status)  # the check constraint's strings, in order
 
 
 class Bank(Base):

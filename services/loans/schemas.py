@@ -17,7 +17,7 @@ from pydantic import (
 
 from shared.clock import SHANGHAI
 from shared.money import NonNegativeMoney, PositiveMoney
-from shared.rates import Rate
+from shared.rates import NonNegativeRate, Rate
 from shared.timestamps import Timestamp
 from shared.uscc import Uscc
 from shared.vocab import Category
@@ -190,6 +190,19 @@ class RepaymentIn(_In):
         return value
 
 
+class GuaranteeFee(BaseModel):
+    """The 泰信保 fee quoted when the application was submitted (kept as quoted)."""
+
+    year: int = Field(description="the loan's year: the fee rate of that year applies")
+    fee_rate: NonNegativeRate
+    fee: NonNegativeMoney = Field(description="amount × fee_rate × term_months / 12")
+    waived: bool = Field(description="top 100 of the ranking of the year before")
+    payable_fee: NonNegativeMoney = Field(description="0.00 when waived")
+    waiver_reason: str
+    ranking_period: int | None = Field(description="the ranking the waiver answer rests on")
+    rank: int | None
+
+
 class ApplicationOut(BaseModel):
     """An application and everything that happened to it."""
 
@@ -210,7 +223,7 @@ class ApplicationOut(BaseModel):
     model_version_snapshot: str
     period_snapshot: int
     max_amount_snapshot: NonNegativeMoney
-    guarantee_fee: dict[str, object] | None = Field(
+    guarantee_fee: GuaranteeFee | None = Field(
         description="泰信保 fee quote at submission (products with guarantee: true)"
     )
     approved_amount: PositiveMoney | None

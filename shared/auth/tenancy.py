@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select
+from sqlalchemy.orm import QueryableAttribute
 
-T = TypeVar("T", bound=tuple[Any, ...])
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,9 @@ FirmVisibility = AllFirms | OneFirm
 Visibility = BankVisibility | FirmVisibility
 
 
-def restrict(stmt: Select[T], column: ColumnElement[Any], visibility: Visibility) -> Select[T]:
+def restrict(
+    stmt: S, column: ColumnElement[str] | QueryableAttribute[str], visibility: Visibility
+) -> S:
     """`stmt` limited to the rows whose tenant `column` the caller may see."""
     match visibility:
         case OneBank(code) | OneFirm(code):

@@ -115,16 +115,16 @@ def test_the_race_test_detects_a_lost_update_when_the_lock_is_removed(
     live_url: str, api: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Proof the race tests can fail: without `FOR UPDATE`, two decisions both 'win'."""
-    from services.loans import service
+    from services.loans import applications, lifecycle
 
-    real = service.get_application
+    real = applications.get_application
 
-    def unlocked(session: Any, app_id: Any, bank_code: Any, *, lock: bool = False) -> Any:
-        found = real(session, app_id, bank_code, lock=False)
+    def unlocked(session: Any, seen: Any, app_id: Any, *, lock: bool = False) -> Any:
+        found = real(session, seen, app_id, lock=False)
         time.sleep(0.05)  # widen the window between read and write, as a slow worker would
         return found
 
-    monkeypatch.setattr(service, "get_application", unlocked)
+    monkeypatch.setattr(lifecycle, "get_application", unlocked)
     detected = False
     for _ in range(10):
         app = api.post(

@@ -1,0 +1,199 @@
+"""Endpoints of applications: submit, read, list, history, and the bank's changes.
+
+Reads see what the caller's `BanksVisible` lets it; every write acts for the `ActingBank` (a
+bank's own client), is idempotent where money is concerned, and honours `If-Match`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from services.loans import applications, lifecycle, submission
+from services.loans.api.writes import (
+    IDEMPOTENT_WRITE,
+    REPLAYED,
+    IdempotentWrite,
+    IfMatchHeader,
+    actor,
+    application_out,
+    etag,
+)
+from services.loans.applications import ApplicationFilter
+from services.loans.schemas import (
+    ApplicationIn,
+    ApplicationOut,
+    DecisionIn,
+    DisbursementIn,
+    EventOut,
+    RepaymentIn,
+)
+from shared.app import settings_of
+from shared.auth.deps import ActingBank, BanksVisible, LoansReader, LoansWriter
+from shared.auth.tenancy import tenant_code
+from shared.db import DbSession
+from shared.errors import Unprocessable
+from shared.openapi import problems
+from shared.pagination import CursorParam, Keyset, Limit, Page
+from shared.timestamps import Timestamp
+
+router = APIRouter()
+
+
+@router.post(
+    "/applications",
+    status_code=201,
+    response_model=ApplicationOut,
+    responses={200: REPLAYED, **problems(400, 404, 409)},
+    openapi_extra=IDEMPOTENT_WRITE,
+    summary="Submit an application (Idempotency-Key)",
+)
+def submit(body: ApplicationIn, write: IdempotentWrite, bank: ActingBank) -> JSONResponse:
+    """Checked against the quote at submission; snapshots points, rank and model version;
+    computes the two-working-day decision deadline."""
+    return write(body, lambda s, who: submission.submit(s, bank, body, who), created=True)
+
+
+@router.get("/applications", response_model=Page[ApplicationOut], summary="Applications")
+def list_applications(
+    request: Request,
+    session: DbSession,
+    _: LoansReader,
+    seen: BanksVisible,
+    status: Annotated[str | None, Query(max_length=12)] = None,
+    product_code: Annotated[str | None, Query(max_length=40)] = None,
+    updated_since: Annotated[Timestamp | None, Query()] = None,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
+) -> Page[ApplicationOut]:
+    """Ordered by (updated_at, id): a client syncing with `updated_since` sees every change.
+    A bank sees only its own bank's applications."""
+    if updated_since is not None and updated_since.tzinfo is None:
+        raise Unprocessable(
+            "updated_since needs a UTC offset",
+            errors=[{"loc": ["query", "updated_since"], "msg": "offset required"}],
+        )
+    keyset = Keyset.start(
+        cursor,
+        key=settings_of(request).cursor_key,
+        context=f"applications:{tenant_code(seen)}:{status}:{product_code}:{updated_since}",
+    )
+    after = None
+    if keyset.after is not None:
+        at, ident = keyset.after
+        after = (datetime.fromisoformat(str(at)), uuid.UUID(str(ident)))
+    rows = applications.list_applications(
+        session,
+        seen,
+        ApplicationFilter(status, product_code, updated_since),
+        after=after,
+        limit=limit,
+    )
+    return keyset.page(
+        rows, limit, lambda a: [a.updated_at.isoformat(), str(a.id)], application_out
+    )
+
+
+@router.get("/applications/{app_id}", response_model=ApplicationOut, summary="An application")
+def get_application(
+    app_id: uuid.UUID, session: DbSession, _: LoansReader, seen: BanksVisible, response: Response
+) -> ApplicationOut:
+    """With an `ETag` for `If-Match` on state changes."""
+    app = applications.get_application(session, seen, app_id)
+    response.headers["ETag"] = etag(app)
+    return application_out(app)
+
+
+@router.get(
+    "/applications/{app_id}/events",
+    response_model=list[EventOut],
+    summary="An application's history",
+)
+def list_events(
+    app_id: uuid.UUID, session: DbSession, _: LoansReader, seen: BanksVisible
+) -> list[EventOut]:
+    """Every state change, oldest first: who, when, from which status to which."""
+    return [EventOut.model_validate(e) for e in applications.events(session, seen, app_id)]
+
+
+@router.post(
+    "/applications/{app_id}/decision",
+    response_model=ApplicationOut,
+    responses=problems(400, 409),
+    openapi_extra=IDEMPOTENT_WRITE,
+    summary="Record the decision (once; Idempotency-Key)",
+)
+def decide(
+    app_id: uuid.UUID,
+    body: DecisionIn,
+    write: IdempotentWrite,
+    bank: ActingBank,
+    if_match: IfMatchHeader,
+) -> JSONResponse:
+    """Sets `decision_working_days` (working days after the submission date up to and
+    including the decision date) and `on_time`."""
+    return write(body, lambda s, who: lifecycle.decide(s, bank, app_id, body, who, if_match))
+
+
+@router.post(
+    "/applications/{app_id}/disbursements",
+    response_model=ApplicationOut,
+    responses=problems(400, 409),
+    openapi_extra=IDEMPOTENT_WRITE,
+    summary="Record a disbursement (Idempotency-Key)",
+)
+def disburse(
+    app_id: uuid.UUID,
+    body: DisbursementIn,
+    write: IdempotentWrite,
+    bank: ActingBank,
+    if_match: IfMatchHeader,
+) -> JSONResponse:
+    """The disbursements' sum never exceeds the approved amount."""
+    return write(body, lambda s, who: lifecycle.disburse(s, bank, app_id, body, who, if_match))
+
+
+@router.post(
+    "/applications/{app_id}/repayment-status",
+    response_model=ApplicationOut,
+    responses=problems(400, 409),
+    openapi_extra=IDEMPOTENT_WRITE,
+    summary="Report the repayment status (Idempotency-Key)",
+)
+def repayment_status(
+    app_id: uuid.UUID,
+    body: RepaymentIn,
+    write: IdempotentWrite,
+    bank: ActingBank,
+    if_match: IfMatchHeader,
+) -> JSONResponse:
+    """`current` (still disbursed), `overdue`, `repaid` or `defaulted`, with the outstanding
+    principal as of a date."""
+    return write(
+        body, lambda s, who: lifecycle.report_repayment(s, bank, app_id, body, who, if_match)
+    )
+
+
+@router.post(
+    "/applications/{app_id}/withdraw",
+    response_model=ApplicationOut,
+    responses=problems(409),
+    summary="Withdraw an undecided application",
+)
+def withdraw(
+    app_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    principal: LoansWriter,
+    bank: ActingBank,
+    response: Response,
+    if_match: IfMatchHeader,
+) -> ApplicationOut:
+    """Only from `submitted`; anything else is 409 invalid-transition."""
+    app = lifecycle.withdraw(session, bank, app_id, actor(request, principal), if_match)
+    response.headers["ETag"] = etag(app)
+    return application_out(app)

@@ -1,0 +1,131 @@
+"""Endpoints of the working-day calendar: the decision deadline, a year's schedule, and an
+operator's upload of the official one (JSON or CSV)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import ValidationError
+
+from services.loans import schedule
+from services.loans.api.writes import actor
+from services.loans.schemas import (
+    CalendarDayIn,
+    CalendarIn,
+    CalendarLoaded,
+    CalendarOut,
+    DeadlineOut,
+)
+from shared.auth.deps import Admin, LoansReader
+from shared.bulk import CSV_TYPES, parse_rows
+from shared.clock import local_date
+from shared.db import DbSession
+from shared.errors import Unprocessable, UnsupportedMediaType, validation_errors
+from shared.openapi import parsed_body
+from shared.timestamps import Timestamp
+
+Year = Annotated[int, Path(ge=2000, le=2100)]
+
+router = APIRouter()
+admin = APIRouter()
+
+
+@router.get("/deadline", response_model=DeadlineOut, summary="The two-working-day deadline")
+def deadline(
+    submitted_at: Annotated[Timestamp, Query(description="RFC 3339 with offset")],
+    session: DbSession,
+    _: LoansReader,
+) -> DeadlineOut:
+    """Due 23:59:59 Asia/Shanghai of the 2nd working day after the local submission date."""
+    if submitted_at.tzinfo is None:
+        raise Unprocessable(
+            "submitted_at needs a UTC offset, e.g. 2026-11-20T10:00:00+08:00",
+            errors=[{"loc": ["query", "submitted_at"], "msg": "offset required"}],
+        )
+    submitted_date = local_date(submitted_at)
+    found = schedule.work_calendar(session).deadline_after(submitted_date)
+    return DeadlineOut(
+        submitted_at=submitted_at,
+        submitted_date=submitted_date,
+        due_at=found.due_at,
+        provisional=found.provisional,
+    )
+
+
+@router.get("/calendar/{year}", response_model=CalendarOut, summary="A year's working days")
+def get_calendar(year: Year, session: DbSession, _: LoansReader) -> CalendarOut:
+    """Holidays and make-up working days, and where they come from."""
+    found = schedule.calendar_year(session, year)
+    return CalendarOut(
+        year=year,
+        source=found.source,
+        holidays=sorted(found.holidays),
+        make_up_workdays=sorted(found.make_up_workdays),
+    )
+
+
+def calendar_from_upload(body: bytes, content_type: str | None) -> CalendarIn:
+    """A schedule sent as JSON `{holidays, make_up_workdays}` or as CSV rows `date,kind`
+    (415 for any other media type, 422 for a bad row or field)."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media in CSV_TYPES:
+        rows = parse_rows(body, media, CalendarDayIn)
+        return CalendarIn(
+            holidays=[r.date for r in rows if r.kind == "holiday"],
+            make_up_workdays=[r.date for r in rows if r.kind == "workday"],
+        )
+    if media == "application/json" or media.endswith("+json"):
+        try:
+            return CalendarIn.model_validate_json(body)
+        except ValidationError as exc:
+            raise Unprocessable(
+                f"{exc.error_count()} problem(s) in the schedule",
+                errors=[
+                    {**e, "loc": ["body", *e["loc"]]}
+                    for e in validation_errors(exc.errors(include_input=False))
+                ],
+            ) from None
+    raise UnsupportedMediaType("Send the schedule as application/json or text/csv")
+
+
+_CALENDAR_BODY = parsed_body(
+    CalendarIn,
+    other={
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "date,kind rows; kind is holiday or workday",
+            }
+        }
+    },
+)
+
+
+async def _calendar_body(request: Request, _: Admin) -> CalendarIn:
+    """The schedule as JSON `{holidays, make_up_workdays}` or CSV rows `date,kind`."""
+    return calendar_from_upload(await request.body(), request.headers.get("content-type"))
+
+
+@admin.put(
+    "/calendar/{year}",
+    response_model=CalendarLoaded,
+    openapi_extra=_CALENDAR_BODY,
+    summary="Load a year's official schedule (JSON or CSV)",
+)
+def put_calendar(
+    year: Year,
+    body: Annotated[CalendarIn, Depends(_calendar_body)],
+    request: Request,
+    session: DbSession,
+    principal: Admin,
+) -> CalendarLoaded:
+    """Overrides the bundled schedule; recomputes provisional deadlines of open applications."""
+    count = schedule.load_calendar(session, year, body, actor(request, principal))
+    return CalendarLoaded(
+        year=year,
+        source="loaded",
+        holidays=sorted(set(body.holidays)),
+        make_up_workdays=sorted(set(body.make_up_workdays)),
+        recomputed_applications=count,
+    )

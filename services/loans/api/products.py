@@ -1,0 +1,77 @@
+"""Endpoints of the catalogue: banks, products and quotes (read per tenant, written by
+operators)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from services.loans import products, quotes
+from services.loans.models import Product
+from services.loans.schemas import BankIn, BankOut, ProductIn, ProductOut, Quote
+from shared.auth.deps import Admin, BanksVisible, LoansReader
+from shared.clock import today
+from shared.db import DbSession
+from shared.openapi import problems
+from shared.uscc import Uscc
+
+CodePath = Annotated[str, Path(pattern=r"^[A-Z0-9_]{2,32}$")]
+ProductPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{2,40}$")]
+
+router = APIRouter()
+admin = APIRouter()
+
+
+def _product_out(product: Product) -> ProductOut:
+    return ProductOut.model_validate(product, from_attributes=True)
+
+
+@router.get("/banks", response_model=list[BankOut], summary="Partner banks")
+def list_banks(session: DbSession, _: LoansReader, seen: BanksVisible) -> list[BankOut]:
+    """A bank sees itself; the bureau and operators see all five."""
+    return [BankOut.model_validate(b) for b in products.list_banks(session, seen)]
+
+
+@router.get("/products", response_model=list[ProductOut], summary="Credit products")
+def list_products(session: DbSession, _: LoansReader, seen: BanksVisible) -> list[ProductOut]:
+    """A bank sees its own products; the bureau and operators see all nine."""
+    return [_product_out(p) for p in products.list_products(session, seen)]
+
+
+@router.get("/products/{code}", response_model=ProductOut, summary="One credit product")
+def get_product(
+    code: ProductPath, session: DbSession, _: LoansReader, seen: BanksVisible
+) -> ProductOut:
+    """Another bank's product is not found."""
+    return _product_out(products.get_product(session, seen, code))
+
+
+@router.get("/products/{code}/quote", response_model=Quote, summary="Eligibility quote")
+def get_quote(
+    code: ProductPath,
+    uscc: Annotated[Uscc, Query()],
+    session: DbSession,
+    _: LoansReader,
+    seen: BanksVisible,
+) -> Quote:
+    """Whether the enterprise qualifies now and for how much, with the reasons."""
+    product = products.get_product(session, seen, code)
+    return quotes.quote(session, product, uscc, today())
+
+
+@admin.put("/banks/{code}", response_model=BankOut, summary="Create or rename a bank")
+def put_bank(code: CodePath, body: BankIn, session: DbSession, _: Admin) -> BankOut:
+    """Bank codes are permanent: clients and applications refer to them."""
+    return BankOut.model_validate(products.put_bank(session, code, body.name))
+
+
+@admin.put(
+    "/products/{code}",
+    response_model=ProductOut,
+    responses=problems(409),
+    summary="Create or replace a product",
+)
+def put_product(code: ProductPath, body: ProductIn, session: DbSession, _: Admin) -> ProductOut:
+    """A product stays with its bank; changing `bank_code` is refused (409)."""
+    return _product_out(products.put_product(session, code, body))

@@ -1,0 +1,103 @@
+"""The quote rule: whether an enterprise qualifies for a product, and for how much.
+
+`offer_for` is the rule itself and needs no database (the demo plans its loans with it);
+`standing` reads what it is applied to from scoring, once per request.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from services.loans.errors import EnterpriseUnknown
+from services.loans.models import Product
+from services.loans.schemas import Quote, Reason
+from services.scoring import queries as scoring
+
+
+def standing(
+    session: Session, uscc: str
+) -> tuple[scoring.EnterpriseFacts, scoring.PointsSnapshot | None]:
+    """An enterprise's attributes and current points; an unknown enterprise is 404."""
+    enterprise = scoring.enterprise(session, uscc)
+    if enterprise is None:
+        raise EnterpriseUnknown(f"No enterprise with USCC {uscc} in the points database")
+    return enterprise, scoring.current_points(session, uscc)
+
+
+def quote(session: Session, product: Product, uscc: str, on: date) -> Quote:
+    """Eligibility and maximum amount for an enterprise's current points, with reasons."""
+    enterprise, snapshot = standing(session, uscc)
+    return offer_for(product, enterprise, snapshot, on)
+
+
+def offer_for(
+    product: Product,
+    enterprise: scoring.EnterpriseFacts,
+    snapshot: scoring.PointsSnapshot | None,
+    on: date,
+) -> Quote:
+    """The quote for an enterprise's attributes and current points on day `on`.
+
+    Every reason that applies is listed; the enterprise is eligible only when none stands in
+    the way and a limit tier is reached (the highest tier reached sets the maximum).
+    """
+    reasons: list[Reason] = []
+    if on < product.active_from or (product.active_to is not None and on > product.active_to):
+        reasons.append(
+            Reason(
+                code="product-inactive",
+                message=f"{product.code} is offered from {product.active_from}"
+                + (f" to {product.active_to}" if product.active_to else ""),
+            )
+        )
+    if product.eligible_categories and not set(product.eligible_categories) & set(
+        enterprise.categories
+    ):
+        reasons.append(
+            Reason(
+                code="category-missing",
+                message="needs one of: " + ", ".join(product.eligible_categories),
+            )
+        )
+    max_amount = Decimal("0.00")
+    if snapshot is None:
+        reasons.append(
+            Reason(code="no-points", message="the enterprise has no points in any ranking yet")
+        )
+    elif snapshot.points < product.min_points:
+        reasons.append(
+            Reason(
+                code="below-min-points",
+                message=f"{snapshot.points} points; {product.code} needs {product.min_points}",
+            )
+        )
+    else:
+        tiers = [t for t in product.limit_tiers if t["min_points"] <= snapshot.points]
+        if not tiers:
+            reasons.append(Reason(code="no-tier", message="no limit tier reached"))
+        else:
+            tier = tiers[-1]
+            max_amount = Decimal(tier["max_amount"])
+            if not reasons:
+                reasons.append(
+                    Reason(
+                        code="tier-applied",
+                        message=f"tier from {tier['min_points']} points: up to "
+                        f"{tier['max_amount']} yuan",
+                    )
+                )
+    eligible = bool(reasons) and reasons[0].code == "tier-applied"
+    return Quote(
+        product_code=product.code,
+        uscc=enterprise.uscc,
+        eligible=eligible,
+        max_amount=max_amount if eligible else Decimal("0.00"),
+        points=None if snapshot is None else snapshot.points,
+        rank=None if snapshot is None else snapshot.rank,
+        period=None if snapshot is None else snapshot.period,
+        model_version=None if snapshot is None else snapshot.model_version,
+        reasons=reasons,
+    )

@@ -1,0 +1,94 @@
+"""The working-day calendar in force, from the database: loaded years over the bundled ones.
+
+`services.loans.calendar` computes with schedules; this module reads and stores them. Loading
+a year is an operator's act for the whole programme: it recomputes the provisional deadline
+of every bank's open applications. Never commits.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from services.loans.applications import Actor, record_event, touch
+from services.loans.calendar import WorkCalendar, YearSchedule, bundled, validate_year, weekdays
+from services.loans.errors import BadCalendar
+from services.loans.models import Application, CalendarYear
+from services.loans.schemas import CalendarIn
+from services.loans.status import Status
+
+
+def work_calendar(session: Session) -> WorkCalendar:
+    """The calendar in force: loaded years over bundled ones over weekdays."""
+    loaded = {
+        row.year: YearSchedule(
+            row.year, "loaded", frozenset(row.holidays), frozenset(row.make_up_workdays)
+        )
+        for row in session.scalars(select(CalendarYear))
+    }
+    return WorkCalendar(loaded)
+
+
+def calendar_year(session: Session, year: int) -> YearSchedule:
+    """A year's schedule and its source."""
+    row = session.get(CalendarYear, year)
+    if row is not None:
+        return YearSchedule(
+            year, "loaded", frozenset(row.holidays), frozenset(row.make_up_workdays)
+        )
+    return bundled(year) or weekdays(year)
+
+
+def load_calendar(session: Session, year: int, data: CalendarIn, actor: Actor) -> int:
+    """Load a year's official schedule; recompute provisional deadlines of open applications.
+
+    Returns how many applications got a new deadline.
+    """
+    problems = validate_year(year, data.holidays, data.make_up_workdays)
+    if problems:
+        raise BadCalendar(
+            f"{len(problems)} problem(s) in the {year} schedule",
+            errors=[{"loc": ["body"], "msg": p} for p in problems],
+        )
+    values = {
+        "holidays": sorted(set(data.holidays)),
+        "make_up_workdays": sorted(set(data.make_up_workdays)),
+        "loaded_by": actor.client_id,
+    }
+    stmt = insert(CalendarYear).values(year=year, **values)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[CalendarYear.year], set_={**values, "loaded_at": func.now()}
+        )
+    )
+    session.flush()
+    calendar = work_calendar(session)
+    # Every bank's: the schedule is the programme's, and so is the deadline it sets.
+    open_rows = session.scalars(
+        select(Application)
+        .where(Application.status == Status.SUBMITTED, Application.deadline_provisional.is_(True))
+        .with_for_update()
+    ).all()
+    for app in open_rows:
+        deadline = calendar.decision_deadline(app.submitted_at)
+        if (deadline.due_at, deadline.provisional) != (
+            app.decision_due_at,
+            app.deadline_provisional,
+        ):
+            record_event(
+                session,
+                app,
+                "deadline-recomputed",
+                app.status,
+                actor,
+                {
+                    "previous_due_at": app.decision_due_at.isoformat(),
+                    "due_at": deadline.due_at.isoformat(),
+                    "calendar_year": year,
+                },
+            )
+            app.decision_due_at = deadline.due_at
+            app.deadline_provisional = deadline.provisional
+            touch(app)
+    return len(open_rows)
