@@ -31,7 +31,7 @@ i.e. the server choosing the page (`service.export_page`) before it streams any 
 Setup (not measured): enterprises generated like `services/demo.py` does (its districts,
 industry mix, category shares and indicator formulas; valid USCCs) are COPYed straight into
 `sc_enterprise` and `sc_indicator` for 2024 and 2025, then
-`services.scoring.service.recompute(session, 2025, model_version="TZ-2025.1",
+`services.scoring.recompute.recompute(session, 2025, model_version="TZ-2025.1",
 requested_by="bench")` computes the points, ranking and change feed for real, and
 `services.guarantee.service.grant_many` records the consents (granted yesterday) in
 `--grant-batch` sized calls of one transaction; VACUUM ANALYZE after each bulk step, as
@@ -87,7 +87,7 @@ from services.guarantee.api import MAX_EXPORT_ROWS
 from services.guarantee.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from services.guarantee.schemas import ConsentIn
 from services.runtime import build_gateway
-from services.scoring import service as scoring
+from services.scoring import recompute as pipeline
 from services.scoring.models import Enterprise
 from shared import migrate, vocab
 from shared.db import make_engine, make_sessionmaker
@@ -235,7 +235,7 @@ def load(engine: Engine, data: Dataset) -> None:
 def recompute(engine: Engine) -> int:
     """The period's points, ranking and change feed, for real; the enterprises computed."""
     with make_sessionmaker(engine).begin() as session:
-        run = scoring.recompute(session, PERIOD, model_version=MODEL, requested_by="bench")
+        run = pipeline.recompute(session, PERIOD, model_version=MODEL, requested_by="bench")
         count = run.enterprise_count
     autocommit(engine, "VACUUM ANALYZE sc_points", "VACUUM ANALYZE gt_feed")
     return count
