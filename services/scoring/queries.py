@@ -1,6 +1,8 @@
-"""What other services may read of scoring: current points, rank, a period's top N.
+"""What other services may read of scoring: current points, rank, a period's top N, and the
+export facts view.
 
-Nothing outside scoring touches its tables; loans and guarantee call these functions.
+Nothing outside scoring touches its tables: loans and guarantee call these functions, and the
+credit-firm export reads the view named here (`EXPORT_FACTS_VIEW`), which scoring owns.
 """
 
 from __future__ import annotations
@@ -102,6 +104,18 @@ def top(session: Session, period: int, n: int) -> list[PointsSnapshot]:
         for r in rows
     ]
 
+
+EXPORT_FACTS_VIEW = "sc_export_facts"
+"""A view (migration 0006): the latest ranked points of each enterprise, with the attributes
+the credit-firm export publishes. Filter it by `uscc` (one row per enterprise; none when the
+enterprise has no points in any period's ranking). The export builds its rows in the
+database from it, so a row is never a Python object on the way out.
+
+Columns: `uscc` and `EXPORT_FACT_COLUMNS` — period, model_version, points, rank, rank_total,
+percentile (float8, as `ranking.percentile()` computes it), indicator_points (jsonb:
+indicator → its points as a decimal string, bonuses left out), district, industry_code,
+stage, categories (varchar[]).
+"""
 
 EXPORT_FACT_COLUMNS = (
     "period",
