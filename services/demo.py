@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from services.gateway import service as gateway
 from services.gateway.schemas import ClientCreate
-from services.guarantee import service as guarantee
+from services.guarantee import consents
 from services.guarantee.schemas import ConsentIn
 from services.loans import service as loans
 from services.loans.calendar import WorkCalendar
@@ -552,7 +552,7 @@ def _one_loan(
 def _consents(session: Session, rng: random.Random, enterprises: list[EnterpriseIn]) -> None:
     granted = datetime(2026, 2, 1, 9, tzinfo=UTC)
     for firm, share in zip(FIRMS, (0.30, 0.20), strict=True):
-        guarantee.grant_many(
+        consents.grant_many(
             session,
             [
                 ConsentIn(

@@ -26,6 +26,7 @@ from services.gateway.schemas import (
     TokenResponse,
 )
 from services.guarantee import queries as guarantee_queries
+from shared.auth.deps import FirmsVisible
 from shared.auth.jwt import KeySet
 from shared.db import DbSession
 from shared.errors import RateLimited, Unprocessable
@@ -263,6 +264,7 @@ def audit(
     session: DbSession,
     settings: Settings,
     _: Admin,
+    firms: FirmsVisible,
     since: Annotated[Timestamp | None, Query(description="RFC 3339 timestamp with offset")] = None,
     limit: Limit = 50,
     cursor: CursorParam = None,
@@ -284,7 +286,7 @@ def audit(
     pulls = [
         (p.at, 1, p.id, _pull_event(p))
         for p in guarantee_queries.export_pulls(
-            session, since=since, after=_after(position, 1), limit=limit
+            session, firms, since=since, after=_after(position, 1), limit=limit
         )
     ]
     merged = sorted(writes + pulls, key=lambda e: (e[0], e[1], e[2]))
