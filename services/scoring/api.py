@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from services.scoring import diagnosis, indicators, model_versions, ranking, registry
-from services.scoring import recompute as pipeline
+from services.scoring import recompute as pipeline  # a handler below is named `recompute`
 from services.scoring.model_body import model_from_bytes
 from services.scoring.models import PointsModel
 from services.scoring.pointsmodel import ModelDefinition
