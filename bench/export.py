@@ -26,14 +26,14 @@ While a pull runs, a thread samples the server process's resident set size (psut
 that, and the server's CPU time and SQL statement count for the pull. A warm-up pull of a few
 rows precedes the measured ones (the server's first request loads modules and opens
 connections: that is not the export's memory). `ttfb` is the time to the response headers,
-i.e. the server choosing the page (`service.export_page`) before it streams any row.
+i.e. the server choosing the page (`export.export_page`) before it streams any row.
 
 Setup (not measured): enterprises generated like `services/demo.py` does (its districts,
 industry mix, category shares and indicator formulas; valid USCCs) are COPYed straight into
 `sc_enterprise` and `sc_indicator` for 2024 and 2025, then
-`services.scoring.service.recompute(session, 2025, model_version="TZ-2025.1",
+`services.scoring.recompute.recompute(session, 2025, model_version="TZ-2025.1",
 requested_by="bench")` computes the points, ranking and change feed for real, and
-`services.guarantee.service.grant_many` records the consents (granted yesterday) in
+`services.guarantee.consents.grant_many` records the consents (granted yesterday) in
 `--grant-batch` sized calls of one transaction; VACUUM ANALYZE after each bulk step, as
 autovacuum would have by the time a firm pulls. Then a `credit_firm` API client is created
 with `services.gateway.service.create_client` and gets its token from `/oauth/token`.
@@ -82,12 +82,12 @@ from bench.gateway import STATS, _Instrumented, _SqlCounter, database, get_token
 from services.demo import DISTRICT_CODES, INDUSTRY_SUFFIX, SYLLABLES, synthetic_indicators
 from services.gateway import service as gateway_service
 from services.gateway.schemas import ClientCreate
-from services.guarantee import service as guarantee
+from services.guarantee import consents
 from services.guarantee.api import MAX_EXPORT_ROWS
 from services.guarantee.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from services.guarantee.schemas import ConsentIn
 from services.runtime import build_gateway
-from services.scoring import service as scoring
+from services.scoring import recompute as pipeline
 from services.scoring.models import Enterprise
 from shared import migrate, vocab
 from shared.db import make_engine, make_sessionmaker
@@ -235,7 +235,7 @@ def load(engine: Engine, data: Dataset) -> None:
 def recompute(engine: Engine) -> int:
     """The period's points, ranking and change feed, for real; the enterprises computed."""
     with make_sessionmaker(engine).begin() as session:
-        run = scoring.recompute(session, PERIOD, model_version=MODEL, requested_by="bench")
+        run = pipeline.recompute(session, PERIOD, model_version=MODEL, requested_by="bench")
         count = run.enterprise_count
     autocommit(engine, "VACUUM ANALYZE sc_points", "VACUUM ANALYZE gt_feed")
     return count
@@ -251,7 +251,7 @@ def grant(engine: Engine, usccs: list[str], batch: int) -> int:
     count = 0
     with make_sessionmaker(engine).begin() as session:
         for start in range(0, len(items), batch):
-            count += len(guarantee.grant_many(session, items[start : start + batch], by="bench"))
+            count += len(consents.grant_many(session, items[start : start + batch], by="bench"))
             session.expunge_all()  # 100,000 ORM consents need not stay in the identity map
     autocommit(engine, "VACUUM ANALYZE gt_consent", "VACUUM ANALYZE gt_feed")
     return count

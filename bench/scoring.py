@@ -4,7 +4,7 @@ What it measures, for each of `--sizes` synthetic enterprises (default 8,000 and
 with indicator data for two consecutive periods (2024 and 2025, so revenue growth is derived),
 each size in a fresh scratch database:
 
-* ``recompute``: `services.scoring.service.recompute(session, 2025, model_version="TZ-2025.1",
+* ``recompute``: `services.scoring.recompute.recompute(session, 2025, model_version="TZ-2025.1",
   requested_by="bench")` inside ``with make_sessionmaker(engine).begin() as session:``, commit
   included, `--recompute-runs` times. Run #1 is the first recompute of the period (its points
   have no planner statistics yet, as for every new period in production); before each later
@@ -95,7 +95,9 @@ from bench.gateway import (
     make_settings,
 )
 from services.runtime import build_gateway
-from services.scoring import pointsmodel, service
+from services.scoring import model_versions, pointsmodel
+from services.scoring import recompute as pipeline
+from services.scoring.breakdown import breakdown_json
 from services.scoring.models import Ranking
 from services.scoring.models import RecomputeRun as ScoringRun
 from services.scoring.pointsmodel import ModelDefinition
@@ -149,7 +151,7 @@ FACTS_COLUMNS = """
     i.revenue, i.rd_staff, i.total_staff, i.equity_financing, i.awards_provincial,
     i.awards_national, i.jbgs_funds_paid, prev.revenue AS previous_revenue
 """
-# The recompute's facts query (service._FACTS_SQL) without its keyset batching.
+# The recompute's facts query (recompute._FACTS_SQL) without its keyset batching.
 FACTS_FROM = """
     FROM sc_indicator i
     JOIN sc_enterprise e ON e.uscc = i.uscc
@@ -371,13 +373,13 @@ def seed_history(engine: Engine, period: int) -> float:
     """
     started = time.perf_counter()
     with make_sessionmaker(engine).begin() as session:
-        model = ModelDefinition.model_validate(service.get_model(session, MODEL).definition)
+        model = ModelDefinition.model_validate(model_versions.get_model(session, MODEL).definition)
         facts = session.execute(
             text("SELECT" + FACTS_COLUMNS + FACTS_FROM + "WHERE i.period = :p LIMIT 1"),
             {"p": PERIOD},
         ).one()
-        result = pointsmodel.compute(model, service.facts_of(facts))
-        breakdown = json.dumps(service.breakdown_json(result.items), ensure_ascii=False)
+        result = pointsmodel.compute(model, pipeline.facts_of(facts))
+        breakdown = json.dumps(breakdown_json(result.items), ensure_ascii=False)
         now = datetime.now(UTC)
         run = ScoringRun(
             period=period,
@@ -580,7 +582,7 @@ def time_recompute(
             )
             if not nestloop:
                 session.execute(text("SET LOCAL enable_nestloop = off"))
-            run = service.recompute(session, PERIOD, model_version=MODEL, requested_by="bench")
+            run = pipeline.recompute(session, PERIOD, model_version=MODEL, requested_by="bench")
             returned = time.perf_counter()
             run_id, count, run_ms = run.id, run.enterprise_count, run.duration_ms
     except OperationalError as exc:
@@ -690,7 +692,7 @@ def naive(engine: Engine, sample: int, run_id: int) -> Naive:
     clock = time.perf_counter
     started = clock()
     with make_sessionmaker(engine).begin() as session:
-        model_row = service.get_model(session, MODEL)
+        model_row = model_versions.get_model(session, MODEL)
         model = ModelDefinition.model_validate(model_row.definition)
         usccs = session.scalars(
             text("SELECT uscc FROM sc_indicator WHERE period = :period ORDER BY uscc LIMIT :n"),
@@ -701,8 +703,8 @@ def naive(engine: Engine, sample: int, run_id: int) -> Naive:
             t0 = clock()
             row = session.execute(read_sql, {"period": PERIOD, "uscc": uscc}).one()
             t1 = clock()
-            result = pointsmodel.compute(model, service.facts_of(row))
-            breakdown = json.dumps(service.breakdown_json(result.items), ensure_ascii=False)
+            result = pointsmodel.compute(model, pipeline.facts_of(row))
+            breakdown = json.dumps(breakdown_json(result.items), ensure_ascii=False)
             t2 = clock()
             session.execute(
                 insert_sql,
@@ -756,7 +758,7 @@ def profile_recompute(engine: Engine, top: int, timeout_s: float) -> None:
             )
             profiler.enable()
             try:
-                service.recompute(session, PERIOD, model_version=MODEL, requested_by="bench")
+                pipeline.recompute(session, PERIOD, model_version=MODEL, requested_by="bench")
             finally:
                 profiler.disable()
     except OperationalError as exc:

@@ -25,7 +25,8 @@ from services.gateway.schemas import ClientCreate
 from services.loans import schedule as loans_schedule
 from services.loans.api.calendar import calendar_from_upload
 from services.loans.applications import Actor as LoansActor
-from services.scoring import service as scoring_service
+from services.scoring import indicators, model_versions, recompute, registry
+from services.scoring.model_body import model_from_bytes
 from services.scoring.schemas import EnterpriseIn, IndicatorIn
 from shared import embedded_pg, migrate
 from shared.bulk import parse_rows
@@ -217,10 +218,10 @@ def enterprises_load(file: ExistingFile) -> None:
             media,
             EnterpriseIn,
             list_fields=("categories",),
-            check=lambda parsed: scoring_service.check_enterprises(session, parsed),
+            check=lambda parsed: registry.check_enterprises(session, parsed),
         )
         _step(f"{len(rows)} valid rows; writing")
-        done = scoring_service.upsert_enterprises(session, rows)
+        done = registry.upsert_enterprises(session, rows)
     typer.echo(f"enterprises: {done.created} created, {done.updated} updated")
 
 
@@ -236,10 +237,10 @@ def indicators_load(
             body,
             media,
             IndicatorIn,
-            check=lambda parsed: scoring_service.check_indicators(session, parsed),
+            check=lambda parsed: indicators.check_indicators(session, parsed),
         )
         _step(f"{len(rows)} valid rows; writing")
-        done = scoring_service.upsert_indicators(session, period, rows)
+        done = indicators.upsert_indicators(session, period, rows)
     typer.echo(f"indicators {period}: {done.created} created, {done.updated} updated")
 
 
@@ -248,9 +249,9 @@ def models_publish(file: ExistingFile) -> None:
     """Create a points model version from a JSON or YAML file and publish it."""
     body, media = _read(file)
     with _transaction() as session:
-        definition = scoring_service.model_from_bytes(body, media)
-        scoring_service.create_draft(session, definition)
-        model = scoring_service.publish_model(session, definition.version)
+        definition = model_from_bytes(body, media)
+        model_versions.create_draft(session, definition)
+        model = model_versions.publish_model(session, definition.version)
     typer.echo(f"published model {model.version}")
 
 
@@ -264,7 +265,7 @@ def points_recompute(
     """Recompute a period's points and ranking in one pass."""
     _step(f"recomputing {period}")
     with _transaction() as session:
-        run = scoring_service.recompute(session, period, model_version=model, requested_by="cli")
+        run = recompute.recompute(session, period, model_version=model, requested_by="cli")
     typer.echo(
         f"period {period}: {run.enterprise_count} enterprises under {run.model_version} "
         f"in {run.duration_ms} ms (run {run.id})"

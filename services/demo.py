@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from services.gateway import service as gateway
 from services.gateway.schemas import ClientCreate
-from services.guarantee import service as guarantee
+from services.guarantee import consents
 from services.guarantee.schemas import ConsentIn
 from services.loans import lifecycle, products, submission
 from services.loans.applications import Actor
@@ -33,8 +33,8 @@ from services.loans.schemas import (
     ProductIn,
     RepaymentIn,
 )
+from services.scoring import indicators, recompute, registry
 from services.scoring import queries as scoring_queries
-from services.scoring import service as scoring
 from services.scoring.models import Enterprise
 from services.scoring.schemas import EnterpriseIn, IndicatorIn
 from shared.auth.tenancy import AllBanks, OneBank
@@ -128,13 +128,13 @@ def load(session: Session, progress: Progress) -> list[Credentials]:
     rng = random.Random(SEED)
     progress("enterprises")
     enterprises = _enterprises(rng)
-    scoring.upsert_enterprises(session, enterprises)
+    registry.upsert_enterprises(session, enterprises)
     progress(f"indicators 2024 and 2025 for {len(enterprises)} enterprises")
     for period in (2024, 2025):
-        scoring.upsert_indicators(session, period, _indicators(enterprises, period))
+        indicators.upsert_indicators(session, period, _indicators(enterprises, period))
     for period in (2024, 2025):
         progress(f"points {period} (default model)")
-        scoring.recompute(session, period, model_version=None, requested_by="demo")
+        recompute.recompute(session, period, model_version=None, requested_by="demo")
     progress("banks and products")
     _banks_and_products(session)
     progress("first half of 2026: applications, decisions, disbursements")
@@ -548,7 +548,7 @@ def _one_loan(
 def _consents(session: Session, rng: random.Random, enterprises: list[EnterpriseIn]) -> None:
     granted = datetime(2026, 2, 1, 9, tzinfo=UTC)
     for firm, share in zip(FIRMS, (0.30, 0.20), strict=True):
-        guarantee.grant_many(
+        consents.grant_many(
             session,
             [
                 ConsentIn(

@@ -27,7 +27,7 @@ from services.gateway.schemas import (
 )
 from services.guarantee import queries as guarantee_queries
 from shared.app import AppSettings
-from shared.auth.deps import Admin
+from shared.auth.deps import Admin, FirmsVisible
 from shared.auth.jwt import KeySet
 from shared.db import DbSession
 from shared.errors import RateLimited, Unprocessable
@@ -263,6 +263,7 @@ def audit(
     session: DbSession,
     settings: AppSettings,
     _: Admin,
+    firms: FirmsVisible,
     since: Annotated[Timestamp | None, Query(description="RFC 3339 timestamp with offset")] = None,
     limit: Limit = 50,
     cursor: CursorParam = None,
@@ -285,7 +286,7 @@ def audit(
     pulls = [
         (p.at, 1, p.id, _pull_event(p))
         for p in guarantee_queries.export_pulls(
-            session, since=since, after=_after(position, 1), limit=limit
+            session, firms, since=since, after=_after(position, 1), limit=limit
         )
     ]
     merged = sorted(writes + pulls, key=lambda e: (e[0], e[1], e[2]))

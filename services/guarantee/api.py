@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from sqlalchemy.orm import Session
 
-from services.guarantee import service
+from services.guarantee import consents, export, fees, waiver
 from services.guarantee.errors import NotAFirm
 from services.guarantee.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, FEATURES
 from services.guarantee.models import Consent
@@ -31,19 +31,24 @@ from services.guarantee.schemas import (
     WaiverBasis,
     WaiverOut,
 )
+from shared import clock
 from shared.app import settings_of
-from shared.auth.deps import require_scopes
-from shared.auth.principal import Principal
-from shared.clock import SHANGHAI
+from shared.auth.deps import (
+    Admin,
+    CurrentPrincipal,
+    ExportReader,
+    FirmsVisible,
+    GuaranteeReader,
+    ProgrammeWide,
+    acting_firm,
+)
+from shared.auth.tenancy import OneFirm, tenant_code
 from shared.db import DbSession
 from shared.errors import Forbidden
 from shared.openapi import problems
-from shared.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor, next_cursor
+from shared.pagination import CursorParam, Keyset, Limit, Page, decode_cursor, encode_cursor
 from shared.uscc import Uscc
 
-Reader = Annotated[Principal, Depends(require_scopes("guarantee:read"))]
-Exporter = Annotated[Principal, Depends(require_scopes("export:read"))]
-Admin = Annotated[Principal, Depends(require_scopes("admin"))]
 Year = Annotated[int, Path(ge=2000, le=2100)]
 MAX_EXPORT_ROWS = 100_000
 
@@ -52,15 +57,21 @@ admin = APIRouter(prefix="/v1/admin", tags=["admin: guarantee"])
 
 
 def _this_year() -> int:
-    return datetime.now(SHANGHAI).year
+    return clock.today().year
 
 
-def _bureau_or_admin(principal: Principal) -> None:
-    if principal.role not in ("bureau", "admin"):
-        raise Forbidden("Only the bureau and operators read this")
+def _exporting_firm(principal: CurrentPrincipal) -> OneFirm:
+    """`ActingFirm`, refused as the export's own problem (`NotAFirm`, 403)."""
+    try:
+        return acting_firm(principal)
+    except Forbidden as exc:
+        raise NotAFirm(exc.detail) from None
 
 
-def _waiver_out(uscc: str, found: service.Waiver) -> WaiverOut:
+ExportingFirm = Annotated[OneFirm, Depends(_exporting_firm)]
+
+
+def _waiver_out(uscc: str, found: waiver.Waiver) -> WaiverOut:
     basis = None
     if found.ranking_period is not None and found.model_version is not None:
         basis = WaiverBasis(
@@ -80,12 +91,12 @@ def _waiver_out(uscc: str, found: service.Waiver) -> WaiverOut:
 def get_waiver(
     uscc: Uscc,
     session: DbSession,
-    _: Reader,
+    _: GuaranteeReader,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> WaiverOut:
     """Waived when in the top 100 of the ranking of the previous year's period; no ranking
     for that period → `waived: false, reason: "ranking-unavailable"`."""
-    return _waiver_out(uscc, service.waiver(session, uscc, year or _this_year()))
+    return _waiver_out(uscc, waiver.waiver_for(session, uscc, year or _this_year()))
 
 
 @router.get(
@@ -95,10 +106,13 @@ def get_waiver(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def get_waivers(
-    year: Year, request: Request, session: DbSession, principal: Reader
+    year: Year,
+    request: Request,
+    session: DbSession,
+    _reader: GuaranteeReader,
+    _programme: ProgrammeWide,
 ) -> list[TopEntry] | PlainTextResponse:
     """The top 100 of period `year − 1`; `Accept: text/csv` for CSV."""
-    _bureau_or_admin(principal)
     entries = [
         TopEntry(
             rank=s.rank,
@@ -107,7 +121,7 @@ def get_waivers(
             ranking_period=s.period,
             model_version=s.model_version,
         )
-        for s in service.top_list(session, year)
+        for s in waiver.top_list(session, year)
     ]
     if "text/csv" in request.headers.get("accept", ""):
         out = io.StringIO()
@@ -125,11 +139,11 @@ def get_waivers(
     responses=problems(409),
     summary="Price the 泰信保 guarantee",
 )
-def post_quote(body: QuoteIn, session: DbSession, _: Reader) -> QuoteOut:
+def post_quote(body: QuoteIn, session: DbSession, _: GuaranteeReader) -> QuoteOut:
     """fee = amount × annual rate × months / 12, half-up to cents; waived → payable 0.00.
     Writes nothing."""
     year = body.year or _this_year()
-    found = service.quote(session, body.uscc, body.amount, body.term_months, year)
+    found = fees.quote(session, body.uscc, body.amount, body.term_months, year)
     return QuoteOut(
         uscc=body.uscc,
         year=year,
@@ -144,9 +158,9 @@ def post_quote(body: QuoteIn, session: DbSession, _: Reader) -> QuoteOut:
 
 
 @router.get("/fee-rates", response_model=list[FeeRateOut], summary="Fee-rate history")
-def get_fee_rates(session: DbSession, _: Reader) -> list[FeeRateOut]:
+def get_fee_rates(session: DbSession, _: GuaranteeReader) -> list[FeeRateOut]:
     """Every rate ever set, newest first."""
-    return [FeeRateOut.model_validate(r) for r in service.fee_history(session)]
+    return [FeeRateOut.model_validate(r) for r in fees.fee_history(session)]
 
 
 @admin.post(
@@ -158,9 +172,7 @@ def get_fee_rates(session: DbSession, _: Reader) -> list[FeeRateOut]:
 def post_fee_rate(body: FeeRateIn, session: DbSession, principal: Admin) -> FeeRateOut:
     """The newest setting for the latest effective year ≤ a loan's year applies."""
     return FeeRateOut.model_validate(
-        service.set_fee_rate(
-            session, body.effective_year, body.rate, body.note, principal.client_id
-        )
+        fees.set_fee_rate(session, body.effective_year, body.rate, body.note, principal.client_id)
     )
 
 
@@ -171,7 +183,7 @@ def _consent_out(consent: Consent) -> ConsentOut:
     return ConsentOut.model_validate(
         {
             **{k: getattr(consent, k) for k in ConsentOut.model_fields if k != "live"},
-            "live": service.live(consent, datetime.now(SHANGHAI)),
+            "live": consents.live(consent, clock.now()),
         }
     )
 
@@ -184,7 +196,7 @@ def _consent_out(consent: Consent) -> ConsentOut:
 )
 def post_consent(body: ConsentIn, session: DbSession, principal: Admin) -> ConsentOut:
     """Entered by an operator on the enterprise's behalf, with an evidence reference."""
-    return _consent_out(service.grant(session, body, principal.client_id))
+    return _consent_out(consents.grant(session, body, principal.client_id))
 
 
 @admin.post(
@@ -195,34 +207,35 @@ def post_consent(body: ConsentIn, session: DbSession, principal: Admin) -> Conse
 )
 def revoke_consent(consent_id: uuid.UUID, session: DbSession, principal: Admin) -> ConsentOut:
     """The history keeps it; the firm's next pull gets a tombstone."""
-    return _consent_out(service.revoke(session, consent_id, principal.client_id))
+    return _consent_out(consents.revoke(session, consent_id, principal.client_id))
 
 
 @router.get("/consents", response_model=Page[ConsentOut], summary="Consents (bureau, operators)")
 def get_consents(
     request: Request,
     session: DbSession,
-    principal: Reader,
+    _reader: GuaranteeReader,
+    _programme: ProgrammeWide,
+    firms: FirmsVisible,
     uscc: Annotated[Uscc | None, Query()] = None,
     firm_code: Annotated[str | None, Query(max_length=32)] = None,
     limit: Limit = 50,
     cursor: CursorParam = None,
 ) -> Page[ConsentOut]:
     """Every consent, revoked and expired ones included, oldest first."""
-    _bureau_or_admin(principal)
-    key = settings_of(request).cursor_key
-    context = f"consents:{uscc}:{firm_code}"
-    after = None
-    if cursor:
-        at, ident = decode_cursor(cursor, key=key, context=context)
-        after = (datetime.fromisoformat(str(at)), uuid.UUID(str(ident)))
-    rows = service.list_consents(session, uscc=uscc, firm_code=firm_code, after=after, limit=limit)
-    return Page[ConsentOut](
-        items=[_consent_out(c) for c in rows[:limit]],
-        next_cursor=next_cursor(
-            rows, limit, lambda c: [c.created_at.isoformat(), str(c.id)], key=key, context=context
-        ),
+    keyset = Keyset.start(
+        cursor,
+        key=settings_of(request).cursor_key,
+        context=f"consents:{tenant_code(firms)}:{uscc}:{firm_code}",
     )
+    after = None
+    if keyset.after:
+        at, ident = keyset.after
+        after = (datetime.fromisoformat(str(at)), uuid.UUID(str(ident)))
+    rows = consents.list_consents(
+        session, firms, uscc=uscc, firm_code=firm_code, after=after, limit=limit
+    )
+    return keyset.page(rows, limit, lambda c: [c.created_at.isoformat(), str(c.id)], _consent_out)
 
 
 # ---------------------------------------------------------------- feature export
@@ -231,7 +244,7 @@ def get_consents(
 @router.get(
     "/features/schema", response_model=FeatureSchema, summary="The feature table's data dictionary"
 )
-def get_feature_schema(_: Exporter) -> FeatureSchema:
+def get_feature_schema(_: ExportReader) -> FeatureSchema:
     """Name, type, unit, definition and the schema version each feature appeared in."""
     return FeatureSchema(
         feature_schema_version=FEATURE_SCHEMA_VERSION,
@@ -255,7 +268,8 @@ def get_feature_schema(_: Exporter) -> FeatureSchema:
 )
 def get_features(
     request: Request,
-    principal: Exporter,
+    principal: ExportReader,
+    firm: ExportingFirm,
     since: Annotated[
         str | None, Query(max_length=1024, description="cursor of the last pull")
     ] = None,
@@ -264,23 +278,21 @@ def get_features(
     """Rows of consented enterprises changed since the cursor, each with
     `feature_schema_version`; tombstones `{uscc, deleted: true}` for consents revoked or
     expired since. The next cursor is in `X-Next-Cursor` and, for NDJSON, the last line."""
-    if principal.role != "credit_firm" or principal.firm_code is None:
-        raise NotAFirm("The feature export is for credit-reporting firm clients")
-    firm = principal.firm_code
     key = settings_of(request).cursor_key
-    start = int(decode_cursor(since, key=key, context=f"export:{firm}")[0]) if since else 0
+    context = f"export:{firm.code}"
+    start = int(decode_cursor(since, key=key, context=context)[0]) if since else 0
     csv_out = "text/csv" in request.headers.get("accept", "")
     factory = request.app.state.sessionmaker
     with factory.begin() as writer:
-        service.record_expiries(writer)
+        consents.record_expiries(writer)
     reader: Session = factory()
     reader.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     try:
-        page = service.export_page(reader, firm, start, limit)
+        page = export.export_page(reader, firm, start, limit)
     except BaseException:
         reader.close()
         raise
-    next_cursor = encode_cursor([page.until], key=key, context=f"export:{firm}")
+    next_cursor = encode_cursor([page.until], key=key, context=context)
     media = "text/csv; charset=utf-8" if csv_out else "application/x-ndjson"
     request_id = request.scope.get("state", {}).get("request_id")
 
@@ -291,18 +303,18 @@ def get_features(
         try:
             if csv_out:
                 yield _csv_lines([FEATURE_NAMES])
-                for records in service.export_csv(reader, page):
+                for records in export.export_csv(reader, page):
                     rows += len(records)
                     yield _csv_lines(records)
             else:
-                for lines in service.export_ndjson(reader, page):
+                for lines in export.export_ndjson(reader, page):
                     rows += len(lines)
                     yield "".join(f"{line}\n" for line in lines).encode()
                 yield (json.dumps({"next_cursor": next_cursor}) + "\n").encode()
         finally:
             reader.close()
         with factory.begin() as audit:
-            service.record_pull(
+            export.record_pull(
                 audit,
                 client_id=principal.client_id,
                 firm=firm,

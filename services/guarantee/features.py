@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from services.guarantee.waiver import TOP as WAIVER_TOP
 from shared.vocab import CATEGORIES, CATEGORY_LABELS, INDICATORS
 
 FEATURE_SCHEMA_VERSION = "1.0"
-WAIVER_TOP = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +79,8 @@ FEATURE_NAMES = tuple(f.name for f in FEATURES)
 
 
 def _sql_expressions() -> dict[str, str]:
-    """Each feature as a SQL expression over the page row `u` (uscc) and the enterprise's
-    export facts `f` (`scoring.queries.export_facts_sql`)."""
+    """Each feature as a SQL expression over the page row `u` (uscc, live) and the
+    enterprise's export facts `f` (a row of `scoring.queries.EXPORT_FACTS_VIEW`)."""
     exprs = {
         "uscc": "u.uscc",
         "feature_schema_version": f"'{FEATURE_SCHEMA_VERSION}'::text",

@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from services.guarantee import service
+from services.guarantee import export, fees
 from services.guarantee.errors import NoFeeRate
+from shared.auth.tenancy import FirmVisibility
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ def fee_quote(
 ) -> FeeSnapshot | None:
     """The 泰信保 fee for a loan, or None when no fee rate is set for `year`."""
     try:
-        found = service.quote(session, uscc, amount, term_months, year)
+        found = fees.quote(session, uscc, amount, term_months, year)
     except NoFeeRate:
         return None
     return FeeSnapshot(
@@ -62,9 +63,15 @@ class PullRecord:
 
 
 def export_pulls(
-    session: Session, *, since: datetime | None, after: tuple[datetime, int] | None, limit: int
+    session: Session,
+    firms: FirmVisibility,
+    *,
+    since: datetime | None,
+    after: tuple[datetime, int] | None,
+    limit: int,
 ) -> list[PullRecord]:
-    """Up to `limit + 1` export pulls from `since`, oldest first, after (at, id)."""
+    """Up to `limit + 1` export pulls of the firms the caller sees, from `since`, oldest
+    first, after (at, id)."""
     return [
         PullRecord(
             p.id,
@@ -77,5 +84,5 @@ def export_pulls(
             p.tombstones,
             p.request_id,
         )
-        for p in service.export_pulls(session, since=since, after=after, limit=limit)
+        for p in export.export_pulls(session, firms, since=since, after=after, limit=limit)
     ]

@@ -1,12 +1,15 @@
-"""Scoring endpoints: thin handlers over `service` and `diagnosis`."""
+"""Scoring endpoints: thin handlers over the registry, indicators, model versions, the
+recompute pipeline, the ranking and the diagnosis."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from services.scoring import diagnosis, service
+from services.scoring import diagnosis, indicators, model_versions, ranking, registry
+from services.scoring import recompute as pipeline  # a handler below is named `recompute`
+from services.scoring.model_body import model_from_bytes
 from services.scoring.models import PointsModel
 from services.scoring.pointsmodel import ModelDefinition
 from services.scoring.schemas import (
@@ -27,17 +30,14 @@ from services.scoring.schemas import (
     RunOut,
 )
 from shared.app import settings_of
-from shared.auth.deps import require_scopes
-from shared.auth.principal import Principal
+from shared.auth.deps import Admin, ScoringReader
 from shared.bulk import parse_rows
 from shared.db import DbSession
 from shared.openapi import parsed_body, problems
-from shared.pagination import CursorParam, Limit, decode_cursor, next_cursor
+from shared.pagination import CursorParam, Keyset, Limit
 from shared.uscc import Uscc
 from shared.vocab import Category, District
 
-Reader = Annotated[Principal, Depends(require_scopes("scoring:read"))]
-Admin = Annotated[Principal, Depends(require_scopes("admin"))]
 PeriodPath = Annotated[int, Path(ge=2000, le=2100, description="A year, e.g. 2025")]
 PeriodQuery = Annotated[
     int | None, Query(ge=2000, le=2100, description="A year (default: the latest ranked period)")
@@ -50,7 +50,7 @@ _CSV = {"text/csv": {"schema": {"type": "string"}}}
 
 
 def _enterprise_out(session: DbSession, uscc: str) -> EnterpriseOut:
-    enterprise, industry_name = service.get_enterprise(session, uscc)
+    enterprise, industry_name = registry.get_enterprise(session, uscc)
     return EnterpriseOut(
         uscc=enterprise.uscc,
         name=enterprise.name,
@@ -65,7 +65,7 @@ def _enterprise_out(session: DbSession, uscc: str) -> EnterpriseOut:
 
 
 @router.get("/enterprises/{uscc}", response_model=EnterpriseOut, summary="An enterprise")
-def get_enterprise(uscc: Uscc, session: DbSession, _: Reader) -> EnterpriseOut:
+def get_enterprise(uscc: Uscc, session: DbSession, _: ScoringReader) -> EnterpriseOut:
     """Name, district, industry, growth stage, categories, founded date."""
     return _enterprise_out(session, uscc)
 
@@ -75,18 +75,20 @@ def get_enterprise(uscc: Uscc, session: DbSession, _: Reader) -> EnterpriseOut:
     response_model=PointsOut,
     summary="An enterprise's points, rank and breakdown",
 )
-def get_points(uscc: Uscc, session: DbSession, _: Reader, period: PeriodQuery = None) -> PointsOut:
+def get_points(
+    uscc: Uscc, session: DbSession, _: ScoringReader, period: PeriodQuery = None
+) -> PointsOut:
     """Points in the period's ranking; the breakdown explains every point."""
-    row, ranking = service.points_of(session, uscc, period)
+    row, of_period = ranking.points_of(session, uscc, period)
     return PointsOut(
         uscc=uscc,
-        period=ranking.period,
-        model_version=ranking.model_version,
+        period=of_period.period,
+        model_version=of_period.model_version,
         points=row.points,
         total_exact=f"{row.total_exact}",
         rank=row.rank,
         rank_total=row.rank_total,
-        percentile=service.percentile(row.below, row.rank_total),
+        percentile=ranking.percentile(row.below, row.rank_total),
         breakdown=[BreakdownItem.model_validate(item) for item in row.breakdown],
         computed_at=row.computed_at,
     )
@@ -98,7 +100,7 @@ def get_points(uscc: Uscc, session: DbSession, _: Reader, period: PeriodQuery = 
     summary="The 诊断书 (innovation diagnosis)",
 )
 def get_diagnosis(
-    uscc: Uscc, session: DbSession, _: Reader, period: PeriodQuery = None
+    uscc: Uscc, session: DbSession, _: ScoringReader, period: PeriodQuery = None
 ) -> Diagnosis:
     """Percentiles among peers, strengths, weaknesses, and rule-made services and policies."""
     return diagnosis.diagnose(session, uscc, period)
@@ -110,7 +112,7 @@ def get_diagnosis(
 def rankings(
     request: Request,
     session: DbSession,
-    _: Reader,
+    _: ScoringReader,
     period: PeriodQuery = None,
     district: District | None = None,
     industry: Annotated[str | None, Query(max_length=40)] = None,
@@ -120,37 +122,39 @@ def rankings(
 ) -> RankingPage:
     """Rank order (filtered rankings are re-ranked within the filter). Ties: points, then
     the exact total before rounding, then USCC ascending — so ranks are unique."""
-    ranking = service.ranking_of(session, period)
-    where = service.RankingFilter(district=district, industry=industry, category=category)
-    context = f"ranking:{ranking.period}:{ranking.model_version}:{district}:{industry}:{category}"
-    key = settings_of(request).cursor_key
-    after = int(decode_cursor(cursor, key=key, context=context)[0]) if cursor else 0
-    rows = service.ranking_rows(session, ranking, where, after=after, limit=limit)
-    page = rows[:limit]
-    total = page[0].rank_total if page else 0
-    items = [
-        RankingEntry(
-            rank=r.rank,
-            uscc=r.uscc,
-            name=r.name,
-            district=r.district,
-            industry=r.industry_code,
-            stage=r.stage,
-            categories=list(r.categories),
-            points=r.points,
-            total_exact=f"{r.total_exact}",
-            percentile=service.percentile(r.below, r.rank_total),
-            overall_rank=r.overall_rank,
-        )
-        for r in page
-    ]
-    following = next_cursor(rows, limit, lambda r: [r.rank], key=key, context=context)
+    of_period = ranking.ranking_of(session, period)
+    where = ranking.RankingFilter(district=district, industry=industry, category=category)
+    keyset = Keyset.start(
+        cursor,
+        key=settings_of(request).cursor_key,
+        context=f"ranking:{of_period.period}:{of_period.model_version}:"
+        f"{district}:{industry}:{category}",
+    )
+    after = int(keyset.after[0]) if keyset.after else 0
+    rows = ranking.ranking_rows(session, of_period, where, after=after, limit=limit)
+    page = keyset.page(rows, limit, lambda r: [r.rank], _ranking_entry)
     return RankingPage(
-        period=ranking.period,
-        model_version=ranking.model_version,
-        rank_total=total,
-        items=items,
-        next_cursor=following,
+        period=of_period.period,
+        model_version=of_period.model_version,
+        rank_total=rows[0].rank_total if rows else 0,
+        items=page.items,
+        next_cursor=page.next_cursor,
+    )
+
+
+def _ranking_entry(row: Any) -> RankingEntry:
+    return RankingEntry(
+        rank=row.rank,
+        uscc=row.uscc,
+        name=row.name,
+        district=row.district,
+        industry=row.industry_code,
+        stage=row.stage,
+        categories=list(row.categories),
+        points=row.points,
+        total_exact=f"{row.total_exact}",
+        percentile=ranking.percentile(row.below, row.rank_total),
+        overall_rank=row.overall_rank,
     )
 
 
@@ -162,41 +166,41 @@ def rankings(
 )
 def get_distribution(
     session: DbSession,
-    _: Reader,
+    _: ScoringReader,
     period: PeriodQuery = None,
     bins: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> Distribution:
     """Histogram (equal-width bins between min and max) and quantiles of a period's points."""
-    ranking = service.ranking_of(session, period)
-    return Distribution.model_validate(service.distribution(session, ranking, bins))
+    of_period = ranking.ranking_of(session, period)
+    return Distribution.model_validate(ranking.distribution(session, of_period, bins))
 
 
 @router.get("/industries", response_model=list[IndustryOut], summary="The industry list")
-def list_industries(session: DbSession, _: Reader) -> list[IndustryOut]:
+def list_industries(session: DbSession, _: ScoringReader) -> list[IndustryOut]:
     """The city's "1+4" industry system (a managed list), in display order."""
-    return [IndustryOut.model_validate(i) for i in service.list_industries(session)]
+    return [IndustryOut.model_validate(i) for i in registry.list_industries(session)]
 
 
 @router.get("/models", response_model=list[ModelOut], summary="Points model versions")
-def list_models(session: DbSession, _: Reader) -> list[ModelOut]:
+def list_models(session: DbSession, _: ScoringReader) -> list[ModelOut]:
     """Every version, drafts included, newest first."""
-    return [_model_out(m) for m in service.list_models(session)]
+    return [_model_out(m) for m in model_versions.list_models(session)]
 
 
 @router.get("/models/{version}", response_model=ModelOut, summary="One points model version")
-def get_model(version: str, session: DbSession, _: Reader) -> ModelOut:
+def get_model(version: str, session: DbSession, _: ScoringReader) -> ModelOut:
     """The definition: indicators, transforms, weights, stage weights, bonuses."""
-    return _model_out(service.get_model(session, version))
+    return _model_out(model_versions.get_model(session, version))
 
 
 @router.get("/runs", response_model=list[RunOut], summary="Recent recompute runs")
 def list_runs(
-    session: DbSession, _: Reader, period: PeriodQuery = None, limit: Limit = 50
+    session: DbSession, _: ScoringReader, period: PeriodQuery = None, limit: Limit = 50
 ) -> list[RunOut]:
     """Who recomputed which period with which model, when, how many, how long."""
     return [
         RunOut.model_validate(r, from_attributes=True)
-        for r in service.list_runs(session, period=period, limit=limit)
+        for r in pipeline.list_runs(session, period=period, limit=limit)
     ]
 
 
@@ -228,7 +232,9 @@ def put_industry(
     _: Admin,
 ) -> IndustryOut:
     """Codes are permanent (enterprises refer to them); names and positions may change."""
-    return IndustryOut.model_validate(service.put_industry(session, code, body.name, body.position))
+    return IndustryOut.model_validate(
+        registry.put_industry(session, code, body.name, body.position)
+    )
 
 
 @admin.put(
@@ -246,9 +252,9 @@ def put_enterprises(raw: RawBody, session: DbSession, _: Admin) -> BulkResult:
         *raw,
         EnterpriseIn,
         list_fields=("categories",),
-        check=lambda parsed: service.check_enterprises(session, parsed),
+        check=lambda parsed: registry.check_enterprises(session, parsed),
     )
-    done = service.upsert_enterprises(session, rows)
+    done = registry.upsert_enterprises(session, rows)
     return BulkResult(received=len(rows), created=done.created, updated=done.updated)
 
 
@@ -262,9 +268,9 @@ def put_indicators(period: PeriodPath, raw: RawBody, session: DbSession, _: Admi
     """Raw indicators per enterprise for a year; derived ones (R&D intensity, R&D staff ratio,
     revenue growth) are computed. Any bad row rejects the whole file; nothing is written."""
     rows = parse_rows(
-        *raw, IndicatorIn, check=lambda parsed: service.check_indicators(session, parsed)
+        *raw, IndicatorIn, check=lambda parsed: indicators.check_indicators(session, parsed)
     )
-    done = service.upsert_indicators(session, period, rows)
+    done = indicators.upsert_indicators(session, period, rows)
     return BulkResult(received=len(rows), created=done.created, updated=done.updated)
 
 
@@ -275,7 +281,7 @@ _MODEL_BODY = parsed_body(
 
 async def _model_body(request: Request, _: Admin) -> ModelDefinition:
     """Parse the model only once the caller is known to be an operator (authz before input)."""
-    return service.model_from_bytes(await request.body(), request.headers.get("content-type"))
+    return model_from_bytes(await request.body(), request.headers.get("content-type"))
 
 
 ModelBody = Annotated[ModelDefinition, Depends(_model_body)]
@@ -291,7 +297,7 @@ ModelBody = Annotated[ModelDefinition, Depends(_model_body)]
 )
 def create_model(definition: ModelBody, session: DbSession, _: Admin) -> ModelOut:
     """A new version, as a draft; publish it to compute points with it."""
-    return _model_out(service.create_draft(session, definition))
+    return _model_out(model_versions.create_draft(session, definition))
 
 
 @admin.put(
@@ -303,7 +309,7 @@ def create_model(definition: ModelBody, session: DbSession, _: Admin) -> ModelOu
 )
 def replace_model(version: str, definition: ModelBody, session: DbSession, _: Admin) -> ModelOut:
     """Only drafts change; a published version is immutable (409)."""
-    return _model_out(service.replace_draft(session, version, definition))
+    return _model_out(model_versions.replace_draft(session, version, definition))
 
 
 @admin.post(
@@ -314,7 +320,7 @@ def replace_model(version: str, definition: ModelBody, session: DbSession, _: Ad
 )
 def publish_model(version: str, session: DbSession, _: Admin) -> ModelOut:
     """From now on the version is immutable and can compute points."""
-    return _model_out(service.publish_model(session, version))
+    return _model_out(model_versions.publish_model(session, version))
 
 
 @admin.post(
@@ -328,7 +334,7 @@ def recompute(
 ) -> RunOut:
     """All enterprises of the period in one pass, atomically replacing that period's points
     for the model (default: the latest published), which becomes the period's ranking."""
-    run = service.recompute(
+    run = pipeline.recompute(
         session,
         period,
         model_version=body.model_version if body else None,

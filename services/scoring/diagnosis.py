@@ -15,9 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.scoring import service
+from services.scoring import pointsmodel
+from services.scoring.breakdown import MONEY_INDICATORS
+from services.scoring.model_versions import get_model
+from services.scoring.models import Enterprise, IndicatorRow, Points, Ranking
 from services.scoring.pointsmodel import ModelDefinition
+from services.scoring.ranking import points_of
+from services.scoring.registry import get_enterprise
 from services.scoring.schemas import Diagnosis, IndicatorPercentile, Recommendation
+from shared import vocab
 from shared.money import format_money, round_cents
 from shared.vocab import STAGE_LABELS
 
@@ -138,9 +144,7 @@ def _render(template: str, facts: Mapping[str, Any]) -> str:
             return (
                 format(fact.normalize(), "f")
                 if fact == fact.to_integral_value()
-                else (
-                    format_money(fact) if match.group(1) in service.MONEY_FACTS else f"{fact:.4f}"
-                )
+                else (format_money(fact) if match.group(1) in MONEY_INDICATORS else f"{fact:.4f}")
             )
         return str(fact)
 
@@ -168,6 +172,34 @@ def recommend(facts: Mapping[str, Any]) -> tuple[list[Recommendation], list[Reco
     return out["services"], out["policies"]
 
 
+def diagnosis_facts(
+    session: Session, enterprise: Enterprise, points: Points, ranking: Ranking
+) -> dict[str, Any]:
+    """Everything a diagnosis rule may test about an enterprise in a period: its indicators
+    (raw and derived), its standing in the ranking and its attributes."""
+    current = session.get(IndicatorRow, (enterprise.uscc, ranking.period))
+    previous = session.get(IndicatorRow, (enterprise.uscc, ranking.period - 1))
+    raw: dict[str, Decimal | None] = {
+        name: (None if current is None else Decimal(getattr(current, name)))
+        for name in vocab.RAW_INDICATORS
+    }
+    values, _ = pointsmodel.derive(raw, None if previous is None else previous.revenue)
+    return {
+        **values,
+        "uscc": enterprise.uscc,
+        "points": points.points,
+        "rank": points.rank,
+        "rank_total": points.rank_total,
+        "period": ranking.period,
+        "next_year": ranking.period + 1,
+        "stage": enterprise.stage,
+        "stage_label": STAGE_LABELS[enterprise.stage],
+        "industry": enterprise.industry_code,
+        "district": enterprise.district,
+        "categories": list(enterprise.categories),
+    }
+
+
 _PEER_SQL = """
     WITH me AS (
         SELECT elem->>'indicator' AS indicator, (elem->>'value')::numeric AS v
@@ -190,11 +222,9 @@ _PEER_SQL = """
 
 def diagnose(session: Session, uscc: str, period: int | None) -> Diagnosis:
     """Build the 诊断书 of an enterprise for a period's ranking."""
-    enterprise, _ = service.get_enterprise(session, uscc)
-    points, ranking = service.points_of(session, uscc, period)
-    model = ModelDefinition.model_validate(
-        service.get_model(session, ranking.model_version).definition
-    )
+    enterprise, _ = get_enterprise(session, uscc)
+    points, ranking = points_of(session, uscc, period)
+    model = ModelDefinition.model_validate(get_model(session, ranking.model_version).definition)
     labels = {r.indicator: r.label for r in model.indicators}
     params = {
         "period": ranking.period,
@@ -251,7 +281,7 @@ def diagnose(session: Session, uscc: str, period: int | None) -> Diagnosis:
         i.indicator for i in sorted(ranked, key=lambda i: i.percentile) if i.percentile <= WEAKNESS
     ]
 
-    facts = service.diagnosis_facts(session, enterprise, points, ranking)
+    facts = diagnosis_facts(session, enterprise, points, ranking)
     facts.update({f"pct.{k}": v for k, v in standing.items()})
     services, policies = recommend(facts)
     return Diagnosis(

@@ -1,6 +1,8 @@
-"""What other services may read of scoring: current points, rank, a period's top N.
+"""What other services may read of scoring: current points, rank, a period's top N, and the
+export facts view.
 
-Nothing outside scoring touches its tables; loans and guarantee call these functions.
+Nothing outside scoring touches its tables: loans and guarantee call these functions, and the
+credit-firm export reads the view named here (`EXPORT_FACTS_VIEW`), which scoring owns.
 """
 
 from __future__ import annotations
@@ -103,6 +105,18 @@ def top(session: Session, period: int, n: int) -> list[PointsSnapshot]:
     ]
 
 
+EXPORT_FACTS_VIEW = "sc_export_facts"
+"""A view (migration 0006): the latest ranked points of each enterprise, with the attributes
+the credit-firm export publishes. Filter it by `uscc` (one row per enterprise; none when the
+enterprise has no points in any period's ranking). The export builds its rows in the
+database from it, so a row is never a Python object on the way out.
+
+Columns: `uscc` and `EXPORT_FACT_COLUMNS` — period, model_version, points, rank, rank_total,
+percentile (float8, as `ranking.percentile()` computes it), indicator_points (jsonb:
+indicator → its points as a decimal string, bonuses left out), district, industry_code,
+stage, categories (varchar[]).
+"""
+
 EXPORT_FACT_COLUMNS = (
     "period",
     "model_version",
@@ -116,30 +130,3 @@ EXPORT_FACT_COLUMNS = (
     "stage",
     "categories",
 )
-
-
-def export_facts_sql(uscc: str) -> str:
-    """SQL of a LATERAL subquery: the latest ranked points of the enterprise whose code is the
-    SQL expression `uscc`, with the attributes the credit-firm export publishes.
-
-    Columns (`EXPORT_FACT_COLUMNS`): period, model_version, points, rank, rank_total,
-    percentile (float, as `percentile()` computes it), indicator_points (jsonb: indicator →
-    its points as a decimal string, bonuses left out), district, industry_code, stage,
-    categories (text[]). No row when the enterprise has no ranked points. The export builds
-    its rows in the database from this, so a row is never a Python object on the way out.
-    """
-    return f"""
-        SELECT p.period, p.model_version, p.points, p.rank, p.rank_total,
-               (CASE WHEN p.rank_total > 0 THEN round(100.0 * p.below / p.rank_total, 2)
-                     ELSE 0 END)::float8 AS percentile,
-               (SELECT jsonb_object_agg(b->>'indicator', b->>'points')
-                  FROM jsonb_array_elements(p.breakdown) AS b
-                 WHERE b->>'indicator' NOT LIKE 'bonus:%') AS indicator_points,
-               e.district, e.industry_code, e.stage, e.categories
-        FROM sc_points p
-        JOIN sc_ranking r ON r.period = p.period AND r.model_version = p.model_version
-        JOIN sc_enterprise e ON e.uscc = p.uscc
-        WHERE p.uscc = {uscc}
-        ORDER BY p.period DESC
-        LIMIT 1
-    """  # noqa: S608 (uscc is a column expression of the caller's SQL)

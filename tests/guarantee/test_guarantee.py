@@ -17,9 +17,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.guarantee.export import export_page
+from services.guarantee.fees import fee
 from services.guarantee.models import ExportPull
-from services.guarantee.service import export_page, fee
 from shared import changefeed as feed
+from shared.auth.tenancy import OneFirm
 from tests.conftest import Creds, bearer, get_token
 from tests.scoring.helpers import enterprise, indicators, new_uscc
 
@@ -486,7 +488,7 @@ def test_a_pull_in_progress_does_not_hold_up_feed_writers(db: sessionmaker[Sessi
     reader = db()
     try:
         reader.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        page = export_page(reader, "CRZ_NONE", 0, 10)  # what a pull does before it streams
+        page = export_page(reader, OneFirm("CRZ_NONE"), 0, 10)  # what a pull does before it streams
         held = reader.execute(
             text(
                 "SELECT count(*) FROM pg_locks "
@@ -498,6 +500,6 @@ def test_a_pull_in_progress_does_not_hold_up_feed_writers(db: sessionmaker[Sessi
             writer.execute(text("SET LOCAL lock_timeout = '500ms'"))
             feed.record(writer, [(new_uscc(), "CRZ_NONE", "consent-granted")])
         # The reader's snapshot is unchanged: the new entry is past its page.
-        assert export_page(reader, "CRZ_NONE", page.until, 10).rows == []
+        assert export_page(reader, OneFirm("CRZ_NONE"), page.until, 10).rows == []
     finally:
         reader.close()

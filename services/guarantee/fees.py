@@ -1,0 +1,71 @@
+"""泰信保 fee rates (a history: the newest setting for the latest effective year applies) and
+fee quotes: fee = amount × annual rate × months / 12, half-up to cents, nothing payable when
+the waiver applies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.guarantee.errors import NoFeeRate
+from services.guarantee.models import FeeRate
+from services.guarantee.waiver import Waiver, waiver_for
+from shared.money import round_cents
+
+
+def set_fee_rate(
+    session: Session, effective_year: int, rate: Decimal, note: str, by: str
+) -> FeeRate:
+    """Set the rate for loans from `effective_year` on (earlier settings stay in the history)."""
+    row = FeeRate(effective_year=effective_year, rate=rate, note=note, set_by=by)
+    session.add(row)
+    session.flush()
+    session.refresh(row)
+    return row
+
+
+def fee_rate_for(session: Session, year: int) -> FeeRate:
+    """The rate in force for `year`: the latest setting with the latest effective year ≤ year."""
+    row = session.scalars(
+        select(FeeRate)
+        .where(FeeRate.effective_year <= year)
+        .order_by(FeeRate.effective_year.desc(), FeeRate.set_at.desc(), FeeRate.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise NoFeeRate(f"No 泰信保 fee rate is set for {year}")
+    return row
+
+
+def fee_history(session: Session) -> Sequence[FeeRate]:
+    """Every rate ever set, newest first."""
+    return session.scalars(select(FeeRate).order_by(FeeRate.set_at.desc(), FeeRate.id.desc())).all()
+
+
+@dataclass(frozen=True, slots=True)
+class FeeQuote:
+    """fee = amount × annual rate × months / 12, half-up to cents; waived → nothing payable."""
+
+    year: int
+    fee_rate: Decimal
+    fee: Decimal
+    waived: bool
+    payable_fee: Decimal
+    waiver: Waiver
+
+
+def fee(amount: Decimal, rate: Decimal, months: int) -> Decimal:
+    """The guarantee fee, exact: amount × rate × months / 12, rounded half-up to cents."""
+    return round_cents(amount * rate * months / 12)
+
+
+def quote(session: Session, uscc: str, amount: Decimal, term_months: int, year: int) -> FeeQuote:
+    """The 泰信保 fee for a loan taken in `year`."""
+    found = waiver_for(session, uscc, year)
+    rate = fee_rate_for(session, year).rate
+    due = fee(amount, rate, term_months)
+    return FeeQuote(year, rate, due, found.waived, Decimal("0.00") if found.waived else due, found)

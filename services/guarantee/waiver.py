@@ -1,0 +1,72 @@
+"""The 泰信保 waiver: the guarantee fee is waived for a year for the enterprises in the top
+100 of the ranking of the previous year's period.
+
+`decide` is the rule on its inputs alone; `waiver_for` reads them from scoring (through
+`services.scoring.queries` only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from services.guarantee.errors import EnterpriseUnknown
+from services.scoring import queries as scoring
+
+TOP = 100
+"""Ranks 1 to 100 of period `year − 1` are waived in `year`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Waiver:
+    """Whether the 泰信保 fee is waived for `year`, and the ranking it rests on."""
+
+    year: int
+    waived: bool
+    reason: str
+    ranking_period: int | None = None
+    rank: int | None = None
+    rank_total: int | None = None
+    model_version: str | None = None
+
+
+def decide(
+    year: int, ranking: tuple[int, str] | None, standing: scoring.PointsSnapshot | None
+) -> Waiver:
+    """The rule: waived for `year` when ranked at most `TOP` in the ranking of `year − 1`.
+
+    `ranking` is that period's (period, model version), None when it has no ranking yet
+    (→ "ranking-unavailable"); `standing` the enterprise's place in it, None when it has no
+    points there (→ "not-ranked"). Ranks are unique (ties are broken by the ranking's
+    documented rule), so exactly 100 enterprises are waived in a year with 100 or more ranked.
+    """
+    if ranking is None:
+        return Waiver(year, False, "ranking-unavailable")
+    if standing is None:
+        return Waiver(year, False, "not-ranked", ranking[0], None, None, ranking[1])
+    waived = standing.rank <= TOP
+    return Waiver(
+        year,
+        waived,
+        "top-100" if waived else "outside-top-100",
+        standing.period,
+        standing.rank,
+        standing.rank_total,
+        standing.model_version,
+    )
+
+
+def waiver_for(session: Session, uscc: str, year: int) -> Waiver:
+    """Whether `uscc`'s fee is waived in `year` (`EnterpriseUnknown` if it is not in the points
+    database)."""
+    if scoring.enterprise(session, uscc) is None:
+        raise EnterpriseUnknown(f"No enterprise with USCC {uscc} in the points database")
+    ranking = scoring.ranking_period(session, year - 1)
+    standing = None if ranking is None else scoring.current_points(session, uscc, year - 1)
+    return decide(year, ranking, standing)
+
+
+def top_list(session: Session, year: int) -> list[scoring.PointsSnapshot]:
+    """The enterprises waived in `year`: the top 100 of period `year − 1`."""
+    return scoring.top(session, year - 1, TOP)

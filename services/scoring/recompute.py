@@ -1,0 +1,200 @@
+"""The recompute pipeline: a period's points for every enterprise in one pass, made the
+period's ranking atomically, and the history of those runs.
+
+Facts are read a batch at a time, computed in Python (`pointsmodel.compute`, exact Decimal),
+COPYed into an unlogged stage and written to `sc_points` once, ranked on the way. Never
+commits: the caller's transaction does, so a failure anywhere leaves the previous points.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, cast
+
+import orjson
+import psycopg
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from services.scoring import pointsmodel
+from services.scoring.breakdown import breakdown_json
+from services.scoring.errors import ModelNotPublished, NoIndicators, PointsOutOfRange
+from services.scoring.model_versions import get_model, latest_published
+from services.scoring.models import Points, Ranking, RecomputeRun
+from services.scoring.pointsmodel import ModelDefinition
+from shared import changefeed, clock, vocab
+
+MAX_TOTAL = Decimal("9999999999.9999")  # sc_points.total_exact is NUMERIC(14, 4)
+_COMPUTE_BATCH = 5000
+
+_FACTS_SQL = text(
+    """
+    SELECT i.uscc, e.stage, e.industry_code, e.categories,
+           i.invention_patents, i.utility_models, i.software_copyrights, i.rd_expense,
+           i.revenue, i.rd_staff, i.total_staff, i.equity_financing, i.awards_provincial,
+           i.awards_national, i.jbgs_funds_paid, prev.revenue AS previous_revenue
+    FROM sc_indicator i
+    JOIN sc_enterprise e ON e.uscc = i.uscc
+    LEFT JOIN sc_indicator prev ON prev.uscc = i.uscc AND prev.period = i.period - 1
+    WHERE i.period = :period AND i.uscc > :after
+    ORDER BY i.uscc
+    LIMIT :batch
+    """
+)
+
+# Points are computed into an unlogged, index-free staging table, then written to sc_points
+# once, ranked on the way: no second write of every row to set its rank.
+_STAGE_SQL = text(
+    """
+    CREATE TEMP TABLE IF NOT EXISTS sc_points_stage (
+        uscc varchar(18) NOT NULL, points integer NOT NULL, total_exact numeric(14, 4) NOT NULL,
+        breakdown jsonb NOT NULL
+    ) ON COMMIT DROP
+    """
+)
+
+_RANKED_INSERT_SQL = text(
+    """
+    INSERT INTO sc_points (period, model_version, uscc, points, total_exact, rank, rank_total,
+                           below, breakdown, run_id, computed_at)
+    SELECT :period, :model, uscc, points, total_exact,
+           row_number() OVER (ORDER BY points DESC, total_exact DESC, uscc),
+           count(*) OVER (),
+           rank() OVER (ORDER BY points) - 1,
+           breakdown, :run_id, :computed_at
+    FROM sc_points_stage
+    """
+)
+
+
+def facts_of(row: Any) -> pointsmodel.Facts:
+    """Turn one row of indicators + enterprise attributes into the model's facts."""
+    raw = {name: _decimal(getattr(row, name)) for name in vocab.RAW_INDICATORS}
+    previous = row.previous_revenue
+    values, notes = pointsmodel.derive(raw, None if previous is None else Decimal(previous))
+    return pointsmodel.Facts(
+        stage=row.stage,
+        industry=row.industry_code,
+        categories=frozenset(row.categories),
+        values=values,
+        notes=notes,
+    )
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def recompute(
+    session: Session, period: int, *, model_version: str | None, requested_by: str | None
+) -> RecomputeRun:
+    """Compute every enterprise's points for `period` in one pass and make them the ranking.
+
+    Atomic: the period's points under this model are replaced inside the caller's transaction,
+    so a failure anywhere leaves the previous points. Serialised per period by an advisory lock.
+    """
+    started = clock.now()
+    timer = time.perf_counter()
+    model_row = get_model(session, model_version) if model_version else latest_published(session)
+    if model_row.status != "published":
+        raise ModelNotPublished(f"Model {model_row.version} is a draft; publish it first")
+    model = ModelDefinition.model_validate(model_row.definition)
+    # A recompute is an operator's long job (about 35 s at 200,000 enterprises, most of it in
+    # one COPY): the server's per-statement and lock-wait limits, meant for requests, do not
+    # apply to it, and a second recompute of the period waits for the first instead of
+    # failing at the lock timeout. SET LOCAL: only for this transaction.
+    session.execute(text("SET LOCAL statement_timeout = 0"))
+    session.execute(text("SET LOCAL lock_timeout = 0"))
+    session.execute(text("SELECT pg_advisory_xact_lock(7263002, :period)"), {"period": period})
+    run = RecomputeRun(
+        period=period,
+        model_version=model.version,
+        requested_by=requested_by,
+        started_at=started,
+        finished_at=started,
+        duration_ms=0,
+        enterprise_count=0,
+    )
+    session.add(run)
+    session.flush()
+    session.execute(
+        delete(Points).where(Points.period == period, Points.model_version == model.version)
+    )
+    session.execute(_STAGE_SQL)
+    session.execute(text("TRUNCATE sc_points_stage"))
+    usccs = _stage_points(session, period, model)
+    if not usccs:
+        raise NoIndicators(f"No indicator data for period {period}: load it first")
+    session.execute(
+        _RANKED_INSERT_SQL,
+        {"period": period, "model": model.version, "run_id": run.id, "computed_at": started},
+    )
+    count = len(usccs)
+    # Tell the credit-firm export, in this same transaction, whose features changed.
+    changefeed.points_changed(session, usccs)
+    ranking = insert(Ranking).values(
+        period=period, model_version=model.version, run_id=run.id, published_at=func.now()
+    )
+    session.execute(
+        ranking.on_conflict_do_update(
+            index_elements=[Ranking.period],
+            set_={"model_version": model.version, "run_id": run.id, "published_at": func.now()},
+        )
+    )
+    run.enterprise_count = count
+    run.finished_at = clock.now()
+    run.duration_ms = int((time.perf_counter() - timer) * 1000)
+    session.flush()
+    return run
+
+
+def _stage_points(session: Session, period: int, model: ModelDefinition) -> list[str]:
+    """Read facts a batch at a time, compute each enterprise, COPY the batch into the stage.
+
+    Batches (keyset on USCC) keep memory flat whatever the period's size; reads and COPYs
+    alternate on the transaction's one connection. Returns the USCCs computed.
+    """
+    connection = session.connection()
+    dbapi = cast(psycopg.Connection[Any], connection.connection.dbapi_connection)
+    usccs: list[str] = []
+    after = ""
+    while True:
+        rows = connection.execute(
+            _FACTS_SQL, {"period": period, "after": after, "batch": _COMPUTE_BATCH}
+        ).all()
+        if not rows:
+            return usccs
+        with (
+            dbapi.cursor() as cursor,
+            cursor.copy(
+                "COPY sc_points_stage (uscc, points, total_exact, breakdown) FROM STDIN"
+            ) as copy,
+        ):
+            for row in rows:
+                result = pointsmodel.compute(model, facts_of(row))
+                if result.total > MAX_TOTAL:
+                    raise PointsOutOfRange(
+                        f"Model {model.version} gives {row.uscc} {result.total} points; at "
+                        f"most {MAX_TOTAL} fit. Nothing was changed."
+                    )
+                copy.write_row(
+                    (
+                        row.uscc,
+                        result.points,
+                        result.total,
+                        orjson.dumps(breakdown_json(result.items)).decode(),
+                    )
+                )
+                usccs.append(row.uscc)
+        after = rows[-1].uscc
+
+
+def list_runs(session: Session, *, period: int | None, limit: int) -> Sequence[RecomputeRun]:
+    """Recent recompute runs, newest first."""
+    stmt = select(RecomputeRun).order_by(RecomputeRun.id.desc()).limit(limit)
+    if period is not None:
+        stmt = stmt.where(RecomputeRun.period == period)
+    return session.scalars(stmt).all()
