@@ -1,0 +1,72 @@
+"""The demo's consents for two credit-reporting firms and its API clients."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from services.demo.story import (
+    BANKS,
+    FIRMS,
+)
+from services.gateway import service as gateway
+from services.gateway.schemas import ClientCreate
+from services.guarantee import consents
+from services.guarantee.schemas import ConsentIn
+from services.scoring.schemas import EnterpriseIn
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A client created for the demo (its secret is shown once)."""
+
+    name: str
+    role: str
+    client_id: str
+    client_secret: str
+
+
+# ---------------------------------------------------------------- consents and clients
+
+
+def consents_for_firms(
+    session: Session, rng: random.Random, enterprises: list[EnterpriseIn]
+) -> None:
+    """Consents of about 30 % and 20 % of the enterprises for the two credit firms."""
+    granted = datetime(2026, 2, 1, 9, tzinfo=UTC)
+    for firm, share in zip(FIRMS, (0.30, 0.20), strict=True):
+        consents.grant_many(
+            session,
+            [
+                ConsentIn(
+                    uscc=e.uscc,
+                    firm_code=firm,
+                    granted_at=granted,
+                    evidence_ref=f"授权书-{firm}-{e.uscc[-6:]}",
+                )
+                for e in enterprises
+                if rng.random() < share or e.name.startswith("泰州榕兴")
+            ],
+            by="demo",
+        )
+
+
+def clients(session: Session) -> list[Credentials]:
+    """API clients for the five banks, the bureau and the two credit firms."""
+    wanted = [
+        ClientCreate(name=f"{name} loan system", role="bank", bank_code=code)
+        for code, name in BANKS.items()
+    ]
+    wanted.append(ClientCreate(name="泰州市科技局 dashboard", role="bureau"))
+    wanted += [
+        ClientCreate(name=f"{firm} credit model", role="credit_firm", firm_code=firm)
+        for firm in FIRMS
+    ]
+    out = []
+    for data in wanted:
+        client, secret = gateway.create_client(session, data)
+        out.append(Credentials(data.name, data.role, client.client_id, secret))
+    return out
