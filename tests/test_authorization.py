@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Creds, bearer, get_token
-from tests.scoring.helpers import new_uscc
+from tests.factories import new_uscc
 
 ROLES = ("bank", "bureau", "credit_firm", "admin")
 UNAUTHENTICATED = {"/oauth/token", "/.well-known/jwks.json", "/healthz", "/readyz"}

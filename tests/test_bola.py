@@ -64,8 +64,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.loans.models import IdempotencyKey
 from tests.conftest import Creds, bearer, get_token
+from tests.factories import A_INDICATORS, enterprise, indicators, new_uscc
 from tests.loans.conftest import product
-from tests.scoring.helpers import A_INDICATORS, enterprise, indicators, new_uscc
 
 PERIOD = 2081  # no other test ranks this period
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

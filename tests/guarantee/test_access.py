@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Creds, bearer, get_token
-from tests.scoring.helpers import enterprise, new_uscc
+from tests.factories import enterprise, new_uscc
 
 FORBIDDEN = ("/problems/forbidden", "Forbidden")
 NOT_A_FIRM = ("/problems/forbidden", "Only a credit-reporting firm pulls the export")

@@ -23,7 +23,7 @@ from services.guarantee.models import ExportPull
 from shared import changefeed as feed
 from shared.auth.tenancy import OneFirm
 from tests.conftest import Creds, bearer, get_token
-from tests.scoring.helpers import enterprise, indicators, new_uscc
+from tests.factories import enterprise, indicators, new_uscc
 
 MODEL = {"model_version": "TZ-2025.1"}
 

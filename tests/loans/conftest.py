@@ -10,7 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Creds, bearer, get_token
-from tests.scoring.helpers import A_INDICATORS, B_INDICATORS, enterprise, indicators, new_uscc
+from tests.factories import (
+    A_INDICATORS,
+    B_INDICATORS,
+    enterprise,
+    indicators,
+    new_uscc,
+    product_body,
+)
 
 PERIOD = 2045
 
@@ -42,23 +49,8 @@ class World:
 
 
 def product(bank: str, *, min_points: int, categories: list[str]) -> dict[str, object]:
-    return {
-        "bank_code": bank,
-        "name": "鑫e高企",
-        "min_points": min_points,
-        "eligible_categories": categories,
-        "limit_tiers": [
-            {"min_points": min_points, "max_amount": "1000000.00"},
-            {"min_points": 150, "max_amount": "3000000.00"},
-            {"min_points": 200, "max_amount": "5000000.00"},
-        ],
-        "term_min_months": 6,
-        "term_max_months": 36,
-        "rate_min": "0.0300",
-        "rate_max": "0.0600",
-        "guarantee": True,
-        "active_from": "2000-01-01",
-    }
+    """A 鑫e高企-like product body (tests/factories.py `product_body`)."""
+    return product_body(bank, min_points=min_points, eligible_categories=categories)
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.scoring import queries
+from tests.factories import new_uscc
 from tests.processes import INNOCREDIT
-from tests.scoring.helpers import new_uscc
 
 
 def _run(args: list[str], database_url: str) -> subprocess.CompletedProcess[str]:

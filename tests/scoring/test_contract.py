@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Creds, bearer, get_token
-from tests.scoring.helpers import enterprise, indicators, new_uscc
+from tests.factories import enterprise, indicators, new_uscc
 
 DEFAULT = {"model_version": "TZ-2025.1"}  # other tests publish newer versions
 DISTRICTS = ["海陵区", "高港区", "姜堰区", "兴化市", "靖江市", "泰兴市"]

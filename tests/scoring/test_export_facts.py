@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.scoring.queries import EXPORT_FACT_COLUMNS, EXPORT_FACTS_VIEW
 from tests.conftest import bearer
-from tests.scoring.helpers import enterprise, indicators, new_uscc
+from tests.factories import enterprise, indicators, new_uscc
 
 EARLIER, LATER = 2013, 2014  # no other test ranks these periods
 DEFAULT = {"model_version": "TZ-2025.1"}

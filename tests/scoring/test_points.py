@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.scoring.models import IndicatorRow, Points
 from tests.conftest import bearer
-from tests.scoring.helpers import (
+from tests.factories import (
     A_INDICATORS,
     A_POINTS,
     A_PREVIOUS_REVENUE,

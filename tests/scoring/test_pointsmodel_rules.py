@@ -15,7 +15,7 @@ from services.scoring.breakdown import breakdown_json, show_value
 from services.scoring.pointsmodel import Facts, ModelDefinition, compute, derive
 from services.scoring.ranking import percentile
 from shared import vocab
-from tests.scoring.helpers import (
+from tests.factories import (
     A_INDICATORS,
     A_POINTS,
     A_PREVIOUS_REVENUE,
