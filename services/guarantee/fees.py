@@ -65,7 +65,13 @@ def fee(amount: Decimal, rate: Decimal, months: int) -> Decimal:
 
 def quote(session: Session, uscc: str, amount: Decimal, term_months: int, year: int) -> FeeQuote:
     """The 泰信保 fee for a loan taken in `year`."""
-    found = waiver_for(session, uscc, year)
-    rate = fee_rate_for(session, year).rate
+    return priced(session, waiver_for(session, uscc, year), amount, term_months)
+
+
+def priced(session: Session, waiver: Waiver, amount: Decimal, term_months: int) -> FeeQuote:
+    """The 泰信保 fee for a loan taken in `waiver.year`, whose waiver is already decided."""
+    rate = fee_rate_for(session, waiver.year).rate
     due = fee(amount, rate, term_months)
-    return FeeQuote(year, rate, due, found.waived, Decimal("0.00") if found.waived else due, found)
+    return FeeQuote(
+        waiver.year, rate, due, waiver.waived, Decimal("0.00") if waiver.waived else due, waiver
+    )

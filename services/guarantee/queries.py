@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from services.guarantee import export, fees
+from services.guarantee import export, fees, waiver
 from services.guarantee.errors import NoFeeRate
+from services.scoring import queries as scoring
 from shared.auth.tenancy import FirmVisibility
 
 
@@ -28,11 +29,23 @@ class FeeSnapshot:
 
 
 def fee_quote(
-    session: Session, uscc: str, amount: Decimal, term_months: int, year: int
+    session: Session,
+    enterprise: scoring.EnterpriseFacts,
+    latest: scoring.PointsSnapshot | None,
+    amount: Decimal,
+    term_months: int,
+    year: int,
 ) -> FeeSnapshot | None:
-    """The 泰信保 fee for a loan, or None when no fee rate is set for `year`."""
+    """The 泰信保 fee for a loan, or None when no fee rate is set for `year`.
+
+    `enterprise` and `latest` (its latest points: `scoring.current_points` without a period)
+    are what the caller has read in this transaction to quote the loan; the waiver is decided
+    on them, so a submission reads neither row twice.
+    """
     try:
-        found = fees.quote(session, uscc, amount, term_months, year)
+        found = fees.priced(
+            session, waiver.waiver_given(session, enterprise, latest, year), amount, term_months
+        )
     except NoFeeRate:
         return None
     return FeeSnapshot(

@@ -2,7 +2,8 @@
 100 of the ranking of the previous year's period.
 
 `decide` is the rule on its inputs alone; `waiver_for` reads them from scoring (through
-`services.scoring.queries` only).
+`services.scoring.queries` only); `waiver_given` reads only what a caller that has already
+read the enterprise and its latest points (a loan submission) does not know.
 """
 
 from __future__ import annotations
@@ -65,6 +66,30 @@ def waiver_for(session: Session, uscc: str, year: int) -> Waiver:
     ranking = scoring.ranking_period(session, year - 1)
     standing = None if ranking is None else scoring.current_points(session, uscc, year - 1)
     return decide(year, ranking, standing)
+
+
+def waiver_given(
+    session: Session,
+    enterprise: scoring.EnterpriseFacts,
+    latest: scoring.PointsSnapshot | None,
+    year: int,
+) -> Waiver:
+    """`waiver_for` an enterprise the caller has read in this transaction, with its latest
+    points (`scoring.current_points` without a period; None when it has none) read there too:
+    the same answer, reading only the rows those do not tell.
+
+    Latest points of period `year − 1` are the standing (points are only current with their
+    period's ranking, so they also name it); latest points of an earlier period mean none in
+    `year − 1`, so only whether it has a ranking is read; only latest points of a later period
+    leave `year − 1`'s standing to read.
+    """
+    prior = year - 1
+    if latest is not None and latest.period == prior:
+        return decide(year, (latest.period, latest.model_version), latest)
+    ranking = scoring.ranking_period(session, prior)
+    if ranking is None or latest is None or latest.period < prior:
+        return decide(year, ranking, None)
+    return decide(year, ranking, scoring.current_points(session, enterprise.uscc, prior))
 
 
 def top_list(session: Session, year: int) -> list[scoring.PointsSnapshot]:

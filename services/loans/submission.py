@@ -67,7 +67,9 @@ def submit(session: Session, bank: OneBank, data: ApplicationIn, actor: Actor) -
         raise EnterpriseUnknown(f"{data.uscc} has no points in any ranking")
     deadline = work_calendar(session).deadline_after(submitted_date)
     fee = (
-        guarantee.fee_quote(session, data.uscc, data.amount, data.term_months, submitted_date.year)
+        guarantee.fee_quote(
+            session, enterprise, snapshot, data.amount, data.term_months, submitted_date.year
+        )
         if product.guarantee
         else None
     )

@@ -24,7 +24,7 @@ def _run(args: list[str], database_url: str) -> subprocess.CompletedProcess[str]
 
 
 def test_load_publish_recompute_from_the_command_line(
-    tmp_path: Path, database_url: str, db: sessionmaker[Session]
+    tmp_path: Path, database_url: str, db: sessionmaker[Session], period: int
 ) -> None:
     a, b = new_uscc(), new_uscc()
     enterprises = tmp_path / "enterprises.csv"
@@ -59,22 +59,24 @@ def test_load_publish_recompute_from_the_command_line(
     done = _run(["enterprises", "load", str(enterprises)], database_url)
     assert done.returncode == 0, done.stderr
     assert "2 created" in done.stdout
-    done = _run(["indicators", "load", str(indicators), "--period", "2043"], database_url)
+    done = _run(["indicators", "load", str(indicators), "--period", str(period)], database_url)
     assert done.returncode == 0, done.stderr
     done = _run(["models", "publish", str(model)], database_url)
     assert done.returncode == 0, done.stderr
-    done = _run(["points", "recompute", "--period", "2043", "--model", version], database_url)
+    done = _run(["points", "recompute", "--period", str(period), "--model", version], database_url)
     assert done.returncode == 0, done.stderr
     assert "2 enterprises" in done.stdout
 
     with db() as session:
-        snapshot = queries.current_points(session, a, 2043)
+        snapshot = queries.current_points(session, a, period)
         assert snapshot is not None
         assert (snapshot.points, snapshot.rank, snapshot.model_version) == (50, 1, version)
-        assert [s.uscc for s in queries.top(session, 2043, 1)] == [a]
+        assert [s.uscc for s in queries.top(session, period, 1)] == [a]
 
 
-def test_a_bad_file_exits_non_zero_with_row_errors(tmp_path: Path, database_url: str) -> None:
+def test_a_bad_file_exits_non_zero_with_row_errors(
+    tmp_path: Path, database_url: str, period: int
+) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(
         "uscc,name,district,industry,stage\n"
@@ -86,6 +88,8 @@ def test_a_bad_file_exits_non_zero_with_row_errors(tmp_path: Path, database_url:
     assert done.returncode == 1
     assert "row.1.district" in done.stderr
     assert "row.2.uscc" in done.stderr
-    missing = _run(["points", "recompute", "--period", "2044", "--model", "NOPE"], database_url)
+    missing = _run(
+        ["points", "recompute", "--period", str(period), "--model", "NOPE"], database_url
+    )
     assert missing.returncode == 1
     assert "NOPE" in missing.stderr

@@ -1,0 +1,38 @@
+"""`innocredit calendar load`: a year's official working-day schedule, which the loans'
+review deadlines count in."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from services.cli.context import ExistingFile, read_upload, transaction
+from services.loans import schedule as loans_schedule
+from services.loans.api.calendar import calendar_from_upload
+from services.loans.applications import Actor as LoansActor
+
+app = typer.Typer(help="The working-day calendar.", no_args_is_help=True)
+
+
+@app.command("load")
+def calendar_load(
+    file: ExistingFile,
+    year: Annotated[
+        int | None, typer.Option(min=2000, max=2100, help="The year (default: the dates' year)")
+    ] = None,
+) -> None:
+    """Load a year's official working-day schedule (JSON or CSV `date,kind`)."""
+    body, media = read_upload(file)
+    with transaction() as session:
+        schedule = calendar_from_upload(body, media)
+        years = {d.year for d in (*schedule.holidays, *schedule.make_up_workdays)}
+        if year is None:
+            if len(years) != 1:
+                typer.echo(
+                    "error: the file's dates span several years (or none); pass --year", err=True
+                )
+                raise typer.Exit(2)
+            year = years.pop()
+        count = loans_schedule.load_calendar(session, year, schedule, LoansActor("cli", None))
+    typer.echo(f"calendar {year} loaded; {count} provisional deadline(s) recomputed")

@@ -1,0 +1,132 @@
+"""`innocredit serve` (what ./run.sh runs): migrate, bootstrap the first admin client, and run
+the gateway with the three services, in one process or split into four."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from services.cli.context import database, step
+from services.cli.demo import load_if_empty
+from services.gateway.bootstrap import bootstrap
+from services.gateway.crypto import KeyEncryptor
+from shared import migrate
+from shared.db import make_engine, make_sessionmaker
+from shared.logging import configure_logging
+from shared.settings import CoreSettings, get_settings
+
+
+def _prepare(settings: CoreSettings, url: str) -> None:
+    if settings.using_dev_key:
+        typer.secho(
+            "WARNING: INNOCREDIT_KEY_ENCRYPTION_KEY is not set; signing keys are encrypted with "
+            "the public development key. Set your own key before real use (see README).",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    step("migrating schema to head")
+    migrate.upgrade(url, "head")
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    with make_sessionmaker(engine).begin() as session:
+        created = bootstrap(session, KeyEncryptor(settings.key_encryption_key))
+    engine.dispose()
+    if created is not None:
+        client_id, secret = created
+        typer.secho(
+            "\nFirst start: an admin client was created. Its secret is shown only now:",
+            fg=typer.colors.GREEN,
+            err=True,
+        )
+        typer.echo(f"  client_id:     {client_id}\n  client_secret: {secret}\n")
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Gateway port")] = 8000,
+    split: Annotated[
+        bool,
+        typer.Option(
+            help="Run each service as its own uvicorn on PORT+1..PORT+3 behind the gateway"
+        ),
+    ] = False,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn workers per process")] = 1,
+    with_demo: Annotated[
+        bool, typer.Option("--demo", help="Load the demo data first if the database is empty")
+    ] = False,
+) -> None:
+    """Run the gateway and the three services (embedded PostgreSQL without DATABASE_URL)."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    with database() as url:
+        _prepare(settings, url)
+        if with_demo:
+            load_if_empty(url)
+        children: list[subprocess.Popen[bytes]] = []
+        if split:
+            children = _start_services(host, port, workers, settings.shutdown_grace_seconds)
+        step(
+            f"gateway listening on http://{host}:{port}"
+            + (" (split mode)" if split else " (one process)")
+        )
+        try:
+            uvicorn.run(
+                "services.runtime:gateway_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+            )
+        finally:
+            for child in children:
+                child.send_signal(signal.SIGTERM)
+            for child in children:
+                child.wait(timeout=settings.shutdown_grace_seconds + 5)
+
+
+def _start_services(
+    host: str, port: int, workers: int, grace_seconds: int
+) -> list[subprocess.Popen[bytes]]:
+    """Start the three services as uvicorn processes and point the gateway at them."""
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104  (only compared)
+    children = []
+    for offset, name in enumerate(("scoring", "loans", "guarantee"), start=1):
+        service_port = port + offset
+        env = dict(os.environ, INNOCREDIT_JWKS_URL=f"http://{local}:{port}/.well-known/jwks.json")
+        for var in ("INNOCREDIT_SCORING_URL", "INNOCREDIT_LOANS_URL", "INNOCREDIT_GUARANTEE_URL"):
+            env.pop(var, None)
+        children.append(
+            subprocess.Popen(  # noqa: S603  (our own interpreter and module)
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    f"services.runtime:{name}_from_env",
+                    "--factory",
+                    "--host",
+                    local,
+                    "--port",
+                    str(service_port),
+                    "--workers",
+                    str(workers),
+                    "--no-access-log",
+                    "--timeout-graceful-shutdown",
+                    str(grace_seconds),
+                ],
+                env=env,
+            )
+        )
+        os.environ[f"INNOCREDIT_{name.upper()}_URL"] = f"http://{local}:{service_port}"
+        step(f"{name} service on http://{local}:{service_port}")
+    get_settings.cache_clear()
+    time.sleep(0.5)
+    return children
