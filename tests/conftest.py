@@ -23,10 +23,10 @@ from shared.db import make_engine, make_sessionmaker
 from shared.settings import CoreSettings
 from tests import pg
 from tests.factories import Creds, Factory, bearer, get_token
+from tests.periods import NOT_YET_POOLED, PeriodPool, scoring_data_in
 
 # Re-exported until every test imports them from tests.factories.
 __all__ = ["Creds", "bearer", "get_token"]
-from tests.periods import PeriodPool
 
 
 @pytest.fixture(scope="session")
@@ -157,9 +157,10 @@ def live_url(gateway_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def periods() -> PeriodPool:
-    """The session's pool of ranking periods (one database per pytest process)."""
-    return PeriodPool()
+def periods(db: sessionmaker[Session]) -> PeriodPool:
+    """The process's pool of ranking periods (one database per pytest process). Session-scoped,
+    so module and session fixtures that build one shared ranking take their period from it."""
+    return PeriodPool(in_use=scoring_data_in(db), skip=NOT_YET_POOLED)
 
 
 @pytest.fixture

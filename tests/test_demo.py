@@ -15,7 +15,8 @@ from services.runtime import build_gateway
 from shared import migrate
 from shared.db import make_engine, make_sessionmaker
 from shared.uscc import check_char
-from tests.conftest import Creds, bearer, get_token, make_settings
+from tests.conftest import make_settings
+from tests.factories import Creds, bearer, get_token
 
 RONGXING = demo.RONGXING + check_char(demo.RONGXING)
 pytestmark = pytest.mark.slow

@@ -24,7 +24,8 @@ from shared.auth import jwt as tokens
 from shared.clock import frozen_at
 from shared.db import make_engine, make_sessionmaker
 from shared.settings import CoreSettings
-from tests.conftest import Creds, bearer, get_token, make_settings
+from tests.conftest import make_settings
+from tests.factories import Creds, bearer, get_token
 
 
 def test_create_client_returns_secret_once_and_stores_only_a_hash(

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.gateway.models import AuditEvent
 from services.runtime import build_gateway
 from shared.db import make_engine
-from tests.conftest import Creds, bearer, get_token, make_settings
+from tests.conftest import make_settings
+from tests.factories import Creds, bearer, get_token
 
 
 @pytest.fixture(scope="module")

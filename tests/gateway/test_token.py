@@ -19,7 +19,7 @@ from services.gateway import service as gateway_service
 from services.gateway.crypto import KeyEncryptor
 from shared.auth import jwt as tokens
 from shared.settings import CoreSettings
-from tests.conftest import Creds, bearer, get_token
+from tests.factories import Creds, bearer, get_token
 
 
 def test_basic_auth_token_then_call(api: TestClient, make_client: Callable[..., Creds]) -> None:

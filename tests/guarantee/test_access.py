@@ -10,8 +10,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Creds, bearer, get_token
-from tests.factories import enterprise, new_uscc
+from tests.factories import Creds, bearer, enterprise, get_token, new_uscc
 
 FORBIDDEN = ("/problems/forbidden", "Forbidden")
 NOT_A_FIRM = ("/problems/forbidden", "Only a credit-reporting firm pulls the export")

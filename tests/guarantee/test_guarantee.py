@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,8 +23,8 @@ from services.guarantee.fees import fee
 from services.guarantee.models import ExportPull
 from shared import changefeed as feed
 from shared.auth.tenancy import OneFirm
-from tests.conftest import Creds, bearer, get_token
-from tests.factories import enterprise, indicators, new_uscc
+from tests.factories import Creds, bearer, enterprise, get_token, indicators, new_uscc
+from tests.periods import PeriodPool
 
 MODEL = {"model_version": "TZ-2025.1"}
 
@@ -86,29 +87,42 @@ def admin(admin_token: str) -> dict[str, str]:
     return bearer(admin_token)
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """101 enterprises ranked in `period`, best first; nobody ranks the year before it, and
+    nobody else sets fees for the waiver year after it."""
+
+    period: int
+    usccs: list[str]
+
+    @property
+    def waiver_year(self) -> int:
+        return self.period + 1
+
+
 @pytest.fixture(scope="module")
-def ranking_2090(api: TestClient, admin: dict[str, str]) -> list[str]:
-    return _ranked(api, admin, 2090, 101)
+def ranked_101(api: TestClient, admin: dict[str, str], periods: PeriodPool) -> Ranked:
+    period = periods.fresh(previous=True, following=True)
+    return Ranked(period, _ranked(api, admin, period, 101))
 
 
 def test_waiver_boundary_rank_100_and_101(
-    api: TestClient, admin: dict[str, str], ranking_2090: list[str]
+    api: TestClient, admin: dict[str, str], ranked_101: Ranked
 ) -> None:
+    ranking, year = ranked_101.usccs, ranked_101.waiver_year
     at_100 = api.get(
-        f"/v1/guarantee/enterprises/{ranking_2090[99]}/waiver", headers=admin, params={"year": 2091}
+        f"/v1/guarantee/enterprises/{ranking[99]}/waiver", headers=admin, params={"year": year}
     ).json()
     assert at_100["waived"] is True
     assert at_100["reason"] == "top-100"
     assert at_100["basis"] == {
-        "ranking_period": 2090,
+        "ranking_period": ranked_101.period,
         "rank": 100,
         "rank_total": 101,
         "model_version": "TZ-2025.1",
     }
     at_101 = api.get(
-        f"/v1/guarantee/enterprises/{ranking_2090[100]}/waiver",
-        headers=admin,
-        params={"year": 2091},
+        f"/v1/guarantee/enterprises/{ranking[100]}/waiver", headers=admin, params={"year": year}
     ).json()
     assert (at_101["waived"], at_101["reason"], at_101["basis"]["rank"]) == (
         False,
@@ -116,42 +130,49 @@ def test_waiver_boundary_rank_100_and_101(
         101,
     )
     missing = api.get(
-        f"/v1/guarantee/enterprises/{ranking_2090[0]}/waiver", headers=admin, params={"year": 2090}
-    ).json()  # no ranking for 2089
+        f"/v1/guarantee/enterprises/{ranking[0]}/waiver",
+        headers=admin,
+        params={"year": ranked_101.period},
+    ).json()  # nobody ranks the year before
     assert missing == {
-        "uscc": ranking_2090[0],
-        "year": 2090,
+        "uscc": ranking[0],
+        "year": ranked_101.period,
         "waived": False,
         "basis": None,
         "reason": "ranking-unavailable",
     }
-    top = api.get("/v1/guarantee/waivers/2091", headers=admin).json()
-    assert [t["uscc"] for t in top] == ranking_2090[:100]
-    as_csv = api.get("/v1/guarantee/waivers/2091", headers={**admin, "Accept": "text/csv"})
+    top = api.get(f"/v1/guarantee/waivers/{year}", headers=admin).json()
+    assert [t["uscc"] for t in top] == ranking[:100]
+    as_csv = api.get(f"/v1/guarantee/waivers/{year}", headers={**admin, "Accept": "text/csv"})
     assert len(list(csv.DictReader(io.StringIO(as_csv.text)))) == 100
 
 
-def test_waiver_follows_a_republished_model(api: TestClient, admin: dict[str, str]) -> None:
-    ranking = _ranked(api, admin, 2092, 3)
+def test_waiver_follows_a_republished_model(
+    api: TestClient, admin: dict[str, str], period: int
+) -> None:
+    ranking = _ranked(api, admin, period, 3)
     model = api.get("/v1/scoring/models/TZ-2025.1", headers=admin).json()["definition"]
     model["version"] = "TEST-TXB-" + uuid.uuid4().hex[:8]
     api.post("/v1/admin/models", headers=admin, json=model)
     api.post(f"/v1/admin/models/{model['version']}/publish", headers=admin)
     api.post(
-        "/v1/admin/points/2092/recompute", headers=admin, json={"model_version": model["version"]}
+        f"/v1/admin/points/{period}/recompute",
+        headers=admin,
+        json={"model_version": model["version"]},
     )
     w = api.get(
-        f"/v1/guarantee/enterprises/{ranking[0]}/waiver", headers=admin, params={"year": 2093}
+        f"/v1/guarantee/enterprises/{ranking[0]}/waiver", headers=admin, params={"year": period + 1}
     ).json()
     assert w["basis"]["model_version"] == model["version"]
 
 
 def test_fee_quote_with_rate_history_and_waiver(
-    api: TestClient, admin: dict[str, str], ranking_2090: list[str]
+    api: TestClient, admin: dict[str, str], ranked_101: Ranked
 ) -> None:
+    ranking, year = ranked_101.usccs, ranked_101.waiver_year
     assert (
         api.post(
-            "/v1/admin/fee-rates", headers=admin, json={"effective_year": 2091, "rate": "0.0150"}
+            "/v1/admin/fee-rates", headers=admin, json={"effective_year": year, "rate": "0.0150"}
         ).status_code
         == 201
     )
@@ -159,14 +180,14 @@ def test_fee_quote_with_rate_history_and_waiver(
         api.post(
             "/v1/admin/fee-rates",
             headers=admin,
-            json={"effective_year": 2091, "rate": "0.0120", "note": "corrected"},
+            json={"effective_year": year, "rate": "0.0120", "note": "corrected"},
         ).status_code
         == 201
     )
     waived = api.post(
         "/v1/guarantee/quotes",
         headers=admin,
-        json={"uscc": ranking_2090[0], "amount": "2850000.00", "term_months": 12, "year": 2091},
+        json={"uscc": ranking[0], "amount": "2850000.00", "term_months": 12, "year": year},
     ).json()
     assert (waived["fee_rate"], waived["fee"], waived["waived"], waived["payable_fee"]) == (
         "0.0120",
@@ -177,7 +198,7 @@ def test_fee_quote_with_rate_history_and_waiver(
     paying = api.post(
         "/v1/guarantee/quotes",
         headers=admin,
-        json={"uscc": ranking_2090[100], "amount": "2850000.00", "term_months": 7, "year": 2091},
+        json={"uscc": ranking[100], "amount": "2850000.00", "term_months": 7, "year": year},
     ).json()
     assert (paying["fee"], paying["payable_fee"], paying["waived"]) == (
         "19950.00",
@@ -185,11 +206,11 @@ def test_fee_quote_with_rate_history_and_waiver(
         False,
     )
     history = api.get("/v1/guarantee/fee-rates", headers=admin).json()
-    assert [h["rate"] for h in history if h["effective_year"] == 2091][:2] == ["0.0120", "0.0150"]
+    assert [h["rate"] for h in history if h["effective_year"] == year][:2] == ["0.0120", "0.0150"]
     bad = api.post(
         "/v1/guarantee/quotes",
         headers=admin,
-        json={"uscc": ranking_2090[0], "amount": 2850000.0, "term_months": 12},
+        json={"uscc": ranking[0], "amount": 2850000.0, "term_months": 12},
     )
     assert bad.status_code == 422
 
@@ -239,12 +260,13 @@ def test_export_full_incremental_tombstones_isolation_and_replay(
     admin: dict[str, str],
     make_client: Callable[..., Creds],
     db: sessionmaker[Session],
+    period: int,
 ) -> None:
     suffix = uuid.uuid4().hex[:6].upper()
     firm_a, firm_b = f"CRA_{suffix}", f"CRB_{suffix}"
     token_a = get_token(api, make_client("credit_firm", name="甲征信", firm_code=firm_a))
     token_b = get_token(api, make_client("credit_firm", name="乙征信", firm_code=firm_b))
-    e1, e2, e3 = _ranked(api, admin, 2094, 3)
+    e1, e2, e3 = _ranked(api, admin, period, 3)
     # Everything before these consents is history the firms start from.
     _, start_a = _pull(api, token_a)
     _, start_b = _pull(api, token_b)
@@ -256,7 +278,7 @@ def test_export_full_incremental_tombstones_isolation_and_replay(
     assert sorted(r["uscc"] for r in rows_a) == sorted([e1, e2])
     assert all(r["feature_schema_version"] == "1.0" and r["deleted"] is False for r in rows_a)
     row1 = next(r for r in rows_a if r["uscc"] == e1)
-    assert row1["period"] == 2094
+    assert row1["period"] == period
     assert row1["model_version"] == "TZ-2025.1"
     assert {
         "points",
@@ -279,7 +301,7 @@ def test_export_full_incremental_tombstones_isolation_and_replay(
     assert same == cursor_a
 
     # A recompute changes e1, e2, e3: firm A gets e1 and e2 once, firm B only e2.
-    api.post("/v1/admin/points/2094/recompute", headers=admin, json=MODEL)
+    api.post(f"/v1/admin/points/{period}/recompute", headers=admin, json=MODEL)
     again_a, cursor_a = _pull(api, token_a, cursor_a)
     assert sorted(r["uscc"] for r in again_a) == sorted([e1, e2])
     again_b, cursor_b = _pull(api, token_b, cursor_b)
@@ -303,7 +325,7 @@ def test_export_full_incremental_tombstones_isolation_and_replay(
     assert _pull(api, token_b, cursor_b)[0] == []
 
     # After a recompute, firm A no longer gets e1 (revoked) and never gets e3.
-    api.post("/v1/admin/points/2094/recompute", headers=admin, json=MODEL)
+    api.post(f"/v1/admin/points/{period}/recompute", headers=admin, json=MODEL)
     assert [r["uscc"] for r in _pull(api, token_a, cursor_a)[0]] == [e2]
 
     # Cursors are bound to their firm and cannot be forged.
@@ -322,12 +344,16 @@ def test_export_full_incremental_tombstones_isolation_and_replay(
 
 
 def test_export_csv_paging_and_roles(
-    api: TestClient, admin: dict[str, str], make_client: Callable[..., Creds], bank_token: str
+    api: TestClient,
+    admin: dict[str, str],
+    make_client: Callable[..., Creds],
+    bank_token: str,
+    period: int,
 ) -> None:
     firm = "CRC_" + uuid.uuid4().hex[:6].upper()
     token = get_token(api, make_client("credit_firm", name="丙征信", firm_code=firm))
     _, start = _pull(api, token)
-    usccs = _ranked(api, admin, 2095, 5)
+    usccs = _ranked(api, admin, period, 5)
     for u in usccs:
         _consent(api, admin, u, firm)
     page1, c1 = _pull(api, token, start, limit=2)
@@ -399,14 +425,14 @@ def test_export_pulls_appear_in_the_audit_trail(
 
 
 def test_export_row_values_agree_with_scoring_and_csv_with_ndjson(
-    api: TestClient, admin: dict[str, str], make_client: Callable[..., Creds]
+    api: TestClient, admin: dict[str, str], make_client: Callable[..., Creds], period: int
 ) -> None:
     """The database builds the export's rows: each value must be what scoring says, the keys
     in data-dictionary order, and the CSV the same cells as the NDJSON, tombstones included."""
     firm = "CRD_" + uuid.uuid4().hex[:6].upper()
     token = get_token(api, make_client("credit_firm", name="丁征信", firm_code=firm))
     _, start = _pull(api, token)
-    usccs = _ranked(api, admin, 2096, 3)
+    usccs = _ranked(api, admin, period, 3)
     api.put(
         "/v1/admin/enterprises",
         headers=admin,
@@ -424,7 +450,9 @@ def test_export_row_values_agree_with_scoring_and_csv_with_ndjson(
     for row in rows[:2]:
         assert list(row) == names
         points = api.get(
-            f"/v1/scoring/enterprises/{row['uscc']}/points", headers=admin, params={"period": 2096}
+            f"/v1/scoring/enterprises/{row['uscc']}/points",
+            headers=admin,
+            params={"period": period},
         ).json()
         for key in ("period", "model_version", "points", "rank", "rank_total", "percentile"):
             assert row[key] == points[key], key
@@ -435,7 +463,7 @@ def test_export_row_values_agree_with_scoring_and_csv_with_ndjson(
         for category in ("tech_sme", "high_tech", "gazelle", "potential_unicorn"):
             assert row[f"is_{category}"] is (category in facts["categories"])
         assert row["growth_stage"] == facts["stage"]
-        assert row["txb_waiver_year"] == 2097
+        assert row["txb_waiver_year"] == period + 1
         assert row["txb_waived"] is True  # three ranked: all in the top 100
         assert row["deleted"] is False
     assert rows[0]["is_high_tech"] is True
@@ -466,9 +494,10 @@ def test_rates_and_consent_times_take_only_their_documented_text(
     api: TestClient, admin: dict[str, str]
 ) -> None:
     """Found by fuzzing: a JSON number was read as a rate (a float) or as a Unix time."""
+    before = api.get("/v1/guarantee/fee-rates", headers=admin).json()
     for rate in (0.012, 4.83578635833513e-217, "0.01200", "1", "-0.01", "0.0120 "):
         r = api.post(
-            "/v1/admin/fee-rates", headers=admin, json={"effective_year": 2089, "rate": rate}
+            "/v1/admin/fee-rates", headers=admin, json={"effective_year": 2030, "rate": rate}
         )
         assert r.status_code == 422, (rate, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
@@ -478,8 +507,7 @@ def test_rates_and_consent_times_take_only_their_documented_text(
     for granted_at in (0.5, "0.5", 1700000000, "2026-01-01"):
         r = api.post("/v1/admin/consents", headers=admin, json={**base, "granted_at": granted_at})
         assert r.status_code == 422, (granted_at, r.text)
-    history = api.get("/v1/guarantee/fee-rates", headers=admin).json()
-    assert all(h["effective_year"] != 2089 for h in history)  # nothing was written
+    assert api.get("/v1/guarantee/fee-rates", headers=admin).json() == before  # nothing written
 
 
 def test_a_pull_in_progress_does_not_hold_up_feed_writers(db: sessionmaker[Session]) -> None:

@@ -9,17 +9,18 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Creds, bearer, get_token
 from tests.factories import (
     A_INDICATORS,
     B_INDICATORS,
+    Creds,
+    bearer,
     enterprise,
+    get_token,
     indicators,
     new_uscc,
     product_body,
 )
-
-PERIOD = 2045
+from tests.periods import PeriodPool
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class World:
     token_b: str
     bureau: str
     admin: str
+    period: int  # the ranking the enterprises' points come from
 
     def a(self, key: str | None = None) -> dict[str, str]:
         headers = bearer(self.token_a)
@@ -54,8 +56,11 @@ def product(bank: str, *, min_points: int, categories: list[str]) -> dict[str, o
 
 
 @pytest.fixture(scope="session")
-def world(api: TestClient, admin_token: str, make_client: Callable[..., Creds]) -> World:
+def world(
+    api: TestClient, admin_token: str, make_client: Callable[..., Creds], periods: PeriodPool
+) -> World:
     admin = bearer(admin_token)
+    period = periods.fresh(previous=True)
     suffix = uuid.uuid4().hex[:6].upper()
     bank_a, bank_b = f"TZB_{suffix}", f"JSB_{suffix}"
     for code, name in ((bank_a, "泰州银行"), (bank_b, "江苏银行")):
@@ -88,17 +93,17 @@ def world(api: TestClient, admin_token: str, make_client: Callable[..., Creds]) 
         ],
     )
     api.put(
-        f"/v1/admin/indicators/{PERIOD - 1}",
+        f"/v1/admin/indicators/{period - 1}",
         headers=admin,
         json=[indicators(strong, revenue="80000000.00")],
     )
     api.put(
-        f"/v1/admin/indicators/{PERIOD}",
+        f"/v1/admin/indicators/{period}",
         headers=admin,
         json=[indicators(strong, **A_INDICATORS), indicators(weak, **B_INDICATORS)],
     )
     r = api.post(
-        f"/v1/admin/points/{PERIOD}/recompute", headers=admin, json={"model_version": "TZ-2025.1"}
+        f"/v1/admin/points/{period}/recompute", headers=admin, json={"model_version": "TZ-2025.1"}
     )
     assert r.status_code == 200, r.text
     return World(
@@ -112,6 +117,7 @@ def world(api: TestClient, admin_token: str, make_client: Callable[..., Creds]) 
         token_b=get_token(api, make_client("bank", name="江苏银行", bank_code=bank_b)),
         bureau=get_token(api, make_client("bureau", name="市科技局")),
         admin=admin_token,
+        period=period,
     )
 
 

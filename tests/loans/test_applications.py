@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import bearer
+from tests.factories import bearer
 from tests.loans.conftest import World, application, new_key
 
 

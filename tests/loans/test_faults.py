@@ -38,8 +38,9 @@ from psycopg import sql
 from sqlalchemy.engine import Engine
 
 from services.runtime import build_gateway, engine_for
-from tests.conftest import bearer, make_settings, serve_app
-from tests.loans.conftest import PERIOD, World, application, new_key
+from tests.conftest import make_settings, serve_app
+from tests.factories import bearer
+from tests.loans.conftest import World, application, new_key
 from tests.processes import free_port_block, innocredit, wait_ready
 
 PROBLEM = "application/problem+json"
@@ -493,10 +494,10 @@ def test_a_recompute_waits_for_another_of_its_period_past_the_lock_timeout(
         fault_gateway(database_url, db_lock_timeout_ms=200) as (url, _),
         ThreadPoolExecutor(1) as pool,
     ):
-        with holding(database_url, "SELECT pg_advisory_xact_lock(7263002, %s)", (PERIOD,)):
+        with holding(database_url, "SELECT pg_advisory_xact_lock(7263002, %s)", (world.period,)):
             queued = pool.submit(
                 httpx.post,
-                f"{url}/v1/admin/points/{PERIOD}/recompute",
+                f"{url}/v1/admin/points/{world.period}/recompute",
                 headers=bearer(world.admin),
                 json={"model_version": "TZ-2025.1"},
                 timeout=30,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import bearer
+from tests.factories import bearer
 from tests.loans.conftest import World, application, new_key
 from tests.processes import INNOCREDIT
 

@@ -1,7 +1,8 @@
 """Black-box tests of the scoring service against the public contract (CONTRACT.md, OpenAPI).
 
-Every test owns its periods (2050-2089) and its enterprises: the database is shared by the
-whole session and never cleaned. Module fixtures build read-only data sets once.
+Every test takes its periods from the pool (tests/periods.py) and makes its own enterprises: the
+database is shared by the whole session and never cleaned. Module fixtures build read-only data
+sets once.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Creds, bearer, get_token
-from tests.factories import enterprise, indicators, new_uscc
+from tests.factories import Creds, bearer, enterprise, get_token, indicators, new_uscc
+from tests.periods import PeriodPool
 
 DEFAULT = {"model_version": "TZ-2025.1"}  # other tests publish newer versions
 DISTRICTS = ["海陵区", "高港区", "姜堰区", "兴化市", "靖江市", "泰兴市"]
@@ -163,7 +164,7 @@ def _rule_ids(items: list[dict[str, Any]]) -> set[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# a period with 105 enterprises (2060), read-only for every test below that uses it
+# a period with 105 enterprises, read-only for every test below that uses it
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,6 @@ class Big:
     by_index: list[str]  # uscc of row i
 
 
-BIG_PERIOD = 2060
 BIG_N = 105
 
 
@@ -204,12 +204,13 @@ def _big_row(i: int) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def big(api: TestClient, admin_token: str) -> Big:
+def big(api: TestClient, admin_token: str, periods: PeriodPool) -> Big:
     headers = bearer(admin_token)
     rows = [_big_row(i) for i in range(BIG_N)]
-    _load(api, headers, BIG_PERIOD, rows)  # one bulk upload each
+    period = periods.fresh()
+    _load(api, headers, period, rows)  # one bulk upload each
     return Big(
-        period=BIG_PERIOD,
+        period=period,
         rows={e["uscc"]: (e, ind) for e, ind in rows},
         by_index=[e["uscc"] for e, _ in rows],
     )
@@ -477,8 +478,9 @@ def test_diagnosis_percentiles_strengths_and_weaknesses(
 # ties
 
 
-def test_ties_are_broken_by_exact_total_then_uscc(api: TestClient, admin: dict[str, str]) -> None:
-    period = 2051
+def test_ties_are_broken_by_exact_total_then_uscc(
+    api: TestClient, admin: dict[str, str], period: int
+) -> None:
     codes = sorted(new_uscc() for _ in range(9))
     top, tied, bottom, a = codes[0], codes[1:7], codes[7], codes[8]
 
@@ -516,8 +518,9 @@ def test_ties_are_broken_by_exact_total_then_uscc(api: TestClient, admin: dict[s
     assert [i["uscc"] for i in again] == [i["uscc"] for i in items]
 
 
-def test_tied_enterprises_share_a_percentile(api: TestClient, admin: dict[str, str]) -> None:
-    period = 2066
+def test_tied_enterprises_share_a_percentile(
+    api: TestClient, admin: dict[str, str], period: int
+) -> None:
     top, *tied = (new_uscc() for _ in range(4))
     rows = [(enterprise(top), indicators(top, invention_patents=1))]
     rows += [(enterprise(u), indicators(u)) for u in tied]
@@ -531,9 +534,8 @@ def test_tied_enterprises_share_a_percentile(api: TestClient, admin: dict[str, s
 
 
 def test_distribution_when_everyone_has_the_same_points(
-    api: TestClient, admin: dict[str, str]
+    api: TestClient, admin: dict[str, str], period: int
 ) -> None:
-    period = 2057
     codes = [new_uscc() for _ in range(3)]
     _load(api, admin, period, [(enterprise(u), indicators(u)) for u in codes])
     for bins in (1, 5):
@@ -547,9 +549,10 @@ def test_distribution_when_everyone_has_the_same_points(
         assert all(v == 5 for v in body["quantiles"].values())
 
 
-def test_rd_expense_without_revenue_is_scored(api: TestClient, admin: dict[str, str]) -> None:
+def test_rd_expense_without_revenue_is_scored(
+    api: TestClient, admin: dict[str, str], period: int
+) -> None:
     """R&D spend and no revenue yet (a start-up): intensity is undefined, not a crash."""
-    period = 2058
     u = new_uscc()
     _load(
         api,
@@ -571,8 +574,10 @@ def test_rd_expense_without_revenue_is_scored(api: TestClient, admin: dict[str, 
 # diagnosis rules
 
 
-def test_diagnosis_lists_follow_the_rules(api: TestClient, admin: dict[str, str]) -> None:
-    period = 2053
+def test_diagnosis_lists_follow_the_rules(
+    api: TestClient, admin: dict[str, str], periods: PeriodPool
+) -> None:
+    period = periods.fresh(previous=True)
     e1, e2, e3, e4, e5, e6, e7, e8, e9 = (new_uscc() for _ in range(9))
     _put_enterprises(
         api,
@@ -689,14 +694,14 @@ def test_diagnosis_lists_follow_the_rules(api: TestClient, admin: dict[str, str]
 
 
 @pytest.mark.parametrize(
-    ("period", "paid", "amount"),
+    ("paid", "amount"),
     [
-        (2070, "1000.05", "200.01"),
-        (2071, "12345.67", "2469.13"),
-        (2072, "500.00", "100.00"),
-        (2073, "0.03", "0.01"),  # 0.006 rounds half-up to a cent
-        (2074, "1234567890123.45", "246913578024.69"),  # beyond float precision
-        (2075, "9999999999999.99", "2000000000000.00"),
+        ("1000.05", "200.01"),
+        ("12345.67", "2469.13"),
+        ("500.00", "100.00"),
+        ("0.03", "0.01"),  # 0.006 rounds half-up to a cent
+        ("1234567890123.45", "246913578024.69"),  # beyond float precision
+        ("9999999999999.99", "2000000000000.00"),
     ],
 )
 def test_jbgs_subsidy_is_exactly_20_percent(
@@ -728,8 +733,8 @@ def test_jbgs_subsidy_is_exactly_20_percent(
 # errors
 
 
-def test_not_found_problems(api: TestClient, admin: dict[str, str]) -> None:
-    period, never = 2054, 2055
+def test_not_found_problems(api: TestClient, admin: dict[str, str], periods: PeriodPool) -> None:
+    period, never = periods.fresh(), periods.fresh()
     u, late = new_uscc(), new_uscc()
     _load(api, admin, period, [(enterprise(u), indicators(u))])
     unknown = new_uscc()
@@ -772,9 +777,8 @@ def test_invalid_uscc_in_path_is_422(api: TestClient, admin: dict[str, str], bad
 
 
 def test_lower_case_uscc_is_accepted_and_upper_cased(
-    api: TestClient, admin: dict[str, str]
+    api: TestClient, admin: dict[str, str], period: int
 ) -> None:
-    period = 2056
     u = new_uscc()
     _load(api, admin, period, [(enterprise(u), indicators(u))])
     for path in ("", "/points", "/diagnosis"):
@@ -785,11 +789,11 @@ def test_lower_case_uscc_is_accepted_and_upper_cased(
         assert r.json()["uscc"] == u
 
 
-@pytest.mark.parametrize("period", ["1999", "2101", "twenty"])
-def test_period_out_of_range_is_422(api: TestClient, admin: dict[str, str], period: str) -> None:
+@pytest.mark.parametrize("bad", ["1999", "2101", "twenty"])
+def test_period_out_of_range_is_422(api: TestClient, admin: dict[str, str], bad: str) -> None:
     u = new_uscc()
     for path in ("/rankings", "/distribution", f"/enterprises/{u}/points"):
-        r = api.get(f"/v1/scoring{path}", headers=admin, params={"period": period})
+        r = api.get(f"/v1/scoring{path}", headers=admin, params={"period": bad})
         _problem(r, 422, "validation-error")
 
 
@@ -797,8 +801,9 @@ def test_period_out_of_range_is_422(api: TestClient, admin: dict[str, str], peri
 # wire format
 
 
-def test_no_floats_for_money_and_chinese_unescaped(api: TestClient, admin: dict[str, str]) -> None:
-    period = 2059
+def test_no_floats_for_money_and_chinese_unescaped(
+    api: TestClient, admin: dict[str, str], period: int
+) -> None:
     u, v = new_uscc(), new_uscc()
     _load(
         api,
@@ -974,8 +979,9 @@ def test_bad_enterprise_file_is_rejected_whole(
     assert api.get(f"/v1/scoring/enterprises/{existing}", headers=admin).json()["name"] == "原名"
 
 
-def test_bad_indicator_file_is_rejected_whole(api: TestClient, admin: dict[str, str]) -> None:
-    period = 2052
+def test_bad_indicator_file_is_rejected_whole(
+    api: TestClient, admin: dict[str, str], period: int
+) -> None:
     a, b = new_uscc(), new_uscc()
     _load(
         api,
@@ -1058,8 +1064,7 @@ def test_csv_with_a_duplicated_header_column_is_rejected(
     assert r.status_code == 422, r.text
 
 
-def test_boolean_count_is_rejected(api: TestClient, admin: dict[str, str]) -> None:
-    period = 2064
+def test_boolean_count_is_rejected(api: TestClient, admin: dict[str, str], period: int) -> None:
     u = new_uscc()
     _put_enterprises(api, admin, [enterprise(u)])
     r = api.put(
@@ -1071,8 +1076,9 @@ def test_boolean_count_is_rejected(api: TestClient, admin: dict[str, str]) -> No
     assert r.json()["errors"][0]["loc"][:3] == ["row", 1, "invention_patents"]
 
 
-def test_money_indicator_values_have_two_decimals(api: TestClient, admin: dict[str, str]) -> None:
-    period = 2065
+def test_money_indicator_values_have_two_decimals(
+    api: TestClient, admin: dict[str, str], period: int
+) -> None:
     u = new_uscc()
     money = {
         "rd_expense": "1000000.00",
@@ -1087,8 +1093,9 @@ def test_money_indicator_values_have_two_decimals(api: TestClient, admin: dict[s
         assert values == money
 
 
-def test_the_latest_recompute_is_the_ranking(api: TestClient, admin: dict[str, str]) -> None:
-    period = 2063
+def test_the_latest_recompute_is_the_ranking(
+    api: TestClient, admin: dict[str, str], period: int
+) -> None:
     a, b = new_uscc(), new_uscc()
     _load(
         api,
@@ -1141,9 +1148,8 @@ def test_the_latest_recompute_is_the_ranking(api: TestClient, admin: dict[str, s
 
 
 def test_bank_reads_scoring_but_cannot_write(
-    api: TestClient, admin: dict[str, str], bank_token: str
+    api: TestClient, admin: dict[str, str], bank_token: str, period: int
 ) -> None:
-    period = 2061
     u = new_uscc()
     _load(api, admin, period, [(enterprise(u), indicators(u))])
     bank = bearer(bank_token)
@@ -1169,9 +1175,8 @@ def test_bank_reads_scoring_but_cannot_write(
 
 
 def test_credit_firm_cannot_read_scoring(
-    api: TestClient, admin: dict[str, str], make_client: Callable[..., Creds]
+    api: TestClient, admin: dict[str, str], make_client: Callable[..., Creds], period: int
 ) -> None:
-    period = 2062
     u = new_uscc()
     _load(api, admin, period, [(enterprise(u), indicators(u))])
     firm = bearer(get_token(api, make_client("credit_firm", name="征信公司", firm_code="ZXC1")))

@@ -13,10 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.scoring.queries import EXPORT_FACT_COLUMNS, EXPORT_FACTS_VIEW
-from tests.conftest import bearer
-from tests.factories import enterprise, indicators, new_uscc
+from tests.factories import bearer, enterprise, indicators, new_uscc
+from tests.periods import PeriodPool
 
-EARLIER, LATER = 2013, 2014  # no other test ranks these periods
 DEFAULT = {"model_version": "TZ-2025.1"}
 
 
@@ -49,8 +48,10 @@ def test_the_view_has_the_documented_columns(db: sessionmaker[Session]) -> None:
 
 
 def test_one_row_per_enterprise_from_its_latest_ranking(
-    api: TestClient, admin: dict[str, str], db: sessionmaker[Session]
+    api: TestClient, admin: dict[str, str], db: sessionmaker[Session], periods: PeriodPool
 ) -> None:
+    earlier_period = periods.fresh(following=True)
+    later_period = earlier_period + 1
     both, earlier_only, never = new_uscc(), new_uscc(), new_uscc()
     api.put(
         "/v1/admin/enterprises",
@@ -58,18 +59,18 @@ def test_one_row_per_enterprise_from_its_latest_ranking(
         json=[enterprise(u, categories=["high_tech"]) for u in (both, earlier_only, never)],
     )
     earlier = [indicators(u, invention_patents=2) for u in (both, earlier_only)]
-    assert api.put(f"/v1/admin/indicators/{EARLIER}", headers=admin, json=earlier).is_success
+    assert api.put(f"/v1/admin/indicators/{earlier_period}", headers=admin, json=earlier).is_success
     later = [indicators(both, invention_patents=5, revenue="1000000.00")]
-    assert api.put(f"/v1/admin/indicators/{LATER}", headers=admin, json=later).is_success
-    for period in (EARLIER, LATER):
+    assert api.put(f"/v1/admin/indicators/{later_period}", headers=admin, json=later).is_success
+    for period in (earlier_period, later_period):
         r = api.post(f"/v1/admin/points/{period}/recompute", headers=admin, json=DEFAULT)
         assert r.status_code == 200, r.text
 
     facts = _facts(db, [both, earlier_only, never])
     assert set(facts) == {both, earlier_only}  # no points, no row
-    assert (facts[both].period, facts[earlier_only].period) == (LATER, EARLIER)
+    assert (facts[both].period, facts[earlier_only].period) == (later_period, earlier_period)
     points = api.get(
-        f"/v1/scoring/enterprises/{both}/points", headers=admin, params={"period": LATER}
+        f"/v1/scoring/enterprises/{both}/points", headers=admin, params={"period": later_period}
     ).json()
     row = facts[both]
     assert (row.model_version, row.points, row.rank, row.rank_total, row.percentile) == (
@@ -99,10 +100,10 @@ def test_one_row_per_enterprise_from_its_latest_ranking(
     assert api.post("/v1/admin/models", headers=admin, json=model).status_code == 201
     assert api.post(f"/v1/admin/models/{model['version']}/publish", headers=admin).is_success
     r = api.post(
-        f"/v1/admin/points/{LATER}/recompute",
+        f"/v1/admin/points/{later_period}/recompute",
         headers=admin,
         json={"model_version": model["version"]},
     )
     assert r.status_code == 200, r.text
     after = _facts(db, [both])
-    assert (after[both].period, after[both].model_version) == (LATER, model["version"])
+    assert (after[both].period, after[both].model_version) == (later_period, model["version"])

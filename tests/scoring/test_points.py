@@ -12,17 +12,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.scoring.models import IndicatorRow, Points
-from tests.conftest import bearer
 from tests.factories import (
     A_INDICATORS,
     A_POINTS,
     A_PREVIOUS_REVENUE,
     B_INDICATORS,
     B_POINTS,
+    bearer,
     enterprise,
     indicators,
     new_uscc,
 )
+from tests.periods import PeriodPool
 
 DEFAULT = {"model_version": "TZ-2025.1"}  # other tests publish newer versions
 
@@ -32,7 +33,10 @@ def admin(admin_token: str) -> dict[str, str]:
     return bearer(admin_token)
 
 
-def _load(api: TestClient, admin: dict[str, str], period: int) -> tuple[str, str]:
+def _load(api: TestClient, admin: dict[str, str], periods: PeriodPool) -> tuple[int, str, str]:
+    """Enterprises a (A_INDICATORS, with last year's revenue) and b (B_INDICATORS) with the
+    indicators of a fresh period, not yet recomputed: (period, a, b)."""
+    period = periods.fresh(previous=True)
     a, b = new_uscc(), new_uscc()
     r = api.put(
         "/v1/admin/enterprises",
@@ -56,20 +60,20 @@ def _load(api: TestClient, admin: dict[str, str], period: int) -> tuple[str, str
         json=[indicators(a, **A_INDICATORS), indicators(b, **B_INDICATORS)],
     )
     assert r.status_code == 200, r.text
-    return a, b
+    return period, a, b
 
 
 def test_hand_computed_points_under_the_default_model(
-    api: TestClient, admin: dict[str, str]
+    api: TestClient, admin: dict[str, str], periods: PeriodPool
 ) -> None:
-    a, b = _load(api, admin, 2031)
-    run = api.post("/v1/admin/points/2031/recompute", headers=admin, json=DEFAULT)
+    period, a, b = _load(api, admin, periods)
+    run = api.post(f"/v1/admin/points/{period}/recompute", headers=admin, json=DEFAULT)
     assert run.status_code == 200, run.text
     assert run.json()["model_version"] == "TZ-2025.1"
     assert run.json()["enterprise_count"] == 2
 
     pa = api.get(
-        f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": 2031}
+        f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": period}
     ).json()
     assert pa["points"] == A_POINTS == 174
     assert pa["model_version"] == "TZ-2025.1"
@@ -83,7 +87,7 @@ def test_hand_computed_points_under_the_default_model(
     assert sum(float(i["points"]) for i in pa["breakdown"]) == float(pa["total_exact"])
 
     pb = api.get(
-        f"/v1/scoring/enterprises/{b}/points", headers=admin, params={"period": 2031}
+        f"/v1/scoring/enterprises/{b}/points", headers=admin, params={"period": period}
     ).json()
     assert pb["points"] == B_POINTS == 86
     growth = next(i for i in pb["breakdown"] if i["indicator"] == "revenue_growth")
@@ -93,11 +97,12 @@ def test_hand_computed_points_under_the_default_model(
 
 
 def test_a_new_model_version_changes_points_and_old_rows_keep_their_model(
-    api: TestClient, admin: dict[str, str], db: sessionmaker[Session]
+    api: TestClient, admin: dict[str, str], db: sessionmaker[Session], periods: PeriodPool
 ) -> None:
-    a, _ = _load(api, admin, 2033)
+    period, a, _ = _load(api, admin, periods)
     assert (
-        api.post("/v1/admin/points/2033/recompute", headers=admin, json=DEFAULT).status_code == 200
+        api.post(f"/v1/admin/points/{period}/recompute", headers=admin, json=DEFAULT).status_code
+        == 200
     )
     model = copy.deepcopy(
         api.get("/v1/scoring/models/TZ-2025.1", headers=admin).json()["definition"]
@@ -109,7 +114,9 @@ def test_a_new_model_version_changes_points_and_old_rows_keep_their_model(
     assert created.status_code == 201, created.text
     assert created.json()["status"] == "draft"
     draft_run = api.post(
-        "/v1/admin/points/2033/recompute", headers=admin, json={"model_version": model["version"]}
+        f"/v1/admin/points/{period}/recompute",
+        headers=admin,
+        json={"model_version": model["version"]},
     )
     assert draft_run.status_code == 409  # drafts cannot compute points
     assert (
@@ -120,49 +127,52 @@ def test_a_new_model_version_changes_points_and_old_rows_keep_their_model(
     assert immutable.json()["type"].endswith("/problems/model-published")
 
     run = api.post(
-        "/v1/admin/points/2033/recompute", headers=admin, json={"model_version": model["version"]}
+        f"/v1/admin/points/{period}/recompute",
+        headers=admin,
+        json={"model_version": model["version"]},
     )
     assert run.status_code == 200
     now = api.get(
-        f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": 2033}
+        f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": period}
     ).json()
     assert now["model_version"] == model["version"]
     assert now["points"] == A_POINTS + 30  # 3 patents × 20 instead of × 10
     with db() as session:
-        old = session.get(Points, (2033, "TZ-2025.1", a))
+        old = session.get(Points, (period, "TZ-2025.1", a))
     assert old is not None
     assert old.points == A_POINTS
     assert old.model_version == "TZ-2025.1"
 
 
 def test_recompute_is_idempotent(
-    api: TestClient, admin: dict[str, str], db: sessionmaker[Session]
+    api: TestClient, admin: dict[str, str], db: sessionmaker[Session], periods: PeriodPool
 ) -> None:
-    a, _ = _load(api, admin, 2035)
-    first = api.post("/v1/admin/points/2035/recompute", headers=admin, json=DEFAULT).json()
+    period, a, _ = _load(api, admin, periods)
+    first = api.post(f"/v1/admin/points/{period}/recompute", headers=admin, json=DEFAULT).json()
     before = api.get(
-        f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": 2035}
+        f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": period}
     ).json()
-    second = api.post("/v1/admin/points/2035/recompute", headers=admin, json=DEFAULT).json()
+    second = api.post(f"/v1/admin/points/{period}/recompute", headers=admin, json=DEFAULT).json()
     after = api.get(
-        f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": 2035}
+        f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": period}
     ).json()
     assert second["id"] != first["id"]
     for key in ("points", "total_exact", "rank", "rank_total", "breakdown", "model_version"):
         assert before[key] == after[key]
     with db() as session:
         count = session.scalar(
-            select(func.count()).select_from(Points).where(Points.period == 2035)
+            select(func.count()).select_from(Points).where(Points.period == period)
         )
     assert count == 2
 
 
 def test_a_failure_midway_leaves_the_previous_points(
-    api: TestClient, admin: dict[str, str], db: sessionmaker[Session]
+    api: TestClient, admin: dict[str, str], db: sessionmaker[Session], periods: PeriodPool
 ) -> None:
-    a, _ = _load(api, admin, 2037)
+    period, a, _ = _load(api, admin, periods)
     assert (
-        api.post("/v1/admin/points/2037/recompute", headers=admin, json=DEFAULT).status_code == 200
+        api.post(f"/v1/admin/points/{period}/recompute", headers=admin, json=DEFAULT).status_code
+        == 200
     )
     # A model whose weights overflow the points column for one enterprise (b, the start-up,
     # whose stage weight is huge): the failure comes after other rows were already written.
@@ -178,12 +188,14 @@ def test_a_failure_midway_leaves_the_previous_points(
     api.post("/v1/admin/models", headers=admin, json=model)
     api.post(f"/v1/admin/models/{model['version']}/publish", headers=admin)
     failed = api.post(
-        "/v1/admin/points/2037/recompute", headers=admin, json={"model_version": model["version"]}
+        f"/v1/admin/points/{period}/recompute",
+        headers=admin,
+        json={"model_version": model["version"]},
     )
     assert failed.status_code == 422
     assert failed.json()["type"].endswith("/problems/points-out-of-range")
     still = api.get(
-        f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": 2037}
+        f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": period}
     ).json()
     assert (still["model_version"], still["points"]) == ("TZ-2025.1", A_POINTS)
     with db() as session:
@@ -191,16 +203,16 @@ def test_a_failure_midway_leaves_the_previous_points(
             session.scalar(
                 select(func.count())
                 .select_from(Points)
-                .where(Points.period == 2037, Points.model_version == model["version"])
+                .where(Points.period == period, Points.model_version == model["version"])
             )
             == 0
         )
 
 
 def test_bad_indicator_file_is_rejected_whole_with_row_numbers(
-    api: TestClient, admin: dict[str, str], db: sessionmaker[Session]
+    api: TestClient, admin: dict[str, str], db: sessionmaker[Session], periods: PeriodPool
 ) -> None:
-    a, b = _load(api, admin, 2039)
+    period, a, b = _load(api, admin, periods)
     header = (
         "uscc,invention_patents,utility_models,software_copyrights,rd_expense,revenue,"
         "rd_staff,total_staff,equity_financing,awards_provincial,awards_national,"
@@ -217,7 +229,9 @@ def test_bad_indicator_file_is_rejected_whole_with_row_numbers(
     ]
     body = ("\ufeff" + "\n".join(lines) + "\n").encode()
     r = api.put(
-        "/v1/admin/indicators/2039", headers={**admin, "Content-Type": "text/csv"}, content=body
+        f"/v1/admin/indicators/{period}",
+        headers={**admin, "Content-Type": "text/csv"},
+        content=body,
     )
     assert r.status_code == 422, r.text
     problem = r.json()
@@ -229,20 +243,20 @@ def test_bad_indicator_file_is_rejected_whole_with_row_numbers(
     assert (5, "rd_expense") in fields
     assert (5, "total_staff") in fields
     with db() as session:
-        stored = session.get(IndicatorRow, (a, 2039))
+        stored = session.get(IndicatorRow, (a, period))
     assert stored is not None
     assert stored.invention_patents == A_INDICATORS["invention_patents"]  # unchanged
 
     only_unknown = "\n".join([header, lines[1], lines[3]]).encode()
     r = api.put(
-        "/v1/admin/indicators/2039",
+        f"/v1/admin/indicators/{period}",
         headers={**admin, "Content-Type": "text/csv"},
         content=only_unknown,
     )
     assert r.status_code == 422
     assert [e["loc"][:2] for e in r.json()["errors"]] == [["row", 2]]
     with db() as session:
-        assert session.get(IndicatorRow, (a, 2039)).invention_patents == 3  # type: ignore[union-attr]
+        assert session.get(IndicatorRow, (a, period)).invention_patents == 3  # type: ignore[union-attr]
 
 
 def test_csv_enterprises_with_bom_and_categories(api: TestClient, admin: dict[str, str]) -> None:
@@ -278,17 +292,17 @@ def test_csv_enterprises_with_bom_and_categories(api: TestClient, admin: dict[st
 
 
 def test_unknown_enterprise_and_missing_period_are_404(
-    api: TestClient, admin: dict[str, str]
+    api: TestClient, admin: dict[str, str], periods: PeriodPool
 ) -> None:
     unknown = new_uscc()
     r = api.get(f"/v1/scoring/enterprises/{unknown}", headers=admin)
     assert r.status_code == 404
     assert r.json()["type"].endswith("/problems/enterprise-not-found")
-    a, _ = _load(api, admin, 2041)
-    r = api.get(f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": 2099})
+    period, a, _ = _load(api, admin, periods)  # not recomputed: no points yet
+    r = api.get(f"/v1/scoring/enterprises/{a}/points", headers=admin, params={"period": period})
     assert r.status_code == 404
     assert r.json()["type"].endswith("/problems/points-not-found")
-    assert "2099" in r.json()["detail"]
+    assert str(period) in r.json()["detail"]
     bad = api.get("/v1/scoring/enterprises/91321200MA1N2X3Y47/points", headers=admin)
     assert bad.status_code == 422
     assert bad.json()["type"].endswith("/problems/invalid-uscc")

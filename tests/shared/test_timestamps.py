@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, ValidationError
 
 from shared.timestamps import YEARS, Timestamp
-from tests.conftest import bearer
+from tests.factories import bearer
 
 
 class Event(BaseModel):
