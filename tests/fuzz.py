@@ -32,6 +32,7 @@ from services.runtime import build_gateway
 from shared.clock import SHANGHAI
 from shared.db import make_engine
 from shared.errors import PROBLEM_MEDIA_TYPE
+from shared.openapi_access import TENANT_ROLE
 from shared.uscc import ALPHABET, check_char
 from shared.vocab import CATEGORIES, DISTRICTS, INDUSTRIES, STAGES
 from tests.conftest import make_settings
@@ -208,7 +209,7 @@ def acting_role(declared: dict[str, Any]) -> str:
     """Who the world acts as for an operation declared `declared`: the tenant's own client
     where it is admitted (the world's bank and firm act for themselves), else an operator,
     else the first role admitted."""
-    own = {"bank": "bank", "firm": "credit_firm"}.get(declared["tenant"])
+    own = TENANT_ROLE.get(declared["tenant"])
     roles: list[str] = declared["roles"]
     return next((r for r in (own, "admin") if r in roles), roles[0])
 
