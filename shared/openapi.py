@@ -32,6 +32,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from shared.errors import PROBLEM_MEDIA_TYPE
+from shared.openapi_access import declare_access
 
 PROBLEM_REF = "#/components/schemas/Problem"
 
@@ -180,11 +181,13 @@ def describe_problems(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def install_problem_document(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """Make `app.openapi()` serve the document with its problems described."""
+    """Make `app.openapi()` serve the document with its problems described and each
+    operation's `x-access` declared (`shared.openapi_access`)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = describe_problems(FastAPI.openapi(app))
+            document = declare_access(FastAPI.openapi(app), app)
+            app.openapi_schema = describe_problems(document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override

@@ -1,13 +1,19 @@
-"""The fuzz suite's document, profiles, extra check and seeded world (used by
-tests/test_fuzz.py)."""
+"""The fuzz suite's document, profiles, extra checks and seeded world (used by
+tests/test_fuzz.py).
+
+Who may call what is the document's `x-access` (shared/openapi_access.py): it says which
+operations get a bearer token, which role the world acts as for each call, and what
+`declared_access` holds every answer to."""
 
 from __future__ import annotations
 
 import json
 import os
 import random
+import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -26,11 +32,11 @@ from services.runtime import build_gateway
 from shared.clock import SHANGHAI
 from shared.db import make_engine
 from shared.errors import PROBLEM_MEDIA_TYPE
+from shared.openapi_access import TENANT_ROLE
 from shared.uscc import ALPHABET, check_char
 from shared.vocab import CATEGORIES, DISTRICTS, INDUSTRIES, STAGES
 from tests.conftest import make_settings
 
-ROLES = ("bank", "bureau", "credit_firm", "admin")
 SEED = 20260816
 ROLE_TOKEN = "role-token-placeholder"
 PROFILE_VARIABLE = "INNOCREDIT_FUZZ_PROFILE"
@@ -149,10 +155,11 @@ def load_schema(target: Target, seeded: Seeded) -> OpenApiSchema:
     schema.app = target  # as schemathesis.openapi.from_asgi does
 
     class Bearer:
-        """A bearer token on every `/v1/` case, except where a negative case drops it.
+        """A bearer token on every case of an operation that is not public (`x-access`),
+        except where a negative case drops it.
 
         Cases are made before the role is known (some at collection), so this sets a
-        placeholder that `use_token` swaps for the role's token just before the call.
+        placeholder that `role_token` swaps for the role's token around the call.
         """
 
         def get(self, case: Case[Any], ctx: AuthContext) -> str:
@@ -161,15 +168,65 @@ def load_schema(target: Target, seeded: Seeded) -> OpenApiSchema:
         def set(self, case: Case[Any], data: str, ctx: AuthContext) -> None:
             case.headers["Authorization"] = f"Bearer {data}"
 
-    schema.auth(refresh_interval=None).apply_to(path_regex="^/v1/")(Bearer)
+    # By path, as no path mixes public and guarded operations (asserted).
+    paths = {label: label.split(" ", 1)[1] for label in operation_labels()}
+    guarded = {path for label, path in paths.items() if not access(label)["public"]}
+    assert not guarded & {path for label, path in paths.items() if access(label)["public"]}
+    path_regex = "^(" + "|".join(re.escape(path) for path in sorted(guarded)) + ")$"
+    schema.auth(refresh_interval=None).apply_to(path_regex=path_regex)(Bearer)
     use_world(schema, seeded)
     return schema
 
 
-def use_token(case: Case[Any], token: str) -> None:
-    """Put the role's token where `Bearer` left its placeholder."""
-    if case.headers.get("Authorization") == f"Bearer {ROLE_TOKEN}":
-        case.headers["Authorization"] = f"Bearer {token}"
+def operation_labels() -> list[str]:
+    """ "METHOD /path" of every operation of the document, in its order."""
+    return [f"{m.upper()} {path}" for path, item in api_document()["paths"].items() for m in item]
+
+
+def access(label: str) -> dict[str, Any]:
+    """The `x-access` of the document's operation `label` ("GET /v1/…")."""
+    method, path = label.split(" ", 1)
+    declared: dict[str, Any] = api_document()["paths"][path][method.lower()]["x-access"]
+    return declared
+
+
+def operation_of(method: str, url: str) -> str:
+    """The label of the document's operation that `method url` calls."""
+    segments = url.split("?", 1)[0].split("/")
+    matches = []
+    for path, item in api_document()["paths"].items():
+        template = path.split("/")
+        if method.lower() not in item or len(template) != len(segments):
+            continue
+        if all(t == s or t.startswith("{") for t, s in zip(template, segments, strict=True)):
+            matches.append(path)
+    if not matches:
+        raise LookupError(f"the document has no operation for {method} {url}")
+    return f"{method} {min(matches, key=lambda path: path.count('{'))}"  # literal first
+
+
+def acting_role(declared: dict[str, Any]) -> str:
+    """Who the world acts as for an operation declared `declared`: the tenant's own client
+    where it is admitted (the world's bank and firm act for themselves), else an operator,
+    else the first role admitted."""
+    own = TENANT_ROLE.get(declared["tenant"])
+    roles: list[str] = declared["roles"]
+    return next((r for r in (own, "admin") if r in roles), roles[0])
+
+
+@contextmanager
+def role_token(case: Case[Any], token: str) -> Iterator[None]:
+    """The role's token where `Bearer` left its placeholder, for one call and put back after:
+    a case may run again for the next role (the explicit examples' case is one object)."""
+    placeholder = f"Bearer {ROLE_TOKEN}"
+    if case.headers.get("Authorization") != placeholder:
+        yield
+        return
+    case.headers["Authorization"] = f"Bearer {token}"
+    try:
+        yield
+    finally:
+        case.headers["Authorization"] = placeholder
 
 
 def problem_details(ctx: CheckContext, response: Response, case: Case[Any]) -> bool | None:
@@ -187,6 +244,25 @@ def problem_details(ctx: CheckContext, response: Response, case: Case[Any]) -> b
         f"problem status {body.get('status')!r} != HTTP status {response.status_code}"
     )
     return True
+
+
+Check = Callable[[CheckContext, Response, Case[Any]], bool | None]
+
+
+def declared_access(role: str) -> Check:
+    """A check for `role`'s cases: a role the operation's `x-access` does not admit never
+    gets a 2xx, and one it admits is never refused (403)."""
+
+    def declared_access(ctx: CheckContext, response: Response, case: Case[Any]) -> bool | None:
+        admitted = role in access(case.operation.label)["roles"]
+        status = response.status_code
+        if admitted:
+            assert status != 403, f"{role} is admitted by x-access but was refused (403)"
+        else:
+            assert not 200 <= status < 300, f"{role} is not admitted by x-access but got {status}"
+        return True
+
+    return declared_access
 
 
 # ---------------------------------------------------------------- the seeded world
@@ -315,7 +391,7 @@ def _product(bank_code: str) -> dict[str, Any]:
 
 
 class _Api:
-    """The seeding calls, each asserting its status."""
+    """The seeding calls, each as the role `acting_role` picks, each asserting its status."""
 
     def __init__(self, client: TestClient, token: Callable[[str], str]) -> None:
         self._client = client
@@ -323,7 +399,6 @@ class _Api:
 
     def __call__(
         self,
-        role: str,
         method: str,
         url: str,
         status: int = 200,
@@ -331,11 +406,18 @@ class _Api:
         key: str | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
+        role = acting_role(access(operation_of(method, url)))
         headers = {"Authorization": f"Bearer {self._token(role)}"}
         if key is not None:
             headers["Idempotency-Key"] = key
         response: httpx.Response = self._client.request(method, url, headers=headers, **kwargs)
-        assert response.status_code == status, (method, url, response.status_code, response.text)
+        assert response.status_code == status, (
+            role,
+            method,
+            url,
+            response.status_code,
+            response.text,
+        )
         return response
 
 
@@ -356,49 +438,49 @@ def seed_world(client: TestClient, token: Callable[[str], str]) -> World:
         }
         for i, uscc in enumerate(usccs)
     ]
-    api("admin", "PUT", "/v1/admin/enterprises", json=enterprises)
+    api("PUT", "/v1/admin/enterprises", json=enterprises)
     uploads = {
         PERIOD - 1: [_indicators(u, i, (i + 1) * 9_000_000) for i, u in enumerate(usccs)],
         PERIOD: [_indicators(u, i, (i + 1) * 10_000_000) for i, u in enumerate(usccs)],
         OLD_PERIOD: [_indicators(u, i, (i + 1) * 5_000_000) for i, u in enumerate(usccs[:3])],
     }
     for period, rows in uploads.items():
-        api("admin", "PUT", f"/v1/admin/indicators/{period}", json=rows)
-        api("admin", "POST", f"/v1/admin/points/{period}/recompute", json={"model_version": MODEL})
+        api("PUT", f"/v1/admin/indicators/{period}", json=rows)
+        api("POST", f"/v1/admin/points/{period}/recompute", json={"model_version": MODEL})
 
-    definition = api("admin", "GET", f"/v1/scoring/models/{MODEL}").json()["definition"]
+    definition = api("GET", f"/v1/scoring/models/{MODEL}").json()["definition"]
     drafts = [f"FUZZ-DRAFT-{n}" for n in range(1, 5)]
     for version in drafts:
-        api("admin", "POST", "/v1/admin/models", 201, json={**definition, "version": version})
+        api("POST", "/v1/admin/models", 201, json={**definition, "version": version})
 
     credentials = [
-        api("admin", "POST", "/v1/admin/clients", 201, json={"name": name, "role": "bureau"}).json()
+        api("POST", "/v1/admin/clients", 201, json={"name": name, "role": "bureau"}).json()
         for name in ("fuzz token client", "fuzz spare 1", "fuzz spare 2", "fuzz spare 3")
     ]
     clients = [c["client_id"] for c in credentials]
 
-    api("admin", "PUT", f"/v1/admin/banks/{BANK_CODE}", json={"name": "模糊测试银行"})
-    api("admin", "PUT", f"/v1/admin/products/{PRODUCT}", json=_product(BANK_CODE))
+    api("PUT", f"/v1/admin/banks/{BANK_CODE}", json={"name": "模糊测试银行"})
+    api("PUT", f"/v1/admin/products/{PRODUCT}", json=_product(BANK_CODE))
     fee_rate = {"effective_year": 2000, "rate": "0.0100", "note": "fuzz world"}
-    api("admin", "POST", "/v1/admin/fee-rates", 201, json=fee_rate)
+    api("POST", "/v1/admin/fee-rates", 201, json=fee_rate)
 
     def consent(uscc: str, firm: str = FIRM_CODE, **times: str) -> str:
         body = {"uscc": uscc, "firm_code": firm, "evidence_ref": "fuzz world", **times}
         body.setdefault("granted_at", f"{PERIOD}-01-01T00:00:00+08:00")
-        return str(api("admin", "POST", "/v1/admin/consents", 201, json=body).json()["id"])
+        return str(api("POST", "/v1/admin/consents", 201, json=body).json()["id"])
 
     for uscc in usccs[:5]:
         consent(uscc)
     revocable = [consent(uscc) for uscc in usccs[5:7]]
     revoked = consent(usccs[7])
-    api("admin", "POST", f"/v1/admin/consents/{revoked}/revoke")
+    api("POST", f"/v1/admin/consents/{revoked}/revoke")
     consent(
         usccs[7],
         granted_at=f"{PERIOD - 1}-01-01T00:00:00+08:00",
         expires_at=f"{PERIOD}-01-01T00:00:00+08:00",
     )
     consent(usccs[0], firm="FUZZ_OTHER")
-    pulled = api("credit_firm", "GET", "/v1/guarantee/features")
+    pulled = api("GET", "/v1/guarantee/features")
     lines = [json.loads(line) for line in pulled.text.splitlines()[:-1]]  # then the cursor
     assert sorted(line["deleted"] for line in lines) == [False] * 7 + [True], lines
 
@@ -410,11 +492,11 @@ def seed_world(client: TestClient, token: Callable[[str], str]) -> World:
             "term_months": 12,
         }
         url = "/v1/loans/applications"
-        return str(api("bank", "POST", url, 201, key=f"world-{n}", json=body).json()["id"])
+        return str(api("POST", url, 201, key=f"world-{n}", json=body).json()["id"])
 
     def decide(app: str, body: dict[str, Any]) -> None:
         url = f"/v1/loans/applications/{app}/decision"
-        api("bank", "POST", url, key=f"decide-{app}", json=body)
+        api("POST", url, key=f"decide-{app}", json=body)
 
     applications = [submit(n) for n in range(15)]
     to_decide, to_withdraw = applications[:4], applications[4:8]
@@ -430,7 +512,7 @@ def seed_world(client: TestClient, token: Callable[[str], str]) -> World:
             "reference": f"FUZZ-{app[:8]}",
         }
         url = f"/v1/loans/applications/{app}/disbursements"
-        api("bank", "POST", url, key=f"disburse-{app}", json=body)
+        api("POST", url, key=f"disburse-{app}", json=body)
 
     return World(
         usccs=usccs,

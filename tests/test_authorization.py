@@ -1,8 +1,15 @@
-"""Function-level authorization for every (role × route) of the OpenAPI document.
+"""Function-level authorization for every (role × operation) of the OpenAPI document.
 
-The routes come from the gateway's OpenAPI document, not a hand list, so a new endpoint is
-checked the day it appears. Each role calls each operation; what the role may not do must be
-403 (never a 2xx), what it may do must not be 401/403, and nothing is ever a 5xx.
+Who may call an operation is its `x-access` (shared/openapi_access.py), which the running
+service derives from the route's gates; this module lists no route. It holds the declaration
+to two things:
+
+- the contract: `the_contracts_roles` below is the contract's role table ("Auth"), by path
+  family, and the public operations are exactly the token endpoint, the keys and the health
+  checks — so a route whose gate is weakened (an operator write opened to readers, a bank's
+  write to the bureau, a token no longer asked for) fails here, whatever it now declares;
+- the running API: each role calls each operation; what the declaration does not admit must
+  be 403 (never a 2xx), what it admits must not be 401/403, and nothing is ever a 5xx.
 """
 
 from __future__ import annotations
@@ -10,32 +17,45 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Creds, bearer, get_token
-from tests.factories import new_uscc
+from shared.auth.principal import ROLES
+from tests.factories import Creds, bearer, get_token, new_uscc
 
-ROLES = ("bank", "bureau", "credit_firm", "admin")
-UNAUTHENTICATED = {"/oauth/token", "/.well-known/jwks.json", "/healthz", "/readyz"}
+PUBLIC = {
+    ("POST", "/oauth/token"),
+    ("GET", "/.well-known/jwks.json"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+}
 
 
-def allowed(role: str, method: str, path: str) -> bool:
-    """The contract's role table, as a rule."""
+def the_contracts_roles(method: str, path: str) -> set[str]:
+    """The contract's role table, by path family: who may call `method path`."""
     if path.endswith("/whoami"):
-        return True
+        return set(ROLES)
     if path.startswith("/v1/admin/"):
-        return role == "admin"
+        return {"admin"}
     if path.startswith("/v1/guarantee/features"):
-        return role == "credit_firm" or (role == "admin" and path.endswith("/schema"))
+        return {"credit_firm", "admin"} if path.endswith("/schema") else {"credit_firm"}
     if path in ("/v1/guarantee/consents",) or path.startswith("/v1/guarantee/waivers/"):
-        return role in ("bureau", "admin")
+        return {"bureau", "admin"}
     if path.startswith("/v1/loans/") and method != "GET":
-        return role == "bank"
+        return {"bank"}
     if path.startswith(("/v1/scoring/", "/v1/loans/", "/v1/guarantee/")):
-        return role in ("bank", "bureau", "admin")
+        return {"bank", "bureau", "admin"}
     raise AssertionError(f"no rule for {method} {path}")
+
+
+def the_contracts_owner(path: str) -> str | None:
+    """A bank sees "its own bank's products and applications only": by id, another bank's
+    is 404."""
+    if path.startswith(("/v1/loans/applications/{", "/v1/loans/products/{")):
+        return "bank"
+    return None
 
 
 def _fill(path: str) -> str:
@@ -64,27 +84,49 @@ def tokens(api: TestClient, make_client: Callable[..., Creds]) -> dict[str, str]
     }
 
 
-def _operations(api: TestClient) -> list[tuple[str, str]]:
+def _declared(api: TestClient) -> dict[tuple[str, str], dict[str, Any]]:
+    """(method, path) → `x-access`, for every operation of the gateway's document."""
     spec = api.get("/openapi.json").json()
-    ops = [
-        (method.upper(), path)
+    return {
+        (method.upper(), path): operation["x-access"]
         for path, item in spec["paths"].items()
-        for method in item
+        for method, operation in item.items()
         if method in ("get", "post", "put", "patch", "delete")
-    ]
-    return sorted(op for op in ops if op[1] not in UNAUTHENTICATED)
+    }
+
+
+def _operations(api: TestClient) -> list[tuple[str, str, dict[str, Any]]]:
+    """The operations that ask for a token, with their `x-access`."""
+    declared = _declared(api)
+    return sorted((m, p, a) for (m, p), a in declared.items() if not a["public"])
 
 
 def test_the_openapi_document_covers_every_service(api: TestClient) -> None:
-    paths = {path for _, path in _operations(api)}
+    paths = {path for _, path, _ in _operations(api)}
     for prefix in ("/v1/scoring/", "/v1/loans/", "/v1/guarantee/", "/v1/admin/"):
         assert any(p.startswith(prefix) for p in paths), prefix
     assert len(paths) > 40
 
 
+def test_the_declared_access_is_the_contracts(api: TestClient) -> None:
+    declared = _declared(api)
+    public = {op for op, access in declared.items() if access["public"]}
+    wrong = [f"{m} {p}: public" for m, p in sorted(public - PUBLIC)]
+    wrong += [f"{m} {p}: asks for a token" for m, p in sorted(PUBLIC - public)]
+    for (method, path), access in sorted(declared.items()):
+        if access["public"]:
+            continue
+        roles = set(access["roles"])
+        if roles != the_contracts_roles(method, path):
+            wrong.append(f"{method} {path}: declares {sorted(roles)}")
+        if access["owner"] != the_contracts_owner(path):
+            wrong.append(f"{method} {path}: declares owner {access['owner']}")
+    assert not wrong, "\n".join(wrong)
+
+
 def test_every_role_on_every_route(api: TestClient, tokens: dict[str, str]) -> None:
     failures = []
-    for method, template in _operations(api):
+    for method, template, access in _operations(api):
         path = _fill(template)
         for role in ROLES:
             headers = {**bearer(tokens[role]), "Idempotency-Key": uuid.uuid4().hex}
@@ -93,7 +135,7 @@ def test_every_role_on_every_route(api: TestClient, tokens: dict[str, str]) -> N
             status = response.status_code
             if status >= 500:
                 failures.append(f"{role} {method} {template}: {status} {response.text[:200]}")
-            elif allowed(role, method, template):
+            elif role in access["roles"]:
                 if status in (401, 403):
                     failures.append(f"{role} {method} {template}: refused ({status})")
             elif status != 403:
@@ -102,7 +144,13 @@ def test_every_role_on_every_route(api: TestClient, tokens: dict[str, str]) -> N
 
 
 def test_no_token_is_401_everywhere(api: TestClient) -> None:
-    for method, template in _operations(api):
+    for method, template, _ in _operations(api):
         response = api.request(method, _fill(template))
         assert response.status_code == 401, (method, template)
         assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_the_public_reads_answer_without_a_token(api: TestClient) -> None:
+    for method, path in PUBLIC:
+        if method == "GET":
+            assert api.get(path).status_code == 200, path

@@ -27,21 +27,24 @@ from services.gateway.app import Gateway, database_key_set, make_verifier
 from services.runtime import SERVICES, build_gateway
 from shared import migrate
 from shared.app import create_service_app
+from shared.auth.principal import ROLES
 from shared.db import make_engine
-from tests.conftest import Creds, get_token, make_settings
+from tests.conftest import make_settings
+from tests.factories import Creds, get_token
 from tests.fuzz import (
     BANK_CODE,
     FIRM_CODE,
     FIXES,
-    ROLES,
     Seeded,
     Target,
     World,
     api_document,
+    declared_access,
     load_schema,
+    operation_labels,
     problem_details,
+    role_token,
     seed_world,
-    use_token,
 )
 
 # Loaded at import, as Schemathesis's pytest plugin wants; building the document needs no
@@ -151,8 +154,9 @@ STATUSES: dict[str, set[int]] = defaultdict(set)
 @pytest.mark.parametrize("role", ROLES)
 def test_fuzz(case: Case[Any], role: str, fuzz_world: World, fuzz_tokens: Tokens) -> None:
     RAN.add((case.operation.label, role))
-    use_token(case, fuzz_tokens[role])
-    response = case.call_and_validate(additional_checks=[problem_details])
+    checks = [problem_details, declared_access(role)]
+    with role_token(case, fuzz_tokens[role]):
+        response = case.call_and_validate(additional_checks=checks)
     STATUSES[case.operation.label].add(response.status_code)
     fuzz_world.learn(case.operation.label, response.status_code, response.json)
 
@@ -168,4 +172,4 @@ def test_the_world_gets_every_operation_it_fixes_a_2xx() -> None:
 
 
 def _operations() -> list[str]:
-    return [f"{m.upper()} {path}" for path, item in api_document()["paths"].items() for m in item]
+    return operation_labels()

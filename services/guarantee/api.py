@@ -35,16 +35,15 @@ from shared import clock
 from shared.app import settings_of
 from shared.auth.deps import (
     Admin,
-    CurrentPrincipal,
     ExportReader,
     FirmsVisible,
     GuaranteeReader,
     ProgrammeWide,
     acting_firm,
+    refused_as,
 )
 from shared.auth.tenancy import OneFirm, tenant_code
 from shared.db import DbSession
-from shared.errors import Forbidden
 from shared.openapi import problems
 from shared.pagination import CursorParam, Keyset, Limit, Page, decode_cursor, encode_cursor
 from shared.uscc import Uscc
@@ -60,15 +59,8 @@ def _this_year() -> int:
     return clock.today().year
 
 
-def _exporting_firm(principal: CurrentPrincipal) -> OneFirm:
-    """`ActingFirm`, refused as the export's own problem (`NotAFirm`, 403)."""
-    try:
-        return acting_firm(principal)
-    except Forbidden as exc:
-        raise NotAFirm(exc.detail) from None
-
-
-ExportingFirm = Annotated[OneFirm, Depends(_exporting_firm)]
+# `ActingFirm`, refused as the export's own problem (`NotAFirm`, 403).
+ExportingFirm = Annotated[OneFirm, Depends(refused_as(NotAFirm, acting_firm))]
 
 
 def _waiver_out(uscc: str, found: waiver.Waiver) -> WaiverOut:

@@ -3,20 +3,24 @@
 This is the one place that maps a role to what it may see: the `*Visibility` and `Acting*`
 dependencies below turn the verified token into the values of `shared.auth.tenancy` that
 tenant-owned domain functions require; the scope aliases at the end are what handlers
-declare."""
+declare. Each of these dependencies is a `Gate` too, kept where `gate_of` finds it:
+`shared.openapi_access` reads the gates of a route's dependencies into the OpenAPI
+document's `x-access`, so the document states exactly what they enforce."""
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
 
 from anyio import to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.auth.jwt import InvalidToken, TokenVerifier
-from shared.auth.principal import Principal
+from shared.auth.principal import Principal, Role
 from shared.auth.tenancy import (
     AllBanks,
     AllFirms,
@@ -78,6 +82,31 @@ async def get_principal(
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
+# ---------------------------------------------------------------- gates: what a dependency admits
+
+Tenant = Literal["bank", "firm"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What one dependency demands of the caller: every scope in `scopes`, a role in `roles`
+    (None: any role), and — `tenant` — whose rows it then restricts the caller to (a bank's
+    or a firm's client sees its own; the bureau and operators every tenant's)."""
+
+    scopes: frozenset[str] = frozenset()
+    roles: frozenset[Role] | None = None
+    tenant: Tenant | None = None
+
+
+_GATES: dict[Callable[..., Any], Gate] = {}
+
+
+def gate_of(dependency: Callable[..., Any]) -> Gate | None:
+    """The gate `dependency` enforces, if it is one of this module's dependencies (or
+    `refused_as` one); None for any other callable."""
+    return _GATES.get(dependency)
+
 
 def require_scopes(*scopes: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     """Return a dependency that yields the principal if it holds all `scopes`, else 403."""
@@ -88,7 +117,44 @@ def require_scopes(*scopes: str) -> Callable[[Principal], Coroutine[Any, Any, Pr
         return principal
 
     check.__name__ = "require_" + "_".join(s.replace(":", "_") for s in scopes)
+    _GATES[check] = Gate(scopes=frozenset(scopes))
     return check
+
+
+def _admits(
+    roles: Iterable[Role], tenant: Tenant | None, refusal: str
+) -> Callable[[Callable[[Principal], T]], Callable[[Principal], T]]:
+    """Make a tenant dependency a gate: a role outside `roles` is refused (403, `refusal`)
+    before the dependency runs, so it never admits more than its gate declares."""
+    admitted_roles = frozenset(roles)
+    gate = Gate(roles=admitted_roles, tenant=tenant)
+
+    def decorate(dependency: Callable[[Principal], T]) -> Callable[[Principal], T]:
+        @functools.wraps(dependency)
+        def admitted(principal: Principal) -> T:
+            if principal.role not in admitted_roles:
+                raise Forbidden(refusal)
+            return dependency(principal)
+
+        _GATES[admitted] = gate
+        return admitted
+
+    return decorate
+
+
+def refused_as(
+    error: Callable[[str], Forbidden], dependency: Callable[[Principal], T]
+) -> Callable[[Principal], T]:
+    """`dependency`, its refusal raised as a service's own 403 `error`: the same gate."""
+
+    def refusing(principal: CurrentPrincipal) -> T:
+        try:
+            return dependency(principal)
+        except Forbidden as exc:
+            raise error(exc.detail) from None
+
+    _GATES[refusing] = _GATES[dependency]
+    return refusing
 
 
 # ---------------------------------------------------------------- scopes, one alias each
@@ -103,47 +169,52 @@ Admin = Annotated[Principal, Depends(require_scopes("admin"))]
 
 
 # ---------------------------------------------------------------- the tenant, from the token
+#
+# A bank principal always carries its bank and a firm principal its firm, and no other role
+# carries either (`Principal`), so once a gate has admitted the role the code says the rest.
+
+_NOT_A_BANK = "Only a bank's own client submits and changes its applications"
+_NOT_A_FIRM = "The feature export is for credit-reporting firm clients"
 
 
+@_admits(("bank", "bureau", "admin"), "bank", "Banks' data is for banks, the bureau and operators")
 def bank_visibility(principal: CurrentPrincipal) -> BankVisibility:
     """A bank sees its own rows, the bureau and operators every bank's; a credit-reporting
     firm has no business with banks' rows (403)."""
-    if principal.role == "bank" and principal.bank_code is not None:
-        return OneBank(principal.bank_code)
-    if principal.role in ("bureau", "admin"):
-        return AllBanks()
-    raise Forbidden("Banks' data is for banks, the bureau and operators")
+    return AllBanks() if principal.bank_code is None else OneBank(principal.bank_code)
 
 
+@_admits(("bank",), "bank", _NOT_A_BANK)
 def acting_bank(principal: CurrentPrincipal) -> OneBank:
     """The bank a write acts for: only a bank's own client writes its applications (403)."""
-    if principal.role == "bank" and principal.bank_code is not None:
-        return OneBank(principal.bank_code)
-    raise Forbidden("Only a bank's own client submits and changes its applications")
+    if principal.bank_code is None:  # a bank principal has one; fail closed all the same
+        raise Forbidden(_NOT_A_BANK)
+    return OneBank(principal.bank_code)
 
 
+@_admits(
+    ("credit_firm", "bureau", "admin"),
+    "firm",
+    "Credit-reporting firms' data is for those firms, the bureau and operators",
+)
 def firm_visibility(principal: CurrentPrincipal) -> FirmVisibility:
     """A credit-reporting firm sees its own consents and export; the bureau and operators
     every firm's; a bank none (403)."""
-    if principal.role == "credit_firm" and principal.firm_code is not None:
-        return OneFirm(principal.firm_code)
-    if principal.role in ("bureau", "admin"):
-        return AllFirms()
-    raise Forbidden("Credit-reporting firms' data is for those firms, the bureau and operators")
+    return AllFirms() if principal.firm_code is None else OneFirm(principal.firm_code)
 
 
+@_admits(("credit_firm",), "firm", _NOT_A_FIRM)
 def acting_firm(principal: CurrentPrincipal) -> OneFirm:
     """The firm a pull is for: only a credit-reporting firm's client pulls the export (403)."""
-    if principal.role == "credit_firm" and principal.firm_code is not None:
-        return OneFirm(principal.firm_code)
-    raise Forbidden("The feature export is for credit-reporting firm clients")
+    if principal.firm_code is None:  # a firm principal has one; fail closed all the same
+        raise Forbidden(_NOT_A_FIRM)
+    return OneFirm(principal.firm_code)
 
 
+@_admits(("bureau", "admin"), None, "Only the bureau and operators read this")
 def programme_wide(principal: CurrentPrincipal) -> Principal:
     """The bureau or an operator: lists across every tenant (the waiver list, consents)."""
-    if principal.role in ("bureau", "admin"):
-        return principal
-    raise Forbidden("Only the bureau and operators read this")
+    return principal
 
 
 ProgrammeWide = Annotated[Principal, Depends(programme_wide)]
