@@ -3,9 +3,11 @@
 Working days follow the official schedule: weekends and statutory holidays are off, make-up
 working days (调休, often a Saturday or Sunday) are on. A year's schedule comes from an
 operator's upload when there is one ("loaded"), else from the `chinese-calendar` package for
-the years it knows ("bundled"), else it is plain weekdays ("weekdays") and every deadline that
-touches it is provisional. `chinese-calendar` raises for years it does not know, so it is only
-ever read through its data tables, for the years it covers.
+the years it knows ("bundled"). A year neither knows is provisional, and so is every deadline
+that touches it: from 2025 on it has the statutory holidays the 2024 measures fix
+("statutory"), with the notice's make-up days and bridge days still unknown; before 2025 it
+is plain weekdays ("weekdays"). `chinese-calendar` raises for years it does not know, so it is
+only ever read through its data tables, for the years it covers.
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import Literal
 
 import chinese_calendar
 
+from services.loans.statutory import IN_FORCE_FROM, statutory_days
 from shared.clock import SHANGHAI
 
 WORKING_DAYS_TO_DECIDE = 2
 END_OF_DAY = time(23, 59, 59)
 
-Source = Literal["bundled", "loaded", "weekdays"]
+Source = Literal["bundled", "loaded", "statutory", "weekdays"]
+"""Where a year's schedule comes from; the last two are provisional."""
 
 _BUNDLED_HOLIDAYS = frozenset(chinese_calendar.holidays)
 _BUNDLED_WORKDAYS = frozenset(chinese_calendar.workdays)
@@ -38,6 +43,11 @@ class YearSchedule:
     holidays: frozenset[date]
     make_up_workdays: frozenset[date]
 
+    @property
+    def provisional(self) -> bool:
+        """Whether the official schedule may still differ: nobody loaded it, no package knows it."""
+        return self.source in ("statutory", "weekdays")
+
     def is_working_day(self, day: date) -> bool:
         """Whether `day` (in this year) is a working day."""
         if day in self.make_up_workdays:
@@ -47,6 +57,7 @@ class YearSchedule:
         return day.weekday() < 5
 
 
+@cache
 def bundled(year: int) -> YearSchedule | None:
     """The `chinese-calendar` schedule of `year`, or None if the package does not know it."""
     if year not in BUNDLED_YEARS:
@@ -56,9 +67,22 @@ def bundled(year: int) -> YearSchedule | None:
     return YearSchedule(year, "bundled", holidays, workdays)
 
 
+def statutory(year: int) -> YearSchedule | None:
+    """A provisional schedule: the statutory holidays of a year the 2024 measures govern (None
+    before them), no make-up working days."""
+    if year < IN_FORCE_FROM:
+        return None
+    return YearSchedule(year, "statutory", statutory_days(year), frozenset())
+
+
 def weekdays(year: int) -> YearSchedule:
     """A provisional schedule: Monday to Friday, no holidays."""
     return YearSchedule(year, "weekdays", frozenset(), frozenset())
+
+
+def unloaded(year: int) -> YearSchedule:
+    """The schedule of a year nobody loaded: bundled, else statutory, else weekdays."""
+    return bundled(year) or statutory(year) or weekdays(year)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +94,7 @@ class Deadline:
 
 
 class WorkCalendar:
-    """Working days across years: loaded schedules first, then bundled, then weekdays."""
+    """Working days across years: loaded schedules first, then `unloaded`'s."""
 
     def __init__(self, loaded: Mapping[int, YearSchedule] | None = None) -> None:
         self._loaded = dict(loaded or {})
@@ -80,7 +104,7 @@ class WorkCalendar:
         """The schedule in force for `year`."""
         found = self._cache.get(year)
         if found is None:
-            found = self._loaded.get(year) or bundled(year) or weekdays(year)
+            found = self._loaded.get(year) or unloaded(year)
             self._cache[year] = found
         return found
 
@@ -95,7 +119,7 @@ class WorkCalendar:
         while found < count:
             day += timedelta(days=1)
             schedule = self.schedule(day.year)
-            provisional = provisional or schedule.source == "weekdays"
+            provisional = provisional or schedule.provisional
             if schedule.is_working_day(day):
                 found += 1
         return day, provisional
@@ -106,7 +130,7 @@ class WorkCalendar:
         while day < end:
             day += timedelta(days=1)
             schedule = self.schedule(day.year)
-            provisional = provisional or schedule.source == "weekdays"
+            provisional = provisional or schedule.provisional
             if schedule.is_working_day(day):
                 count += 1
         return count, provisional

@@ -1,4 +1,4 @@
-"""The working-day calendar in force, from the database: loaded years over the bundled ones.
+"""The working-day calendar in force, from the database: loaded years over the others.
 
 `services.loans.calendar` computes with schedules; this module reads and stores them. Loading
 a year is an operator's act for the whole programme: it recomputes the provisional deadline
@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.loans.applications import Actor, record_event, touch
-from services.loans.calendar import WorkCalendar, YearSchedule, bundled, validate_year, weekdays
+from services.loans.calendar import WorkCalendar, YearSchedule, unloaded, validate_year
 from services.loans.errors import BadCalendar
 from services.loans.models import Application, CalendarYear
 from services.loans.schemas import CalendarIn
@@ -20,7 +20,7 @@ from services.loans.status import Status
 
 
 def work_calendar(session: Session) -> WorkCalendar:
-    """The calendar in force: loaded years over bundled ones over weekdays."""
+    """The calendar in force: loaded years over bundled, statutory or weekday ones."""
     loaded = {
         row.year: YearSchedule(
             row.year, "loaded", frozenset(row.holidays), frozenset(row.make_up_workdays)
@@ -37,7 +37,7 @@ def calendar_year(session: Session, year: int) -> YearSchedule:
         return YearSchedule(
             year, "loaded", frozenset(row.holidays), frozenset(row.make_up_workdays)
         )
-    return bundled(year) or weekdays(year)
+    return unloaded(year)
 
 
 def load_calendar(session: Session, year: int, data: CalendarIn, actor: Actor) -> int:

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.loans.calendar import Source
 from shared.clock import SHANGHAI
 from shared.money import NonNegativeMoney, PositiveMoney
 from shared.rates import NonNegativeRate, Rate
@@ -269,7 +270,12 @@ class CalendarOut(BaseModel):
     """A year's working-day schedule and where it comes from."""
 
     year: int
-    source: Literal["bundled", "loaded", "weekdays"]
+    source: Source = Field(
+        description="loaded: an operator's upload; bundled: the published schedule the "
+        "service ships with; statutory (provisional): a year from 2025 with neither, its "
+        "statutory holidays computed, make-up working days and bridge days unknown; weekdays "
+        "(provisional): a year before 2025 with neither, Monday to Friday"
+    )
     holidays: list[date]
     make_up_workdays: list[date]
 

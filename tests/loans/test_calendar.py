@@ -1,4 +1,4 @@
-"""The two-working-day deadline on China's calendar, bundled, loaded and provisional."""
+"""The two-working-day deadline on China's calendar: bundled, loaded, and provisional years."""
 
 from __future__ import annotations
 
@@ -55,12 +55,36 @@ def test_any_offset_is_converted_to_shanghai() -> None:
     assert due("2026-11-23T10:59:00-05:00")[0] == at("2026-11-25")  # 23:59 Monday, Shanghai
 
 
-def test_an_unknown_year_is_weekdays_and_provisional_until_loaded() -> None:
-    found, provisional = due("2026-12-30T10:00:00+08:00")
-    assert (found, provisional) == (at("2027-01-01"), True)  # 2027 is not bundled
-    official = YearSchedule(2027, "loaded", frozenset({date(2027, 1, 1)}), frozenset())
+def test_an_unloaded_year_has_its_statutory_holidays_and_stays_provisional() -> None:
+    # 2027 is not bundled: New Year's Day and 除夕–初三 (5-8 February) are off all the same.
+    assert CAL.schedule(2027).source == "statutory"
+    assert due("2026-12-30T10:00:00+08:00") == (at("2027-01-04"), True)
+    assert due("2027-02-04T10:00:00+08:00") == (at("2027-02-10"), True)
+    assert not any(CAL.is_working_day(date(2027, 2, d)) for d in (5, 6, 7, 8))
+    # Make-up working days stay unknown: no weekend day of 2027 works yet.
+    assert not CAL.is_working_day(date(2027, 2, 20))
+
+
+def test_a_loaded_year_replaces_its_statutory_holidays_completely() -> None:
+    official = YearSchedule(2027, "loaded", frozenset({date(2027, 10, 1)}), frozenset())
     loaded = WorkCalendar({2027: official})
-    assert due("2026-12-30T10:00:00+08:00", loaded) == (at("2027-01-04"), False)
+    assert due("2026-12-30T10:00:00+08:00", loaded) == (at("2027-01-01"), False)
+    assert due("2027-02-04T10:00:00+08:00", loaded) == (at("2027-02-08"), False)
+
+
+def test_years_before_the_2024_rules_nobody_loaded_are_plain_weekdays() -> None:
+    assert CAL.schedule(2003).source == "weekdays"
+    assert CAL.is_working_day(date(2003, 1, 1))
+    assert due("2002-12-31T10:00:00+08:00") == (at("2003-01-02"), True)
+    assert [CAL.schedule(y).source for y in (2004, 2026, 2027)] == [
+        "bundled",
+        "bundled",
+        "statutory",
+    ]
+
+
+def test_a_deadline_at_the_far_edge_of_timestamps_is_computed() -> None:
+    assert due("2999-12-31T10:00:00+08:00") == (at("3000-01-03"), True)
 
 
 def test_working_days_between_counts_after_start_through_end() -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import subprocess
+from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.factories import bearer
+from shared.clock import frozen_at
+from tests.factories import Creds, bearer, get_token
 from tests.loans.conftest import World, application, new_key
 from tests.processes import INNOCREDIT
 
@@ -86,7 +89,8 @@ def test_calendar_sources_and_deadline_endpoint(api: TestClient, world: World) -
     c2026 = api.get("/v1/loans/calendar/2026", headers=world.a()).json()
     assert c2026["source"] == "bundled"
     assert "2026-10-10" in c2026["make_up_workdays"]
-    assert api.get("/v1/loans/calendar/2099", headers=world.a()).json()["source"] == "weekdays"
+    assert api.get("/v1/loans/calendar/2099", headers=world.a()).json()["source"] == "statutory"
+    assert api.get("/v1/loans/calendar/2000", headers=world.a()).json()["source"] == "weekdays"
     d = api.get(
         "/v1/loans/deadline",
         headers=world.a(),
@@ -102,6 +106,81 @@ def test_calendar_sources_and_deadline_endpoint(api: TestClient, world: World) -
         "/v1/loans/deadline", headers=world.a(), params={"submitted_at": "2026-11-20T10:00:00"}
     )
     assert naive.status_code == 422
+
+
+def _deadline(api: TestClient, w: World, submitted_at: str) -> tuple[str, bool]:
+    r = api.get("/v1/loans/deadline", headers=w.a(), params={"submitted_at": submitted_at})
+    assert r.status_code == 200, r.text
+    return r.json()["due_at"], r.json()["provisional"]
+
+
+def test_a_provisional_year_knows_its_statutory_holidays(
+    api: TestClient, world: World, make_client: Callable[..., Creds]
+) -> None:
+    c2027 = api.get("/v1/loans/calendar/2027", headers=world.a()).json()
+    assert c2027 == {
+        "year": 2027,
+        "source": "statutory",
+        "holidays": [
+            "2027-01-01",
+            *(f"2027-02-0{d}" for d in (5, 6, 7, 8)),  # 除夕, 初一–初三
+            "2027-04-05",
+            "2027-05-01",
+            "2027-05-02",
+            "2027-06-09",
+            "2027-09-15",
+            "2027-10-01",
+            "2027-10-02",
+            "2027-10-03",
+        ],
+        "make_up_workdays": [],  # unknown until the State Council's notice is loaded
+    }
+    # Thursday 31 December → Tuesday 5 January: New Year's Day is off, the weekend too.
+    assert _deadline(api, world, "2026-12-31T10:00:00+08:00") == (
+        "2027-01-05T23:59:59+08:00",
+        True,
+    )
+    # Thursday 4 February → Wednesday 10 February: 除夕 (Friday) to 初三 (Monday) are off.
+    assert _deadline(api, world, "2027-02-04T10:00:00+08:00") == (
+        "2027-02-10T23:59:59+08:00",
+        True,
+    )
+    # An application submitted on the last Thursday of 2026 gets the same deadline.
+    with frozen_at(datetime.fromisoformat("2026-12-31T10:00:00+08:00")):
+        token = get_token(api, make_client("bank", name="泰州银行", bank_code=world.bank_a))
+        r = api.post(
+            "/v1/loans/applications",
+            headers={**bearer(token), "Idempotency-Key": new_key()},
+            json=application(world),
+        )
+    assert r.status_code == 201, r.text
+    assert (r.json()["decision_due_at"], r.json()["deadline_provisional"]) == (
+        "2027-01-05T23:59:59+08:00",
+        True,
+    )
+
+
+def test_a_loaded_year_replaces_its_statutory_holidays_completely(
+    api: TestClient, world: World
+) -> None:
+    # Tuesday 31 December 2097: 1 January 2098 (a Wednesday) is statutory, so Friday the 3rd.
+    assert api.get("/v1/loans/calendar/2098", headers=world.a()).json()["source"] == "statutory"
+    assert _deadline(api, world, "2097-12-31T10:00:00+08:00") == (
+        "2098-01-03T23:59:59+08:00",
+        True,
+    )
+    loaded = api.put(
+        "/v1/admin/calendar/2098",
+        headers=bearer(world.admin),
+        json={"holidays": ["2098-10-01"], "make_up_workdays": []},
+    )
+    assert loaded.status_code == 200, loaded.text
+    got = api.get("/v1/loans/calendar/2098", headers=world.a()).json()
+    assert (got["source"], got["holidays"]) == ("loaded", ["2098-10-01"])
+    assert _deadline(api, world, "2097-12-31T10:00:00+08:00") == (
+        "2098-01-02T23:59:59+08:00",
+        False,
+    )
 
 
 def test_loading_a_year_makes_open_provisional_deadlines_exact(
