@@ -51,6 +51,7 @@ class AdmissionGate:
         self.max_queued = max_queued
         self.max_wait = max_wait
         self.in_flight = 0
+        self.most_queued = 0  # the longest the line has been: what the bursts so far needed
         self._waiting: deque[asyncio.Future[None]] = deque()
 
     @classmethod
@@ -84,6 +85,7 @@ class AdmissionGate:
             return Admission.QUEUE_FULL
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append(turn)
+        self.most_queued = max(self.most_queued, len(self._waiting))
         watched = {turn} if gone is None else {turn, gone}
         try:
             await asyncio.wait(watched, timeout=self.max_wait, return_when=asyncio.FIRST_COMPLETED)
