@@ -72,6 +72,14 @@ submissions are checked like the others):
    time, so a server falling behind shows in the latency (no coordinated omission): this
    run's p99 means something.
 
+Overload (`--overload X`, e.g. 1.2): the open loop is offered X times the gateway's closed-loop
+throughput of the same run instead of `--rate`, so "1.2x capacity" stays 1.2x on a machine that
+other work slows down. Each target's open-loop run is then judged against its own closed-loop
+capacity: the expected answers per second served, as a share of that capacity (target >= 0.8:
+the excess must be refused fast, not turn into a collapse), the p99 of the answers, and how
+many were `503 overloaded` (admission refused them: an expected answer to the excess, not a
+failure of the exit status).
+
 Each is split into `--rounds` (3) interleaved rounds, the targets' order alternating (round
 n of both targets draws the same requests), and each target's rounds are reported together:
 other work on the machine then hits both targets alike rather than one of them (the
@@ -91,8 +99,8 @@ once — its application exists, its Idempotency-Key's stored response names it,
 name one application — and the bench's bank clients have no other application (a refused one
 left nothing behind).
 
-Exit status 1 when a request failed or the integrity check fails; a missed target alone is
-reported, not an error.
+Exit status 1 when a request failed (other than `503 overloaded` under `--overload`) or the
+integrity check fails; a missed target alone is reported, not an error.
 
 Database: `DATABASE_URL` if set (the bench creates and drops a scratch database on that
 server, as `bench.loans` does; the role needs CREATEDB), otherwise a throwaway embedded
@@ -107,7 +115,7 @@ returns a `MixResult` with one `Record` per request (`result.ms(0.99)`,
 Run from the repository root:
 
     .venv/bin/python -m bench.load [--duration 60] [--rate 100] [--closed-duration 20]
-        [--rounds 3] [--concurrency 8] [--weight-points 50 --weight-quote 30
+        [--rounds 3] [--concurrency 8] [--overload 1.2] [--weight-points 50 --weight-quote 30
         --weight-submit 15 --weight-stats 5] [--refused 0.05] [--banks 5] [--enterprises 1000]
 """
 
@@ -172,6 +180,7 @@ BUREAU_STATS_SHARE = 0.5
 KEY_PREFIX = "load-"
 TARGET_SUCCESS = 0.999
 TARGET_RATIO = 0.7
+TARGET_SERVED_AT_OVERLOAD = 0.8  # of the closed-loop capacity, served while offered more
 LATE_MS = 10.0  # open loop: sending later than this (p99) means the machine was busy
 
 # Each bank's products as (code, min_points): all of them are quoted; those an enterprise of
@@ -424,6 +433,11 @@ class Record:
     def latency(self) -> float:
         """Seconds from when the request was due to its answer."""
         return self.answered - self.scheduled
+
+    @property
+    def shed(self) -> bool:
+        """Refused by admission (`503 overloaded`): the process was at its limits."""
+        return self.status == 503 and self.failure.endswith("/overloaded")
 
 
 @dataclass(slots=True)
@@ -913,8 +927,9 @@ def report_failures(runs: Sequence[Run]) -> None:
         print(f"    {first.request}")
 
 
-def summary(runs: Sequence[Run], integrity: Integrity) -> bool:
-    """Targets and checks; return whether nothing is broken (no failure, integrity ok)."""
+def summary(runs: Sequence[Run], integrity: Integrity, *, overload: bool = False) -> bool:
+    """Targets and checks; return whether nothing is broken (no failure, integrity ok; under
+    `overload`, a `503 overloaded` in the open loop is an expected answer)."""
     print()
     print("summary")
     for run in runs:
@@ -951,6 +966,21 @@ def summary(runs: Sequence[Run], integrity: Integrity) -> bool:
             f"vs {d.ms(0.99):.1f} ms); throughput {g.throughput:,.1f} vs {d.throughput:,.1f} "
             "req/s"
         )
+    capacity = {r.target: r.result.throughput for r in runs if r.result.mode == "closed"}
+    for target, res in opened.items():
+        if target not in capacity or res.rate is None or res.rate <= capacity[target]:
+            continue
+        served = sum(1 for r in res.records if r.ok) / res.seconds
+        share = served / capacity[target]
+        shed = sum(1 for r in res.records if r.shed)
+        print(
+            f"  {_verdict(share >= TARGET_SERVED_AT_OVERLOAD)}overload {target}: offered "
+            f"{res.rate:,.1f} req/s = {res.rate / capacity[target]:.2f}x its closed-loop "
+            f"{capacity[target]:,.1f}; served {served:,.1f} req/s as expected = {share:.0%} of "
+            f"capacity (target >= {TARGET_SERVED_AT_OVERLOAD:.0%}); p50 {res.ms(0.5):,.1f} / "
+            f"p99 {res.ms(0.99):,.1f} ms; {shed:,} x 503 overloaded, "
+            f"{sum(1 for r in res.records if not r.status)} unanswered"
+        )
     i = integrity
     print(
         f"  {'[ok]    ' if i.ok else '[FAIL]  '}integrity: {i.acknowledged:,} submissions "
@@ -959,7 +989,13 @@ def summary(runs: Sequence[Run], integrity: Integrity) -> bool:
         f"{i.unacknowledged} stored without a 201 ({i.unanswered} submissions unanswered), "
         f"{i.refused_keys} refused submissions left a key"
     )
-    failed = sum(len(r.result.failures) for r in runs)
+    overloaded = {r.target for r in runs if r.result.mode == "open"} if overload else set()
+    failed = sum(
+        1
+        for r in runs
+        for rec in r.result.failures
+        if not (rec.shed and r.result.mode == "open" and r.target in overloaded)
+    )
     return i.ok and failed == 0
 
 
@@ -1028,6 +1064,13 @@ def run(args: argparse.Namespace) -> int:
             phases.append((None, args.closed_duration))
         phases.append((args.rate, args.duration))
         for rate, duration in phases:
+            if rate is not None and args.overload is not None:
+                capacity = next(r.result.throughput for r in runs if r.target == "gateway")
+                rate = args.overload * capacity
+                print(
+                    f"overload: open loop offered {args.overload:g} x the gateway's closed-loop "
+                    f"{capacity:,.1f} req/s = {rate:,.1f} req/s"
+                )
             rounds: dict[str, list[Run]] = {t: [] for t in TARGETS}
             for n in range(args.rounds):
                 order = TARGETS if (len(runs) // 2 + n) % 2 == 0 else TARGETS[::-1]
@@ -1055,7 +1098,7 @@ def run(args: argparse.Namespace) -> int:
         report_runs(runs, "closed")
         report_runs(runs, "open")
         report_failures(runs)
-        ok = summary(runs, integrity)
+        ok = summary(runs, integrity, overload=args.overload is not None)
     print(
         f"total time {time.perf_counter() - began:.1f} s; load average {_load_average()} at the end"
     )
@@ -1074,6 +1117,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--closed-duration", type=float, default=20.0, help="closed-loop seconds (0: skip)"
     )
     parser.add_argument("--concurrency", type=int, default=8, help="closed-loop connections")
+    parser.add_argument(
+        "--overload",
+        type=float,
+        help="offer the open loop this many times the gateway's closed-loop throughput",
+    )
     parser.add_argument(
         "--rounds", type=int, default=3, help="interleaved rounds per loop mode (durations split)"
     )
@@ -1107,6 +1155,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--concurrency >= 1, --banks 1-5, --enterprises >= 10")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.overload is not None and (args.overload <= 0 or args.closed_duration <= 0):
+        parser.error("--overload needs a positive factor and a closed loop to measure capacity")
     if not 0 <= args.refused <= 1:
         parser.error("--refused is a share, 0-1")
     return args

@@ -89,7 +89,7 @@ def create_service_app(
     already assigned the request id, limited the body, logged the access and verified the token.
     """
     docs = settings.docs_enabled
-    edge_stack = edge_middleware(settings, max_in_flight=settings.max_in_flight) if edge else None
+    edge_stack = edge_middleware(settings) if edge else None
     app = FastAPI(
         title=spec.title,
         description=spec.description,

@@ -1,10 +1,10 @@
-"""Pure-ASGI middleware at the edge of every app: request id, access log, body size limit,
-load shedding and the catch-all, and `edge_middleware`, the one stack of them both a service
-on its own and the gateway put in front of their apps."""
+"""Pure-ASGI middleware at the edge of every app: request id, access log, unknown methods,
+body size limit and the catch-all, and `edge_middleware`, the one stack of them (admission,
+`shared.admission`, included) both a service on its own and the gateway put in front of
+their apps."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -13,8 +13,10 @@ from collections.abc import Callable, Sequence
 
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.admission import AdmissionGate, AdmissionMiddleware
 from shared.errors import PayloadTooLarge
 from shared.logging import request_id_var
 from shared.problems import Problem, problem_for, send_problem
@@ -39,10 +41,6 @@ def replace_header(scope: Scope, name: bytes, value: str) -> None:
     headers = [(k, v) for k, v in scope.get("headers", ()) if k != name]
     headers.append((name, value.encode("latin-1")))
     scope["headers"] = headers
-
-
-HEALTH_PATHS = ("/healthz", "/readyz")
-JWKS_PATH = "/.well-known/jwks.json"
 
 
 class RequestIdMiddleware:
@@ -173,99 +171,61 @@ class AccessLogMiddleware:
             )
 
 
-class InFlightLimitMiddleware:
-    """Shed load instead of queueing it: with `limit` requests already in flight in this
-    process, the next one is answered `503 overloaded` with `Retry-After` at once.
+# The methods InnoCredit's routes take (a test holds every app's route table to it). Any other
+# — TRACE, CONNECT, OPTIONS, a made-up one — is answered 405 at every path, known or not.
+SERVED_METHODS = frozenset({"DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"})
 
-    Without it, an overload queues requests for worker threads and pooled connections until
-    clients time out — and the server still works through the requests they gave up on, so a
-    short burst above capacity turns into a collapse. A request takes its slot only once its
-    body has arrived (bounded by the body limit outside this middleware, and by
-    `body_timeout` seconds, then `408`): a client that sends slowly, or not at all, holds no
-    slot. Health probes and the JWKS (which split services need to verify any token) are never
-    shed.
+RoutesFor = Callable[[Scope], Sequence[BaseRoute] | None]
+
+
+def routes_of(app: object) -> Sequence[BaseRoute] | None:
+    """The route table of a Starlette (FastAPI) app; None for any other ASGI app."""
+    routes: Sequence[BaseRoute] | None = getattr(getattr(app, "router", None), "routes", None)
+    return routes
+
+
+def app_routes(scope: Scope) -> Sequence[BaseRoute] | None:
+    """The route table of the Starlette app serving `scope` (it puts itself in `scope["app"]`)."""
+    return routes_of(scope.get("app"))
+
+
+def path_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
+    """The served methods some route of `routes` takes at the path of `scope`, sorted."""
+    return [
+        method
+        for method in sorted(SERVED_METHODS)
+        if any(r.matches({**scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+
+
+class MethodGuardMiddleware:
+    """Answer a method no route takes `405 method-not-allowed`, with `Allow` naming the
+    methods the path does take (none for an unknown path), before authentication, body or
+    admission: `TRACE /` and `TRACE /v1/no-such` are 405 like `TRACE` on a real route.
+
+    `routes_for` gives the route table behind a request; None (a split gateway's proxied
+    service) lets the request through, for the service's own guard to answer.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        limit: int,
-        *,
-        body_timeout: float = 60.0,
-        exempt: tuple[str, ...] = (*HEALTH_PATHS, JWKS_PATH),
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, routes_for: RoutesFor = app_routes) -> None:
         self.app = app
-        self.limit = limit
-        self.body_timeout = body_timeout
-        self.exempt = exempt
-        self.in_flight = 0  # one event loop per process: no lock needed
+        self.routes_for = routes_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt:
-            await self.app(scope, receive, send)
-            return
-        try:
-            body = await asyncio.wait_for(_read_body(receive), self.body_timeout)
-        except TimeoutError:
-            await send_problem(
-                scope,
-                send,
-                Problem(
-                    408,
-                    "request-timeout",
-                    "Request timeout",
-                    f"The request body did not arrive within {self.body_timeout:g} s",
-                    headers={"Connection": "close"},
-                ),
-            )
-            return
-        if body is None:  # the client went away before sending its body
-            return
-        if self.in_flight >= self.limit:
-            log.warning("overloaded: request shed", extra={"path": scope["path"]})
-            await send_problem(
-                scope,
-                send,
-                Problem(
-                    503,
-                    "overloaded",
-                    "Service unavailable",
-                    f"{self.limit} requests are already in flight; retry shortly",
-                    headers={"Retry-After": "1"},
-                ),
-            )
-            return
-        self.in_flight += 1
-        try:
-            await self.app(scope, _replay(body, receive), send)
-        finally:
-            self.in_flight -= 1
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body, or None if the client disconnected first."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that hands the app the buffered body, then the client's later messages."""
-    pending = True
-
-    async def replay() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
+        if scope["type"] == "http" and scope["method"] not in SERVED_METHODS:
+            routes = self.routes_for(scope)
+            if routes is not None:
+                allow = ", ".join(path_methods(routes, scope))
+                problem = Problem(
+                    405,
+                    "method-not-allowed",
+                    "Method not allowed",
+                    f"{scope['method']} is not allowed here",
+                    headers={"Allow": allow},
+                )
+                await send_problem(scope, send, problem)
+                return
+        await self.app(scope, receive, send)
 
 
 class CatchAllMiddleware:
@@ -314,22 +274,28 @@ def body_limit(settings: CoreSettings) -> Callable[[str], int]:
     return limit_for
 
 
-def edge_middleware(settings: CoreSettings, *, max_in_flight: int) -> list[Middleware]:
+def edge_middleware(
+    settings: CoreSettings,
+    *,
+    admission: AdmissionGate | None = None,
+    routes_for: RoutesFor = app_routes,
+) -> list[Middleware]:
     """The middleware in front of a process's apps, outermost first.
 
     The request id comes first so every later line and problem carries it; the access log
-    sees every answer, shed and refused ones included; the body limit bounds what the
-    in-flight limit buffers; the catch-all, innermost, answers what escaped the app while
-    the request still holds its in-flight slot. `max_in_flight` is the process's limit (a
-    split gateway admits that many per service it fronts).
+    sees every answer, shed and refused ones included; an unknown method is refused before
+    anything else is done for it; the body limit bounds what admission buffers; the
+    catch-all, innermost, answers what escaped the app while the request still holds its
+    slot. `admission` is the process's gate (default: `settings`' limits, for one service);
+    `routes_for` finds the route table behind a request (default: the Starlette app's).
     """
+    gate = admission if admission is not None else AdmissionGate.for_settings(settings)
     return [
         Middleware(RequestIdMiddleware),
         Middleware(AccessLogMiddleware),
+        Middleware(MethodGuardMiddleware, routes_for=routes_for),
         Middleware(BodyLimitMiddleware, limit_for=body_limit(settings)),
-        Middleware(
-            InFlightLimitMiddleware, limit=max_in_flight, body_timeout=settings.body_timeout_seconds
-        ),
+        Middleware(AdmissionMiddleware, gate, body_timeout=settings.body_timeout_seconds),
         Middleware(CatchAllMiddleware),
     ]
 

@@ -59,9 +59,13 @@ class CoreSettings(BaseSettings):
     loans_url: str | None = None
     guarantee_url: str | None = None
     proxy_timeout_seconds: float = Field(default=30.0, gt=0)
-    # Requests in flight per process beyond which the next is shed (503 overloaded); a split
-    # gateway admits this many per service it fronts.
+    # Requests in flight per process; the next ones wait in a FIFO queue of at most
+    # `max_queued` for at most `max_queue_wait_seconds`, and past either are shed (503
+    # overloaded). A split gateway admits and queues this many per service it fronts.
+    # `max_queued` 0 sheds at once. The defaults are measured (README, "Benchmarks").
     max_in_flight: int = Field(default=32, ge=1)
+    max_queued: int = Field(default=256, ge=0)
+    max_queue_wait_seconds: float = Field(default=2.0, gt=0)
     # A request body must arrive within this long (then 408); until it has, it holds no slot.
     body_timeout_seconds: float = Field(default=60.0, gt=0)
     # On SIGTERM a server stops accepting connections and lets requests in flight finish for

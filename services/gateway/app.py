@@ -17,6 +17,7 @@ from services.gateway.edge import Edge, Route
 from services.gateway.proxy import ServiceProxy
 from services.gateway.queries import key_loader
 from services.gateway.ratelimit import ClientDirectory, RateLimiter
+from shared.admission import AdmissionGate
 from shared.app import ServiceSpec, create_service_app
 from shared.auth.jwt import KeySet, TokenVerifier
 from shared.db import make_sessionmaker
@@ -42,12 +43,20 @@ class Backend:
 
 
 class Gateway:
-    """The gateway as one ASGI app; `core` is its own FastAPI app (token, JWKS, admin)."""
+    """The gateway as one ASGI app; `core` is its own FastAPI app (token, JWKS, admin) and
+    `admission` the process's gate (its counters show what is in flight and waiting)."""
 
-    def __init__(self, app: ASGIApp, core: FastAPI, proxies: Sequence[ServiceProxy]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        core: FastAPI,
+        proxies: Sequence[ServiceProxy],
+        admission: AdmissionGate,
+    ) -> None:
         self._app = app
         self.core = core
         self.proxies = proxies
+        self.admission = admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
@@ -102,10 +111,11 @@ def create_gateway(
         default_rate_per_minute=settings.rate_limit_per_minute,
         sessionmaker=core.state.sessionmaker,
     )
-    # A split gateway admits the process's in-flight limit once per service it fronts.
-    max_in_flight = settings.max_in_flight * max(1, len(proxies))
-    app = wrapped(edge, edge_middleware(settings, max_in_flight=max_in_flight))
-    return Gateway(app, core, proxies)
+    # A split gateway admits and queues as many requests as the services it fronts together:
+    # its own limit is then never the narrower one (in one process, all is one service's).
+    admission = AdmissionGate.for_settings(settings, services=max(1, len(proxies)))
+    middleware = edge_middleware(settings, admission=admission, routes_for=edge.routes_for)
+    return Gateway(wrapped(edge, middleware), core, proxies, admission)
 
 
 def _merge_openapi(core: FastAPI, apps: Sequence[FastAPI]) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from anyio import to_thread
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway import service
@@ -16,7 +17,7 @@ from shared.auth.deps import PRINCIPAL_STATE, authenticate
 from shared.auth.jwt import TokenVerifier
 from shared.auth.principal import Principal
 from shared.errors import RateLimited, Unauthorized
-from shared.middleware import header
+from shared.middleware import SERVED_METHODS, header, routes_of
 from shared.problems import Problem, send_problem
 
 log = logging.getLogger("innocredit.gateway")
@@ -66,6 +67,12 @@ class Edge:
             await self.core(scope, receive, send)
             return
         path: str = scope["path"]
+        target = self._target(path)
+        if scope["method"] not in SERVED_METHODS:
+            # Only a proxied service's requests get here (`routes_for`): it refuses the
+            # method itself, so there is nothing to authenticate, count or audit.
+            await target(scope, receive, send)
+            return
         state = scope.setdefault("state", {})
         if path.startswith("/v1/"):
             principal = await self._authenticate(scope, send)
@@ -73,10 +80,17 @@ class Edge:
                 return
             state[PRINCIPAL_STATE] = principal
             state[AUDIT_CLIENT_STATE] = principal.client_id
-        target = next((r.app for r in self.routes if r.matches(path)), self.core)
         if scope["method"] in WRITE_METHODS:
             send = self._audited(scope, send)
         await target(scope, receive, send)
+
+    def _target(self, path: str) -> ASGIApp:
+        return next((r.app for r in self.routes if r.matches(path)), self.core)
+
+    def routes_for(self, scope: Scope) -> Sequence[BaseRoute] | None:
+        """The route table behind a request: the gateway's own or an in-process service's;
+        None for a proxied service (it has its own, in its own process)."""
+        return routes_of(self._target(scope["path"]))
 
     async def _authenticate(self, scope: Scope, send: Send) -> Principal | None:
         try:

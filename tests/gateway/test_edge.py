@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from contextlib import ExitStack
+from typing import Any, cast
 
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.gateway.app import Gateway
 from services.gateway.models import AuditEvent
-from services.runtime import build_gateway
+from services.runtime import SERVICES, build_gateway, build_service
 from shared.db import make_engine
-from tests.conftest import make_settings
+from shared.middleware import SERVED_METHODS
+from tests.conftest import make_settings, serve_app
 from tests.factories import Creds, bearer, get_token
 
 
@@ -91,6 +96,79 @@ def test_unknown_path_and_method(api: TestClient, admin_token: str) -> None:
     trace = api.request("TRACE", "/v1/scoring/whoami", headers=bearer(admin_token))
     assert trace.status_code == 405
     _is_problem(trace)
+
+
+# (method, path, what `Allow` must say): a method no route takes is 405 wherever it is sent,
+# unknown paths and unauthenticated /v1/ paths included, and `Allow` names what the path takes.
+UNSERVED = [
+    ("TRACE", "/", ""),
+    ("TRACE", "/v1/no-such", ""),
+    ("TRACE", "/v1/loans/applications", "GET, POST"),
+    ("TRACE", "/oauth/token", "POST"),
+    ("OPTIONS", "/nothing", ""),
+    ("CONNECT", "/v1/scoring/whoami", "GET"),
+    ("PROPFIND", "/healthz", "GET"),
+]
+
+
+def _refuses_unserved_methods(client: TestClient, cases: list[tuple[str, str, str]]) -> None:
+    for method, path, allow in cases:
+        response = client.request(method, path)
+        assert response.status_code == 405, (method, path, response.text)
+        _is_problem(response)
+        assert response.json()["type"].endswith("/method-not-allowed")
+        assert response.headers["allow"] == allow, (method, path)
+
+
+def test_a_method_no_route_takes_is_405_everywhere(api: TestClient) -> None:
+    _refuses_unserved_methods(api, UNSERVED)
+
+
+@pytest.mark.parametrize("name", ["scoring", "loans", "guarantee"])
+def test_each_service_on_its_own_refuses_unserved_methods_everywhere(
+    name: str, database_url: str, engine: Engine
+) -> None:
+    app = build_service(name, make_settings(database_url), engine)
+    with TestClient(app) as client:
+        _refuses_unserved_methods(
+            client, [("TRACE", "/", ""), ("TRACE", "/v1/no-such", ""), ("TRACE", "/readyz", "GET")]
+        )
+        whoami = f"/v1/{name}/whoami"
+        _refuses_unserved_methods(client, [("TRACE", whoami, "GET"), ("OPTIONS", whoami, "GET")])
+
+
+def test_a_split_gateway_refuses_unserved_methods_like_one_process(
+    database_url: str, engine: Engine
+) -> None:
+    """The gateway has no route table for a proxied service: the service refuses the method
+    itself, before the gateway authenticates, counts or audits anything."""
+    settings = make_settings(database_url)
+    with ExitStack() as stack:
+        urls = {
+            f"{name}_url": stack.enter_context(serve_app(build_service(name, settings, engine)))
+            for name in ("scoring", "loans", "guarantee")
+        }
+        split = build_gateway(settings.model_copy(update=urls), engine)
+        assert len(split.proxies) == 3
+        client = stack.enter_context(TestClient(split))
+        _refuses_unserved_methods(client, UNSERVED)
+
+
+def test_every_route_takes_only_served_methods(api: TestClient) -> None:
+    """`SERVED_METHODS` is what the edge lets through; a route with another method would be
+    unreachable, so none may have one."""
+    gateway = cast(Gateway, api.app)
+    apps = [
+        gateway.core,
+        *(
+            build_service(n, gateway.core.state.settings, gateway.core.state.engine)
+            for n in SERVICES
+        ),
+    ]
+    methods = {
+        m for app in apps for r in app.routes if isinstance(r, APIRoute) for m in r.methods or ()
+    }
+    assert methods <= SERVED_METHODS, methods - SERVED_METHODS
 
 
 def test_oversized_bodies_are_413(small: TestClient, make_client: Callable[..., Creds]) -> None:

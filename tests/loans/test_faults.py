@@ -11,12 +11,17 @@
   limit + 0.5 s, with nothing changed, and the pool back to its baseline afterwards.
 * SIGTERM under load: requests in flight finish with their answers (no reset), new
   connections are refused, and the process exits within the grace period.
+* Admission: a burst past the in-flight limit waits its turn (50 identical POSTs at the
+  default limits: only 201 or 409), past the queue it is a fast 503 `overloaded`, and a
+  client that sends its body slowly holds no slot (`tests/shared/test_admission.py` has the
+  gate's own cases).
 
 bench/faults.py measures the PostgreSQL restart under a 60 s load (item 12).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -24,6 +29,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -37,7 +43,9 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 from sqlalchemy.engine import Engine
 
+from services.gateway.app import Gateway
 from services.runtime import build_gateway, engine_for
+from shared.settings import CoreSettings
 from tests.conftest import make_settings, serve_app
 from tests.factories import bearer
 from tests.loans.conftest import World, application, new_key
@@ -261,15 +269,104 @@ def test_pool_exhaustion_is_a_503_problem_and_the_pool_recovers(
         assert after.json()["status"] == "approved"
 
 
-def test_over_the_in_flight_limit_requests_are_shed_at_once_not_queued(
+@contextmanager
+def gated_gateway(database_url: str, **overrides: object) -> Iterator[tuple[str, Gateway]]:
+    """A one-process gateway on a real server, its admission gate in view; the gate must be
+    empty at the end (nothing in flight, nobody waiting: no slot leaked)."""
+    settings = make_settings(database_url, **overrides)
+    engine = engine_for(settings)
+    gateway = build_gateway(settings, engine)
+    try:
+        with serve_app(gateway) as url:
+            yield url, gateway
+            deadline = time.monotonic() + 15
+            while (gateway.admission.in_flight, gateway.admission.queued) != (0, 0):
+                assert time.monotonic() < deadline, "a slot or a place in line leaked"
+                time.sleep(0.01)
+    finally:
+        engine.dispose()
+
+
+def burst(url: str, request: bytes, n: int) -> list[int]:
+    """Send `request` on `n` connections at once (all opened first, then all written), and
+    return the statuses in the order sent: a burst the server sees as one."""
+    host, port = url.removeprefix("http://").split(":")
+    sockets = [socket.create_connection((host, int(port)), timeout=60) for _ in range(n)]
+    try:
+        for sock in sockets:
+            sock.sendall(request)
+        statuses = []
+        for sock in sockets:
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            statuses.append(int(answer.split(b" ", 2)[1]))
+        return statuses
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def raw_request(method: str, path: str, headers: Mapping[str, str], body: bytes = b"") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: testserver", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    if body:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+DEFAULTS = {
+    name: CoreSettings.model_fields[name].default
+    for name in ("max_in_flight", "max_queued", "max_queue_wait_seconds")
+}
+
+
+def test_a_burst_at_the_default_limits_is_served_not_shed(
     api: TestClient, world: World, database_url: str
 ) -> None:
-    """Found by bench/load.py: at 1.2x capacity requests queued for threads and connections
-    until clients gave up (6 % success). Now the excess is a fast 503 and the rest is served."""
+    """Issue 13: 50 identical POSTs with one Idempotency-Key got 18 x 503 `overloaded` (32 in
+    flight, the rest shed at once). Now the excess waits its turn: 201 (the original and its
+    replays, all naming one application) or 409 (a duplicate while the first runs), nothing
+    else; and 200 plain GETs at once are all 200."""
+    with gated_gateway(database_url, **DEFAULTS) as (url, gateway):
+        assert gateway.admission.limit == 32
+        warm_up(url, world, submitted(api, world)["id"])
+        key = new_key()
+        body = json.dumps(application(world)).encode()
+        post = raw_request("POST", "/v1/loans/applications", world.a(key), body)
+        statuses = burst(url, post, 50)
+        assert set(statuses) <= {201, 409}, Counter(statuses)
+        assert gateway.admission.most_queued > 0  # the burst went past the in-flight limit
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            stored = conn.execute(
+                "SELECT count(*) FROM loan_idempotency_key WHERE key = %s", (key,)
+            ).fetchone()
+        assert stored == (1,)
+        replay = httpx.post(
+            f"{url}/v1/loans/applications",
+            headers={**world.a(key), "Content-Type": "application/json"},
+            content=body,
+        )
+        assert replay.status_code == 201
+        assert replay.headers["idempotent-replayed"] == "true"
+
+        gets = burst(url, raw_request("GET", "/v1/loans/whoami", world.a()), 200)
+        assert Counter(gets) == {200: 200}
+
+
+def test_over_the_in_flight_limit_requests_wait_in_line_and_past_it_are_shed_at_once(
+    api: TestClient, world: World, database_url: str
+) -> None:
+    """Found by bench/load.py: at 1.2x capacity requests queued without bound for threads and
+    connections until clients gave up (6 % success). Now a request past the in-flight limit
+    waits in a bounded line, and past the line it is a fast 503."""
     apps = [submitted(api, world) for _ in range(2)]
     with (
-        fault_gateway(database_url, max_in_flight=2, db_lock_timeout_ms=20_000) as (url, _),
-        ThreadPoolExecutor(2) as pool,
+        gated_gateway(database_url, max_in_flight=2, max_queued=1, db_lock_timeout_ms=20_000) as (
+            url,
+            gateway,
+        ),
+        ThreadPoolExecutor(3) as pool,
     ):
         with holding(database_url, *row_lock(*(a["id"] for a in apps))):
             blocked = [
@@ -293,6 +390,12 @@ def test_over_the_in_flight_limit_requests_are_shed_at_once_not_queued(
             ):
                 assert time.monotonic() < deadline, "decisions did not reach the lock"
                 time.sleep(0.02)
+            queued = pool.submit(
+                httpx.get, f"{url}/v1/loans/applications", headers=world.a(), timeout=30
+            )
+            while gateway.admission.queued < 1:
+                assert time.monotonic() < deadline, "the third request did not queue"
+                time.sleep(0.01)
             started = time.monotonic()
             shed = httpx.get(f"{url}/v1/loans/applications", headers=world.a(), timeout=10)
             assert time.monotonic() - started < 0.5
@@ -302,7 +405,7 @@ def test_over_the_in_flight_limit_requests_are_shed_at_once_not_queued(
             # Split services verify tokens with these keys: never shed either.
             assert httpx.get(f"{url}/.well-known/jwks.json", timeout=10).status_code == 200
         assert [f.result().status_code for f in blocked] == [200, 200]
-        assert httpx.get(f"{url}/v1/loans/applications", headers=world.a()).status_code == 200
+        assert queued.result().status_code == 200  # it waited for a slot and was served
 
 
 def test_a_client_that_sends_its_body_slowly_holds_no_slot_and_times_out(

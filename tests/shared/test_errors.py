@@ -260,9 +260,7 @@ def test_the_edge_answers_an_escaped_error_as_the_app_would(
 ) -> None:
     """One decision (`problem_for`) for FastAPI's handlers and the edge's catch-all."""
     by_app = _problem(app_client.post("/v1/test/conflict"), 409, "conflict")
-    edge = wrapped(
-        _escaping(Conflict("already decided")), edge_middleware(settings, max_in_flight=4)
-    )
+    edge = wrapped(_escaping(Conflict("already decided")), edge_middleware(settings))
     by_edge = _problem(TestClient(edge).post("/v1/test/conflict"), 409, "conflict")
     assert {**by_edge, "request_id": None} == {**by_app, "request_id": None}
 
@@ -289,7 +287,7 @@ def test_the_edge_answers_an_escaped_error_as_the_app_would(
 def test_the_edge_catch_all_answers_every_kind_of_error(
     settings: CoreSettings, error: Exception, status: int, slug: str, headers: dict[str, str]
 ) -> None:
-    edge = wrapped(_escaping(error), edge_middleware(settings, max_in_flight=4))
+    edge = wrapped(_escaping(error), edge_middleware(settings))
     response = TestClient(edge).get("/v1/anything")
     body = _problem(response, status, slug)
     assert body["instance"] == "/v1/anything"
