@@ -125,8 +125,9 @@ def test_waiver_boundary_rank_100_and_101(
         "basis": None,
         "reason": "ranking-unavailable",
     }
-    top = api.get("/v1/guarantee/waivers/2091", headers=admin).json()
-    assert [t["uscc"] for t in top] == ranking_2090[:100]
+    top = api.get("/v1/guarantee/waivers/2091", headers=admin, params={"limit": 100}).json()
+    assert [t["uscc"] for t in top["items"]] == ranking_2090[:100]
+    assert top["next_cursor"] is None
     as_csv = api.get("/v1/guarantee/waivers/2091", headers={**admin, "Accept": "text/csv"})
     assert len(list(csv.DictReader(io.StringIO(as_csv.text)))) == 100
 
@@ -184,7 +185,7 @@ def test_fee_quote_with_rate_history_and_waiver(
         "19950.00",
         False,
     )
-    history = api.get("/v1/guarantee/fee-rates", headers=admin).json()
+    history = api.get("/v1/guarantee/fee-rates", headers=admin).json()["items"]
     assert [h["rate"] for h in history if h["effective_year"] == 2091][:2] == ["0.0120", "0.0150"]
     bad = api.post(
         "/v1/guarantee/quotes",
@@ -478,8 +479,8 @@ def test_rates_and_consent_times_take_only_their_documented_text(
     for granted_at in (0.5, "0.5", 1700000000, "2026-01-01"):
         r = api.post("/v1/admin/consents", headers=admin, json={**base, "granted_at": granted_at})
         assert r.status_code == 422, (granted_at, r.text)
-    history = api.get("/v1/guarantee/fee-rates", headers=admin).json()
-    assert all(h["effective_year"] != 2089 for h in history)  # nothing was written
+    history = api.get("/v1/guarantee/fee-rates", headers=admin, params={"limit": 500}).json()
+    assert all(h["effective_year"] != 2089 for h in history["items"])  # nothing was written
 
 
 def test_a_pull_in_progress_does_not_hold_up_feed_writers(db: sessionmaker[Session]) -> None:
