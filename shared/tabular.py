@@ -158,7 +158,7 @@ def csv_chunks(
 def xlsx_value(value: Any, kind: Kind) -> Any:
     """A cell's typed value from its JSON value (or its CSV text): int, float, exact
     `Decimal`, date, naive Asia/Shanghai datetime, bool or str; None for an empty cell."""
-    if value is None or value == "":
+    if value is None or value == "" or value == []:
         return None
     match kind:
         case "integer":
@@ -257,13 +257,14 @@ def every_row(
     position: Callable[[R], A],
     start: A | None,
     *,
-    batch: int = FILE_BATCH,
+    batch: int | None = None,
 ) -> Iterator[R]:
     """Every row of a keyset-ordered list after `start` (None: from the beginning), for a
     file of the whole list. `fetch(session, after, n)` answers up to `n + 1` rows after
     `after`, as the list's pages do. One read-only REPEATABLE READ transaction of its own
     (a file outlives the request's session) makes the file one consistent snapshot; only
-    one batch is held at a time."""
+    one batch (`FILE_BATCH` rows unless given) is held at a time."""
+    batch = batch or FILE_BATCH
     session = factory()
     try:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
