@@ -277,7 +277,8 @@ def test_the_feature_export_as_xlsx_keeps_its_cursor(
     rows, cursor = lines[:-1], ndjson.headers["x-next-cursor"]
     assert [r["uscc"] for r in rows] == usccs
     assert [r["deleted"] for r in rows] == [False, False, False, True]
-    xlsx = _get(api, "/v1/guarantee/features", token, XLSX)
+    before = datetime.now(SHANGHAI).isoformat()
+    xlsx = _get(api, "/v1/guarantee/features", {**token, "X-Request-ID": f"xlsx-{firm}"}, XLSX)
     assert xlsx.headers["x-next-cursor"] == cursor
     assert xlsx.headers["x-feature-schema-version"] == "1.0"
     schema = api.get("/v1/guarantee/features/schema", headers=token).json()
@@ -285,6 +286,10 @@ def test_the_feature_export_as_xlsx_keeps_its_cursor(
     assert_sheet(xlsx.content, rows, set(), columns=names)
     header, cells = workbook(xlsx.content)
     assert cells[0][header.index("points_invention_patents")].number_format == "0.0000"
+
+    trail = api.get("/v1/admin/audit", headers=admin, params={"since": before, "limit": 500})
+    pull = next(e for e in trail.json()["items"] if e["request_id"] == f"xlsx-{firm}")
+    assert pull["detail"]["rows"] == len(rows)  # audited once the file was sent
 
     # Nothing changed since the cursor: an empty sheet, the same cursor.
     again = _get(api, "/v1/guarantee/features", token, XLSX, since=cursor)
