@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.routing import APIRoute
 
@@ -147,14 +147,17 @@ def offered_by(route: APIRoute) -> tuple[str, ...]:
     return tuple(offered)
 
 
-def negotiate(request: Request) -> str:
+def negotiate(request: Request, response: Response) -> str:
     """The media type to answer the request with, among those its route offers; 406
-    `not-acceptable` (listing them) when `Accept` allows none."""
+    `not-acceptable` (listing them) when `Accept` allows none. A route with more than one
+    answers `Vary: Accept` (files set it themselves)."""
     route = request.scope.get("route")
     offered = offered_by(route) if isinstance(route, APIRoute) else (JSON,)
     chosen = choose(request.headers.get("accept"), offered or (JSON,))
     if chosen is None:
         raise NotAcceptable(offered)
+    if len(offered) > 1:
+        response.headers["Vary"] = "Accept"
     return chosen
 
 

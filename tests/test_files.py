@@ -344,6 +344,8 @@ def test_accept_is_weighed(api: TestClient, world: World) -> None:
         return str(r.headers["content-type"]).split(";")[0]
 
     assert media("*/*") == "application/json"
+    json_answer = _get(api, "/v1/loans/stats", world.bank, "application/json", **_window())
+    assert json_answer.headers["vary"] == "Accept"
     assert media("text/*") == "text/csv"
     assert media("application/json;q=0, */*") == "text/csv"
     assert media("application/json;q=0.5, text/csv;q=0.4, */*;q=0.9") == XLSX
