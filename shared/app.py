@@ -17,6 +17,7 @@ from shared.db import make_sessionmaker
 from shared.exception_handlers import install_error_handlers
 from shared.middleware import edge_middleware
 from shared.migrate import at_head
+from shared.negotiation import negotiate
 from shared.openapi import install_problem_document
 from shared.settings import CoreSettings
 
@@ -98,6 +99,7 @@ def create_service_app(
         redoc_url=None,
         openapi_url="/openapi.json",
         middleware=edge_stack,
+        dependencies=[Depends(negotiate)],  # 406 when Accept allows nothing a route offers
     )
     app.state.settings = settings
     app.state.engine = engine

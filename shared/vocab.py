@@ -53,5 +53,21 @@ IndicatorName = Literal[
     "revenue_growth",
 ]
 INDICATORS: tuple[str, ...] = get_args(IndicatorName)
+INDICATOR_LABELS = {
+    "invention_patents": "发明专利",
+    "utility_models": "实用新型专利",
+    "software_copyrights": "软件著作权",
+    "rd_expense": "研发费用",
+    "revenue": "营业收入",
+    "rd_staff": "研发人员",
+    "total_staff": "职工总数",
+    "equity_financing": "股权融资",
+    "awards_provincial": "省级奖项",
+    "awards_national": "国家级奖项",
+    "jbgs_funds_paid": "揭榜挂帅实缴资金",
+    "rd_intensity": "研发投入强度",
+    "rd_staff_ratio": "研发人员占比",
+    "revenue_growth": "营业收入增长率",
+}
 DERIVED_INDICATORS = ("rd_intensity", "rd_staff_ratio", "revenue_growth")
 RAW_INDICATORS = tuple(i for i in INDICATORS if i not in DERIVED_INDICATORS)

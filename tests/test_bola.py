@@ -417,7 +417,7 @@ def snapshot(api: TestClient, t: Tenants, app_id: str) -> tuple[Any, str, Any]:
     assert got.status_code == 200, got.text
     events = send(api, t.token_a, "GET", f"{url}/events")
     assert events.status_code == 200, events.text
-    return got.json(), got.headers["etag"], events.json()
+    return got.json(), got.headers["etag"], events.json()["items"]
 
 
 def idempotency_keys(db: sessionmaker[Session], client_id: str) -> int:
@@ -746,8 +746,10 @@ def test_lists_never_hold_another_banks_rows(
             if p["name"] == "group_by":
                 values = resolve(spec, p["schema"]).get("anyOf", [{}])[0].get("enum", [])
             variants += [{**base, p["name"]: v} for v in values]
+        offered = op.spec["responses"]["200"].get("content", {})
+        accepts = [a for a in ("application/json", "text/csv") if a in offered]
         for params in variants:
-            for accept in ("application/json", "text/csv"):
+            for accept in accepts:
                 for page in _pages(api, t.token_b, op.path, params, Accept=accept):
                     where = f"GET {op.path} {params} {accept}"
                     if page.status_code >= 500 or page.status_code in (401, 404):
@@ -767,9 +769,9 @@ def test_lists_never_hold_another_banks_rows(
     ]
     assert own.json()["id"] in {i["id"] for i in everything}
     assert {i["bank_code"] for i in everything} == {t.bank_b}
-    banks = send(api, t.token_b, "GET", "/v1/loans/banks").json()
+    banks = send(api, t.token_b, "GET", "/v1/loans/banks").json()["items"]
     assert [b["code"] for b in banks] == [t.bank_b]
-    products = send(api, t.token_b, "GET", "/v1/loans/products").json()
+    products = send(api, t.token_b, "GET", "/v1/loans/products").json()["items"]
     assert [p["code"] for p in products] == [t.product_b]
 
     # Bank A's cursor is no good to bank B.

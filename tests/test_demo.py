@@ -65,7 +65,7 @@ def test_h1_2026_statistics_match_the_article(loaded: Demo) -> None:
         params={"from": "2026-01-01", "to": "2026-06-30", "group_by": "bank"},
     ).json()
     assert len(by_bank["groups"]) == 5
-    products = loaded.api.get("/v1/loans/products", headers=bearer(bureau)).json()
+    products = loaded.api.get("/v1/loans/products", headers=bearer(bureau)).json()["items"]
     assert len(products) == 9
     assert "鑫e高企" in {p["name"] for p in products}
 
@@ -101,8 +101,10 @@ def test_enterprises_categories_and_rongxing(loaded: Demo) -> None:
             params={"period": 2025, "category": category, "limit": 1},
         ).json()
         assert r["rank_total"] == count, category
-    top = loaded.api.get("/v1/guarantee/waivers/2026", headers=bearer(bureau)).json()
-    assert len(top) == 100
+    top = loaded.api.get(
+        "/v1/guarantee/waivers/2026", headers=bearer(bureau), params={"limit": 100}
+    ).json()
+    assert len(top["items"]) == 100
 
 
 def test_firms_get_their_consented_enterprises(loaded: Demo) -> None:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from services.guarantee import consents, export, fees, waiver
 from services.guarantee.errors import NotAFirm
-from services.guarantee.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, FEATURES
+from services.guarantee.features import FEATURE_SCHEMA_VERSION, FEATURES
 from services.guarantee.models import Consent
 from services.guarantee.schemas import (
     ConsentIn,
@@ -31,6 +29,8 @@ from services.guarantee.schemas import (
     WaiverBasis,
     WaiverOut,
 )
+from services.guarantee.sheets import FEATURE_COLUMNS, WAIVER_COLUMNS
+from services.scoring.queries import PointsSnapshot
 from shared import clock
 from shared.app import settings_of
 from shared.auth.deps import (
@@ -44,8 +44,24 @@ from shared.auth.deps import (
 )
 from shared.auth.tenancy import OneFirm, tenant_code
 from shared.db import DbSession
+from shared.negotiation import JSON, NDJSON, Negotiated, media_responses
 from shared.openapi import problems
-from shared.pagination import CursorParam, Keyset, Limit, Page, decode_cursor, encode_cursor
+from shared.pagination import (
+    DEFAULT_LIMIT,
+    CursorParam,
+    Keyset,
+    Limit,
+    Page,
+    decode_cursor,
+    encode_cursor,
+)
+from shared.tabular import (
+    FILES,
+    SpreadsheetOptions,
+    file_chunks,
+    file_headers,
+    file_response,
+)
 from shared.uscc import Uscc
 
 Year = Annotated[int, Path(ge=2000, le=2100)]
@@ -91,11 +107,21 @@ def get_waiver(
     return _waiver_out(uscc, waiver.waiver_for(session, uscc, year or _this_year()))
 
 
+def _top_entry(standing: PointsSnapshot) -> TopEntry:
+    return TopEntry(
+        rank=standing.rank,
+        uscc=standing.uscc,
+        points=standing.points,
+        ranking_period=standing.period,
+        model_version=standing.model_version,
+    )
+
+
 @router.get(
     "/waivers/{year}",
-    response_model=list[TopEntry],
+    response_model=Page[TopEntry],
     summary="The enterprises waived in a year (bureau, operators)",
-    responses={200: {"content": {"text/csv": {}}}},
+    responses=media_responses(*FILES),
 )
 def get_waivers(
     year: Year,
@@ -103,26 +129,21 @@ def get_waivers(
     session: DbSession,
     _reader: GuaranteeReader,
     _programme: ProgrammeWide,
-) -> list[TopEntry] | PlainTextResponse:
-    """The top 100 of period `year − 1`; `Accept: text/csv` for CSV."""
-    entries = [
-        TopEntry(
-            rank=s.rank,
-            uscc=s.uscc,
-            points=s.points,
-            ranking_period=s.period,
-            model_version=s.model_version,
-        )
-        for s in waiver.top_list(session, year)
-    ]
-    if "text/csv" in request.headers.get("accept", ""):
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(list(TopEntry.model_fields))
-        for e in entries:
-            writer.writerow(e.model_dump(mode="json").values())
-        return PlainTextResponse(out.getvalue(), media_type="text/csv; charset=utf-8")
-    return entries
+    media: Negotiated,
+    options: SpreadsheetOptions,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Page[TopEntry] | StreamingResponse:
+    """The top 100 of period `year − 1`, by rank. A CSV or XLSX file holds all of them
+    (after `cursor` when one is given)."""
+    keyset = Keyset.start(cursor, key=settings_of(request).cursor_key, context=f"waivers:{year}")
+    after = int(keyset.after[0]) if keyset.after else 0
+    # At most `waiver.TOP` rows by the rule: read whole, paged here.
+    rest = [s for s in waiver.top_list(session, year) if s.rank > after]
+    if media != JSON:
+        rows = [_top_entry(s).model_dump(mode="json") for s in rest]
+        return file_response(media, WAIVER_COLUMNS, rows, options, name=f"waivers-{year}")
+    return keyset.page(rest[: limit + 1], limit, lambda s: [s.rank], _top_entry)
 
 
 @router.post(
@@ -149,10 +170,23 @@ def post_quote(body: QuoteIn, session: DbSession, _: GuaranteeReader) -> QuoteOu
     )
 
 
-@router.get("/fee-rates", response_model=list[FeeRateOut], summary="Fee-rate history")
-def get_fee_rates(session: DbSession, _: GuaranteeReader) -> list[FeeRateOut]:
+@router.get("/fee-rates", response_model=Page[FeeRateOut], summary="Fee-rate history")
+def get_fee_rates(
+    request: Request,
+    session: DbSession,
+    _: GuaranteeReader,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Page[FeeRateOut]:
     """Every rate ever set, newest first."""
-    return [FeeRateOut.model_validate(r) for r in fees.fee_history(session)]
+    keyset = Keyset.start(cursor, key=settings_of(request).cursor_key, context="fee-rates")
+    after = None
+    if keyset.after:
+        after = (datetime.fromisoformat(str(keyset.after[0])), int(keyset.after[1]))
+    rows = fees.fee_history(session, after=after, limit=limit)
+    return keyset.page(
+        rows, limit, lambda r: [r.set_at.isoformat(), r.id], FeeRateOut.model_validate
+    )
 
 
 @admin.post(
@@ -255,13 +289,16 @@ def get_feature_schema(_: ExportReader) -> FeatureSchema:
 
 @router.get(
     "/features",
-    summary="Incremental feature export (NDJSON or CSV)",
-    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}},
+    summary="Incremental feature export (NDJSON, CSV or XLSX)",
+    response_class=StreamingResponse,
+    responses=media_responses(NDJSON, *FILES),
 )
 def get_features(
     request: Request,
     principal: ExportReader,
     firm: ExportingFirm,
+    media: Negotiated,
+    options: SpreadsheetOptions,
     since: Annotated[
         str | None, Query(max_length=1024, description="cursor of the last pull")
     ] = None,
@@ -269,11 +306,11 @@ def get_features(
 ) -> StreamingResponse:
     """Rows of consented enterprises changed since the cursor, each with
     `feature_schema_version`; tombstones `{uscc, deleted: true}` for consents revoked or
-    expired since. The next cursor is in `X-Next-Cursor` and, for NDJSON, the last line."""
+    expired since. The next cursor is in `X-Next-Cursor` and, for NDJSON, the last line.
+    CSV and XLSX hold the same rows and cells (XLSX typed by the data dictionary)."""
     key = settings_of(request).cursor_key
     context = f"export:{firm.code}"
     start = int(decode_cursor(since, key=key, context=context)[0]) if since else 0
-    csv_out = "text/csv" in request.headers.get("accept", "")
     factory = request.app.state.sessionmaker
     with factory.begin() as writer:
         consents.record_expiries(writer)
@@ -285,24 +322,27 @@ def get_features(
         reader.close()
         raise
     next_cursor = encode_cursor([page.until], key=key, context=context)
-    media = "text/csv; charset=utf-8" if csv_out else "application/x-ndjson"
     request_id = request.scope.get("state", {}).get("request_id")
 
     tombstones = sum(not live for _, live in page.rows)
+    rows = 0
+
+    def records() -> Iterator[Sequence[str | None]]:
+        nonlocal rows
+        for batch in export.export_csv(reader, page):
+            rows += len(batch)
+            yield from batch
 
     def stream() -> Iterator[bytes]:
-        rows = 0
+        nonlocal rows
         try:
-            if csv_out:
-                yield _csv_lines([FEATURE_NAMES])
-                for records in export.export_csv(reader, page):
-                    rows += len(records)
-                    yield _csv_lines(records)
-            else:
+            if media == NDJSON:
                 for lines in export.export_ndjson(reader, page):
                     rows += len(lines)
                     yield "".join(f"{line}\n" for line in lines).encode()
                 yield (json.dumps({"next_cursor": next_cursor}) + "\n").encode()
+            else:
+                yield from file_chunks(media, FEATURE_COLUMNS, records(), options, name="features")
         finally:
             reader.close()
         with factory.begin() as audit:
@@ -313,23 +353,18 @@ def get_features(
                 page=page,
                 rows=rows,
                 tombstones=tombstones,
-                media_type=media.split(";")[0],
+                media_type=media,
                 request_id=request_id,
             )
 
+    headers = file_headers(media, "features") if media != NDJSON else {"Content-Type": NDJSON}
     return StreamingResponse(
         stream(),
-        media_type=media,
+        media_type=headers.pop("Content-Type"),
         headers={
+            **headers,
             "X-Next-Cursor": next_cursor,
             "X-Feature-Schema-Version": FEATURE_SCHEMA_VERSION,
             "Cache-Control": "no-store",
         },
     )
-
-
-def _csv_lines(records: Iterable[Sequence[str | None]]) -> bytes:
-    """RFC 4180 lines (CRLF); None is an empty cell."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(records)
-    return out.getvalue().encode()

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from services.guarantee.errors import NoFeeRate
@@ -41,9 +42,16 @@ def fee_rate_for(session: Session, year: int) -> FeeRate:
     return row
 
 
-def fee_history(session: Session) -> Sequence[FeeRate]:
-    """Every rate ever set, newest first."""
-    return session.scalars(select(FeeRate).order_by(FeeRate.set_at.desc(), FeeRate.id.desc())).all()
+def fee_history(
+    session: Session, *, after: tuple[datetime, int] | None = None, limit: int | None = None
+) -> Sequence[FeeRate]:
+    """Every rate ever set, newest first (set_at, then id, descending): up to `limit + 1`
+    after `after`, or all of them when `limit` is None."""
+    stmt = select(FeeRate)
+    if after is not None:
+        stmt = stmt.where(tuple_(FeeRate.set_at, FeeRate.id) < tuple_(*after))
+    stmt = stmt.order_by(FeeRate.set_at.desc(), FeeRate.id.desc())
+    return session.scalars(stmt if limit is None else stmt.limit(limit + 1)).all()
 
 
 @dataclass(frozen=True, slots=True)

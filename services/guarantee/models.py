@@ -86,5 +86,5 @@ class ExportPull(Base):
     until_seq: Mapped[int] = mapped_column(BigInteger)
     rows: Mapped[int] = mapped_column(Integer)
     tombstones: Mapped[int] = mapped_column(Integer)
-    media_type: Mapped[str] = mapped_column(String(40))
+    media_type: Mapped[str] = mapped_column(String(100))
     request_id: Mapped[str | None] = mapped_column(String(128))

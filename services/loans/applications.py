@@ -82,14 +82,22 @@ def list_applications(
     return session.scalars(stmt).all()
 
 
-def events(session: Session, seen: BankVisibility, app_id: uuid.UUID) -> Sequence[ApplicationEvent]:
-    """An application's history, oldest first."""
+def events(
+    session: Session,
+    seen: BankVisibility,
+    app_id: uuid.UUID,
+    *,
+    after: int | None = None,
+    limit: int | None = None,
+) -> Sequence[ApplicationEvent]:
+    """An application's history, oldest first: up to `limit + 1` events after event id
+    `after`, or all of them when `limit` is None."""
     get_application(session, seen, app_id)
-    return session.scalars(
-        select(ApplicationEvent)
-        .where(ApplicationEvent.application_id == app_id)
-        .order_by(ApplicationEvent.id)
-    ).all()
+    stmt = select(ApplicationEvent).where(ApplicationEvent.application_id == app_id)
+    if after is not None:
+        stmt = stmt.where(ApplicationEvent.id > after)
+    stmt = stmt.order_by(ApplicationEvent.id)
+    return session.scalars(stmt if limit is None else stmt.limit(limit + 1)).all()
 
 
 def touch(app: Application) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -33,9 +33,16 @@ def put_bank(session: Session, code: str, name: str) -> Bank:
     ).one()
 
 
-def list_banks(session: Session, seen: BankVisibility) -> Sequence[Bank]:
-    """The banks the caller sees: all of them, or only its own."""
-    return session.scalars(restrict(select(Bank), Bank.code, seen).order_by(Bank.code)).all()
+def list_banks(
+    session: Session, seen: BankVisibility, *, after: str | None = None, limit: int | None = None
+) -> Sequence[Bank]:
+    """The banks the caller sees (all of them, or only its own) by code: up to `limit + 1`
+    after code `after`, or all of them when `limit` is None."""
+    stmt = restrict(select(Bank), Bank.code, seen)
+    if after is not None:
+        stmt = stmt.where(Bank.code > after)
+    stmt = stmt.order_by(Bank.code)
+    return session.scalars(stmt if limit is None else stmt.limit(limit + 1)).all()
 
 
 def put_product(session: Session, code: str, data: ProductIn) -> Product:
@@ -60,10 +67,20 @@ def put_product(session: Session, code: str, data: ProductIn) -> Product:
     ).one()
 
 
-def list_products(session: Session, seen: BankVisibility) -> Sequence[Product]:
-    """The products of the banks the caller sees."""
+def list_products(
+    session: Session,
+    seen: BankVisibility,
+    *,
+    after: tuple[str, str] | None = None,
+    limit: int | None = None,
+) -> Sequence[Product]:
+    """The products of the banks the caller sees in (bank code, code) order: up to
+    `limit + 1` after `after`, or all of them when `limit` is None."""
     stmt = restrict(select(Product), Product.bank_code, seen)
-    return session.scalars(stmt.order_by(Product.bank_code, Product.code)).all()
+    if after is not None:
+        stmt = stmt.where(tuple_(Product.bank_code, Product.code) > tuple_(*after))
+    stmt = stmt.order_by(Product.bank_code, Product.code)
+    return session.scalars(stmt if limit is None else stmt.limit(limit + 1)).all()
 
 
 def get_product(session: Session, seen: BankVisibility, code: str) -> Product:

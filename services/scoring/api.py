@@ -3,9 +3,11 @@ recompute pipeline, the ranking and the diagnosis."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import StreamingResponse
 
 from services.scoring import diagnosis, indicators, model_versions, ranking, registry
 from services.scoring import recompute as pipeline  # a handler below is named `recompute`
@@ -29,12 +31,15 @@ from services.scoring.schemas import (
     RecomputeIn,
     RunOut,
 )
+from services.scoring.sheets import RANKING_COLUMNS
 from shared.app import settings_of
 from shared.auth.deps import Admin, ScoringReader
 from shared.bulk import parse_rows
 from shared.db import DbSession
+from shared.negotiation import JSON, Negotiated, media_responses
 from shared.openapi import parsed_body, problems
-from shared.pagination import CursorParam, Keyset, Limit
+from shared.pagination import DEFAULT_LIMIT, CursorParam, Keyset, Limit, Page
+from shared.tabular import FILES, SpreadsheetOptions, every_row, file_response
 from shared.uscc import Uscc
 from shared.vocab import Category, District
 
@@ -107,21 +112,27 @@ def get_diagnosis(
 
 
 @router.get(
-    "/rankings", response_model=RankingPage, responses=problems(404), summary="A period's ranking"
+    "/rankings",
+    response_model=RankingPage,
+    responses={**problems(404), **media_responses(*FILES)},
+    summary="A period's ranking (JSON pages, or the whole ranking as CSV or XLSX)",
 )
 def rankings(
     request: Request,
     session: DbSession,
     _: ScoringReader,
+    media: Negotiated,
+    options: SpreadsheetOptions,
     period: PeriodQuery = None,
     district: District | None = None,
     industry: Annotated[str | None, Query(max_length=40)] = None,
     category: Category | None = None,
-    limit: Limit = 50,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: CursorParam = None,
-) -> RankingPage:
+) -> RankingPage | StreamingResponse:
     """Rank order (filtered rankings are re-ranked within the filter). Ties: points, then
-    the exact total before rounding, then USCC ascending — so ranks are unique."""
+    the exact total before rounding, then USCC ascending — so ranks are unique. A CSV or
+    XLSX file holds the whole (filtered) ranking, after `cursor` when one is given."""
     of_period = ranking.ranking_of(session, period)
     where = ranking.RankingFilter(district=district, industry=industry, category=category)
     keyset = Keyset.start(
@@ -131,6 +142,17 @@ def rankings(
         f"{district}:{industry}:{category}",
     )
     after = int(keyset.after[0]) if keyset.after else 0
+    if media != JSON:
+        every = every_row(
+            request.app.state.sessionmaker,
+            lambda s, a, n: ranking.ranking_rows(s, of_period, where, after=a or 0, limit=n),
+            lambda r: int(r.rank),
+            after,
+        )
+        of = {"period": of_period.period, "model_version": of_period.model_version}
+        entries = ({**of, **_ranking_entry(r).model_dump(mode="json")} for r in every)
+        name = f"ranking-{of_period.period}"
+        return file_response(media, RANKING_COLUMNS, entries, options, name=name)
     rows = ranking.ranking_rows(session, of_period, where, after=after, limit=limit)
     page = keyset.page(rows, limit, lambda r: [r.rank], _ranking_entry)
     return RankingPage(
@@ -175,16 +197,36 @@ def get_distribution(
     return Distribution.model_validate(ranking.distribution(session, of_period, bins))
 
 
-@router.get("/industries", response_model=list[IndustryOut], summary="The industry list")
-def list_industries(session: DbSession, _: ScoringReader) -> list[IndustryOut]:
+@router.get("/industries", response_model=Page[IndustryOut], summary="The industry list")
+def list_industries(
+    request: Request,
+    session: DbSession,
+    _: ScoringReader,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Page[IndustryOut]:
     """The city's "1+4" industry system (a managed list), in display order."""
-    return [IndustryOut.model_validate(i) for i in registry.list_industries(session)]
+    keyset = Keyset.start(cursor, key=settings_of(request).cursor_key, context="industries")
+    after = (int(keyset.after[0]), str(keyset.after[1])) if keyset.after else None
+    rows = registry.list_industries(session, after=after, limit=limit)
+    return keyset.page(rows, limit, lambda i: [i.position, i.code], IndustryOut.model_validate)
 
 
-@router.get("/models", response_model=list[ModelOut], summary="Points model versions")
-def list_models(session: DbSession, _: ScoringReader) -> list[ModelOut]:
+@router.get("/models", response_model=Page[ModelOut], summary="Points model versions")
+def list_models(
+    request: Request,
+    session: DbSession,
+    _: ScoringReader,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Page[ModelOut]:
     """Every version, drafts included, newest first."""
-    return [_model_out(m) for m in model_versions.list_models(session)]
+    keyset = Keyset.start(cursor, key=settings_of(request).cursor_key, context="models")
+    after = None
+    if keyset.after:
+        after = (datetime.fromisoformat(str(keyset.after[0])), str(keyset.after[1]))
+    rows = model_versions.list_models(session, after=after, limit=limit)
+    return keyset.page(rows, limit, lambda m: [m.created_at.isoformat(), m.version], _model_out)
 
 
 @router.get("/models/{version}", response_model=ModelOut, summary="One points model version")
@@ -193,15 +235,23 @@ def get_model(version: str, session: DbSession, _: ScoringReader) -> ModelOut:
     return _model_out(model_versions.get_model(session, version))
 
 
-@router.get("/runs", response_model=list[RunOut], summary="Recent recompute runs")
+@router.get("/runs", response_model=Page[RunOut], summary="Recent recompute runs")
 def list_runs(
-    session: DbSession, _: ScoringReader, period: PeriodQuery = None, limit: Limit = 50
-) -> list[RunOut]:
-    """Who recomputed which period with which model, when, how many, how long."""
-    return [
-        RunOut.model_validate(r, from_attributes=True)
-        for r in pipeline.list_runs(session, period=period, limit=limit)
-    ]
+    request: Request,
+    session: DbSession,
+    _: ScoringReader,
+    period: PeriodQuery = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Page[RunOut]:
+    """Who recomputed which period with which model, when, how many, how long; newest
+    first."""
+    keyset = Keyset.start(cursor, key=settings_of(request).cursor_key, context=f"runs:{period}")
+    after = int(keyset.after[0]) if keyset.after else None
+    rows = pipeline.list_runs(session, period=period, after=after, limit=limit)
+    return keyset.page(
+        rows, limit, lambda r: [r.id], lambda r: RunOut.model_validate(r, from_attributes=True)
+    )
 
 
 def _model_out(model: PointsModel) -> ModelOut:

@@ -7,10 +7,11 @@ A definition arrives already parsed (the API and the CLI read JSON or YAML bodie
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from services.scoring.errors import InvalidModel, ModelExists, ModelNotFound, ModelPublished
@@ -84,11 +85,16 @@ def get_model(session: Session, version: str, *, for_update: bool = False) -> Po
     return model
 
 
-def list_models(session: Session) -> Sequence[PointsModel]:
-    """Every model version, newest first."""
-    return session.scalars(
-        select(PointsModel).order_by(PointsModel.created_at.desc(), PointsModel.version)
-    ).all()
+def list_models(
+    session: Session, *, after: tuple[datetime, str] | None = None, limit: int | None = None
+) -> Sequence[PointsModel]:
+    """Every model version, newest first (created_at, then version, descending): up to
+    `limit + 1` after `after`, or all of them when `limit` is None."""
+    stmt = select(PointsModel)
+    if after is not None:
+        stmt = stmt.where(tuple_(PointsModel.created_at, PointsModel.version) < tuple_(*after))
+    stmt = stmt.order_by(PointsModel.created_at.desc(), PointsModel.version.desc())
+    return session.scalars(stmt if limit is None else stmt.limit(limit + 1)).all()
 
 
 def latest_published(session: Session) -> PointsModel:

@@ -192,9 +192,13 @@ def _stage_points(session: Session, period: int, model: ModelDefinition) -> list
         after = rows[-1].uscc
 
 
-def list_runs(session: Session, *, period: int | None, limit: int) -> Sequence[RecomputeRun]:
-    """Recent recompute runs, newest first."""
-    stmt = select(RecomputeRun).order_by(RecomputeRun.id.desc()).limit(limit)
+def list_runs(
+    session: Session, *, period: int | None, after: int | None = None, limit: int
+) -> Sequence[RecomputeRun]:
+    """Up to `limit + 1` recompute runs, newest first, before run id `after`."""
+    stmt = select(RecomputeRun).order_by(RecomputeRun.id.desc()).limit(limit + 1)
     if period is not None:
         stmt = stmt.where(RecomputeRun.period == period)
+    if after is not None:
+        stmt = stmt.where(RecomputeRun.id < after)
     return session.scalars(stmt).all()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -37,9 +37,16 @@ def industry_codes(session: Session) -> set[str]:
     return set(session.scalars(select(Industry.code)))
 
 
-def list_industries(session: Session) -> Sequence[Industry]:
-    """The managed industry list in display order."""
-    return session.scalars(select(Industry).order_by(Industry.position, Industry.code)).all()
+def list_industries(
+    session: Session, *, after: tuple[int, str] | None = None, limit: int | None = None
+) -> Sequence[Industry]:
+    """The managed industry list in display order (position, code): up to `limit + 1` after
+    `after`, or all of it when `limit` is None."""
+    stmt = select(Industry)
+    if after is not None:
+        stmt = stmt.where(tuple_(Industry.position, Industry.code) > tuple_(*after))
+    stmt = stmt.order_by(Industry.position, Industry.code)
+    return session.scalars(stmt if limit is None else stmt.limit(limit + 1)).all()
 
 
 def put_industry(session: Session, code: str, name: str, position: int) -> Industry:

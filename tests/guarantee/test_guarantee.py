@@ -141,8 +141,9 @@ def test_waiver_boundary_rank_100_and_101(
         "basis": None,
         "reason": "ranking-unavailable",
     }
-    top = api.get(f"/v1/guarantee/waivers/{year}", headers=admin).json()
-    assert [t["uscc"] for t in top] == ranking[:100]
+    top = api.get(f"/v1/guarantee/waivers/{year}", headers=admin, params={"limit": 100}).json()
+    assert [t["uscc"] for t in top["items"]] == ranking[:100]
+    assert top["next_cursor"] is None
     as_csv = api.get(f"/v1/guarantee/waivers/{year}", headers={**admin, "Accept": "text/csv"})
     assert len(list(csv.DictReader(io.StringIO(as_csv.text)))) == 100
 
@@ -205,7 +206,7 @@ def test_fee_quote_with_rate_history_and_waiver(
         "19950.00",
         False,
     )
-    history = api.get("/v1/guarantee/fee-rates", headers=admin).json()
+    history = api.get("/v1/guarantee/fee-rates", headers=admin).json()["items"]
     assert [h["rate"] for h in history if h["effective_year"] == year][:2] == ["0.0120", "0.0150"]
     bad = api.post(
         "/v1/guarantee/quotes",

@@ -56,14 +56,15 @@ def test_quote_gives_tier_or_reasons(api: TestClient, world: World) -> None:
 
 
 def test_products_and_banks_are_scoped_to_the_bank(api: TestClient, world: World) -> None:
-    mine = {p["code"] for p in api.get("/v1/loans/products", headers=world.a()).json()}
+    mine = {p["code"] for p in api.get("/v1/loans/products", headers=world.a()).json()["items"]}
     assert world.product_a in mine
     assert world.product_b not in mine
     everything = {
-        p["code"] for p in api.get("/v1/loans/products", headers=bearer(world.bureau)).json()
+        p["code"]
+        for p in api.get("/v1/loans/products", headers=bearer(world.bureau)).json()["items"]
     }
     assert {world.product_a, world.product_b} <= everything
-    assert [b["code"] for b in api.get("/v1/loans/banks", headers=world.a()).json()] == [
+    assert [b["code"] for b in api.get("/v1/loans/banks", headers=world.a()).json()["items"]] == [
         world.bank_a
     ]
 
@@ -80,7 +81,9 @@ def test_submission_snapshots_points_and_sets_the_deadline(api: TestClient, worl
     assert body["rank_snapshot"] >= 1
     assert body["decision_due_at"] == "2026-11-24T23:59:59+08:00"  # 23:59:59 in Shanghai
     assert body["deadline_provisional"] is False
-    events = api.get(f"/v1/loans/applications/{body['id']}/events", headers=world.a()).json()
+    events = api.get(f"/v1/loans/applications/{body['id']}/events", headers=world.a()).json()[
+        "items"
+    ]
     assert [e["type"] for e in events] == ["submitted"]
 
 
@@ -238,7 +241,7 @@ def test_lifecycle_decision_disbursements_repayment(api: TestClient, world: Worl
     withdraw = api.post(f"{url}/withdraw", headers=world.a())
     assert withdraw.status_code == 409
 
-    events = api.get(f"{url}/events", headers=world.a()).json()
+    events = api.get(f"{url}/events", headers=world.a()).json()["items"]
     assert [e["type"] for e in events] == [
         "submitted",
         "decision",

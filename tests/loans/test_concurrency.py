@@ -71,7 +71,7 @@ def test_approve_and_reject_race_one_wins(live_url: str, api: TestClient, world:
         winner = next(r.json() for r in responses if r.status_code == 200)
         assert final["status"] == winner["status"]
         events = api.get(f"/v1/loans/applications/{app['id']}/events", headers=world.a())
-        assert [e["type"] for e in events.json()].count("decision") == 1
+        assert [e["type"] for e in events.json()["items"]].count("decision") == 1
 
 
 def test_concurrent_disbursements_never_exceed_the_approval(

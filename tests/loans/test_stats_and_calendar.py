@@ -215,7 +215,9 @@ def test_loading_a_year_makes_open_provisional_deadlines_exact(
     after = api.get(f"/v1/loans/applications/{app['id']}", headers=world.a()).json()
     assert after["deadline_provisional"] is False
     assert after["decision_due_at"] == "2003-10-09T23:59:59+08:00"
-    events = api.get(f"/v1/loans/applications/{app['id']}/events", headers=world.a()).json()
+    events = api.get(f"/v1/loans/applications/{app['id']}/events", headers=world.a()).json()[
+        "items"
+    ]
     assert events[-1]["type"] == "deadline-recomputed"
     assert api.get("/v1/loans/calendar/2003", headers=world.a()).json()["source"] == "loaded"
     denied = api.put(

@@ -319,7 +319,7 @@ def test_bank_can_read_but_not_write(
 
 
 def test_industries_are_a_managed_list(api: TestClient, admin: dict[str, str]) -> None:
-    listed = api.get("/v1/scoring/industries", headers=admin).json()
+    listed = api.get("/v1/scoring/industries", headers=admin).json()["items"]
     assert {"health", "equipment", "materials"} <= {i["code"] for i in listed}
     code = "test_" + uuid.uuid4().hex[:6]
     added = api.put(

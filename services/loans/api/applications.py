@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from services.loans import applications, lifecycle, submission
+from services.loans.api.sheets import APPLICATION_COLUMNS
 from services.loans.api.writes import (
     IDEMPOTENT_WRITE,
     REPLAYED,
@@ -37,8 +38,10 @@ from shared.auth.deps import ActingBank, BanksVisible, LoansReader, LoansWriter
 from shared.auth.tenancy import tenant_code
 from shared.db import DbSession
 from shared.errors import Unprocessable
+from shared.negotiation import JSON, Negotiated, media_responses
 from shared.openapi import problems
-from shared.pagination import CursorParam, Keyset, Limit, Page
+from shared.pagination import DEFAULT_LIMIT, CursorParam, Keyset, Limit, Page
+from shared.tabular import FILES, SpreadsheetOptions, every_row, file_response
 from shared.timestamps import Timestamp
 
 router = APIRouter()
@@ -58,20 +61,28 @@ def submit(body: ApplicationIn, write: IdempotentWrite, bank: ActingBank) -> JSO
     return write(body, lambda s, who: submission.submit(s, bank, body, who), created=True)
 
 
-@router.get("/applications", response_model=Page[ApplicationOut], summary="Applications")
+@router.get(
+    "/applications",
+    response_model=Page[ApplicationOut],
+    responses=media_responses(*FILES),
+    summary="Applications (JSON pages, or the whole list as CSV or XLSX)",
+)
 def list_applications(
     request: Request,
     session: DbSession,
     _: LoansReader,
     seen: BanksVisible,
+    media: Negotiated,
+    options: SpreadsheetOptions,
     status: Annotated[str | None, Query(max_length=12)] = None,
     product_code: Annotated[str | None, Query(max_length=40)] = None,
     updated_since: Annotated[Timestamp | None, Query()] = None,
-    limit: Limit = 50,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: CursorParam = None,
-) -> Page[ApplicationOut]:
+) -> Page[ApplicationOut] | StreamingResponse:
     """Ordered by (updated_at, id): a client syncing with `updated_since` sees every change.
-    A bank sees only its own bank's applications."""
+    A bank sees only its own bank's applications. A CSV or XLSX file holds the whole
+    filtered list (after `cursor` when one is given; `limit` sizes JSON pages only)."""
     if updated_since is not None and updated_since.tzinfo is None:
         raise Unprocessable(
             "updated_since needs a UTC offset",
@@ -86,15 +97,19 @@ def list_applications(
     if keyset.after is not None:
         at, ident = keyset.after
         after = (datetime.fromisoformat(str(at)), uuid.UUID(str(ident)))
-    rows = applications.list_applications(
-        session,
-        seen,
-        ApplicationFilter(status, product_code, updated_since),
-        after=after,
-        limit=limit,
-    )
+    where = ApplicationFilter(status, product_code, updated_since)
+    if media != JSON:
+        every = every_row(
+            request.app.state.sessionmaker,
+            lambda s, a, n: applications.list_applications(s, seen, where, after=a, limit=n),
+            lambda a: (a.updated_at, a.id),
+            after,
+        )
+        rows = (application_out(a).model_dump(mode="json") for a in every)
+        return file_response(media, APPLICATION_COLUMNS, rows, options, name="applications")
+    rows_page = applications.list_applications(session, seen, where, after=after, limit=limit)
     return keyset.page(
-        rows, limit, lambda a: [a.updated_at.isoformat(), str(a.id)], application_out
+        rows_page, limit, lambda a: [a.updated_at.isoformat(), str(a.id)], application_out
     )
 
 
@@ -110,14 +125,27 @@ def get_application(
 
 @router.get(
     "/applications/{app_id}/events",
-    response_model=list[EventOut],
+    response_model=Page[EventOut],
     summary="An application's history",
 )
 def list_events(
-    app_id: uuid.UUID, session: DbSession, _: LoansReader, seen: BanksVisible
-) -> list[EventOut]:
+    app_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    _: LoansReader,
+    seen: BanksVisible,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Page[EventOut]:
     """Every state change, oldest first: who, when, from which status to which."""
-    return [EventOut.model_validate(e) for e in applications.events(session, seen, app_id)]
+    keyset = Keyset.start(
+        cursor,
+        key=settings_of(request).cursor_key,
+        context=f"events:{tenant_code(seen)}:{app_id}",
+    )
+    after = int(keyset.after[0]) if keyset.after else None
+    rows = applications.events(session, seen, app_id, after=after, limit=limit)
+    return keyset.page(rows, limit, lambda e: [e.id], EventOut.model_validate)
 
 
 @router.post(

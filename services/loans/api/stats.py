@@ -1,21 +1,22 @@
-"""The statistics endpoint: loan figures per group and in total, as JSON or CSV."""
+"""The statistics endpoint: loan figures per group and in total, as JSON, CSV or XLSX."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
 from services.loans import stats
+from services.loans.api.sheets import STATS_COLUMNS
 from services.loans.schemas import Stats, StatsRow
 from shared.auth.deps import BanksVisible, StatsReader
 from shared.auth.tenancy import tenant_code
 from shared.db import DbSession
 from shared.errors import Unprocessable
+from shared.negotiation import JSON, Negotiated, media_responses
+from shared.tabular import FILES, SpreadsheetOptions, file_response
 
 router = APIRouter()
 
@@ -23,20 +24,22 @@ router = APIRouter()
 @router.get(
     "/stats",
     response_model=Stats,
-    summary="Loan statistics",
-    responses={200: {"content": {"text/csv": {}}}},
+    summary="Loan statistics (JSON, CSV or XLSX)",
+    responses=media_responses(*FILES),
 )
 def get_stats(
-    request: Request,
     session: DbSession,
     _: StatsReader,
     seen: BanksVisible,
+    media: Negotiated,
+    options: SpreadsheetOptions,
     from_: Annotated[date, Query(alias="from")],
     to: date,
     group_by: Literal["bank", "product", "district", "industry", "month", "stage"] | None = None,
-) -> Stats | PlainTextResponse:
+) -> Stats | StreamingResponse:
     """Applications submitted between `from` and `to` (Asia/Shanghai dates, inclusive), per
-    group and in total. A bank gets only its own figures. `Accept: text/csv` for CSV."""
+    group and in total. A bank gets only its own figures. `Accept: text/csv` or the XLSX
+    media type for a file of the groups and a `TOTAL` row."""
     if to < from_:
         raise Unprocessable(
             "`to` is before `from`", errors=[{"loc": ["query", "to"], "msg": "before from"}]
@@ -50,17 +53,13 @@ def get_stats(
         groups=[StatsRow.model_validate(r) for r in rows],
         total=StatsRow.model_validate(total),
     )
-    if "text/csv" in request.headers.get("accept", ""):
-        return PlainTextResponse(_csv(result), media_type="text/csv; charset=utf-8")
-    return result
-
-
-def _csv(result: Stats) -> str:
-    out = io.StringIO()
-    fields = list(StatsRow.model_fields)
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(fields)
-    for row in [*result.groups, result.total.model_copy(update={"group": "TOTAL"})]:
-        data = row.model_dump(mode="json")
-        writer.writerow(["" if data[f] is None else data[f] for f in fields])
-    return out.getvalue()
+    if media == JSON:
+        return result
+    lines = [*result.groups, result.total.model_copy(update={"group": "TOTAL"})]
+    return file_response(
+        media,
+        STATS_COLUMNS,
+        [line.model_dump(mode="json") for line in lines],
+        options,
+        name=f"loan-stats-{from_}-{to}",
+    )
