@@ -32,6 +32,7 @@ from shared import embedded_pg, migrate
 from shared.bulk import parse_rows
 from shared.db import make_engine, make_sessionmaker
 from shared.errors import DomainError
+from shared.http_protocol import HTTP_PROTOCOL
 from shared.logging import configure_logging
 from shared.settings import CoreSettings, get_settings
 
@@ -381,6 +382,7 @@ def serve(
             uvicorn.run(
                 "services.runtime:gateway_from_env",
                 factory=True,
+                http=HTTP_PROTOCOL,
                 host=host,
                 port=port,
                 workers=workers,
@@ -435,6 +437,8 @@ def _start_services(
                     "--workers",
                     str(workers),
                     "--no-access-log",
+                    "--http",
+                    HTTP_PROTOCOL,
                     "--timeout-graceful-shutdown",
                     str(grace_seconds),
                 ],
