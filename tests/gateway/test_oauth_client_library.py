@@ -37,6 +37,7 @@ def test_requests_oauthlib_gets_a_token_and_calls_the_api(
 ) -> None:
     creds = make_client("bank", name="泰州银行 loan system", bank_code="TZBANK")
     session = OAuth2Session(client=BackendApplicationClient(client_id=creds.client_id))
+    options: dict[str, object]
     if how == "basic":
         options = {"auth": HTTPBasicAuth(creds.client_id, creds.client_secret)}
     elif how == "basic with client_id in the form":

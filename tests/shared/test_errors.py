@@ -363,7 +363,7 @@ def test_every_integer_of_a_request_body_is_strict() -> None:
             if not _mentions_int(info.annotation):
                 continue
             adapter: TypeAdapter[object] = TypeAdapter(
-                Annotated[(info.annotation, *info.metadata)]  # type: ignore[valid-type]
+                Annotated[(info.annotation, *info.metadata)]  # type: ignore[arg-type]
             )
             with pytest.raises(ValidationError) as refused:
                 adapter.validate_python("1")
