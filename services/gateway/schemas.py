@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.auth.principal import Role
-from shared.integers import Integer
+from shared.integers import JSON_INTEGER
 from shared.timestamps import Instant
 
 CODE_PATTERN = r"^[A-Z0-9_]{2,32}$"
@@ -37,7 +37,7 @@ class ClientCreate(BaseModel):
     role: Role
     bank_code: str | None = Field(default=None, pattern=CODE_PATTERN)
     firm_code: str | None = Field(default=None, pattern=CODE_PATTERN)
-    rate_limit_per_minute: Integer | None = Field(default=None, ge=1, le=1_000_000)
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000), JSON_INTEGER] | None = None
 
     @model_validator(mode="after")
     def _tenant_matches_role(self) -> Self:

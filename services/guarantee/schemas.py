@@ -7,7 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.integers import Integer
+from shared.integers import JSON_INTEGER, Integer
 from shared.money import NonNegativeMoney, PositiveMoney
 from shared.rates import NonNegativeRate
 from shared.timestamps import Instant, Timestamp
@@ -63,11 +63,8 @@ class QuoteIn(BaseModel):
     uscc: Uscc
     amount: PositiveMoney
     term_months: Integer = Field(ge=1, le=360)
-    year: Integer | None = Field(
-        default=None,
-        ge=2000,
-        le=2100,
-        description="the loan's year (default: this year, Asia/Shanghai)",
+    year: Annotated[int, Field(ge=2000, le=2100), JSON_INTEGER] | None = Field(
+        default=None, description="the loan's year (default: this year, Asia/Shanghai)"
     )
 
 

@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.integers import Integer
+from shared.integers import JSON_INTEGER, Integer
 from shared.money import NonNegativeMoney, PositiveMoney
 from shared.rates import NonNegativeRate, Rate
 from shared.timestamps import Instant, Timestamp
@@ -141,7 +141,7 @@ class DecisionIn(_In):
     outcome: Literal["approved", "rejected"]
     approved_amount: PositiveMoney | None = None
     annual_rate: Rate | None = None
-    term_months: Integer | None = Field(default=None, ge=1, le=360)
+    term_months: Annotated[int, Field(ge=1, le=360), JSON_INTEGER] | None = None
     reason_codes: list[Annotated[str, Field(pattern=r"^[a-z0-9_.-]{1,40}$")]] = Field(
         default_factory=list, max_length=20
     )

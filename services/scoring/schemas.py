@@ -9,14 +9,14 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.scoring.pointsmodel import ModelDefinition
-from shared.integers import Integer
+from shared.integers import JSON_INTEGER, Integer
 from shared.money import NonNegativeMoney
 from shared.timestamps import Instant
 from shared.uscc import Uscc
 from shared.vocab import Category, District, Stage
 
-Count = Annotated[Integer, Field(ge=0, le=10_000_000)]
-Awards = Annotated[Integer, Field(ge=0, le=1000)]
+Count = Annotated[int, Field(ge=0, le=10_000_000), JSON_INTEGER]
+Awards = Annotated[int, Field(ge=0, le=1000), JSON_INTEGER]
 
 
 class EnterpriseIn(BaseModel):

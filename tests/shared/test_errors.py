@@ -362,13 +362,33 @@ def test_every_integer_of_a_request_body_is_strict() -> None:
         for name, info in model.model_fields.items():
             if not _mentions_int(info.annotation):
                 continue
-            adapter: TypeAdapter[object] = TypeAdapter(
-                Annotated[(info.annotation, *info.metadata)]  # type: ignore[arg-type]
+            annotated = (
+                Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
             )
+            adapter: TypeAdapter[object] = TypeAdapter(annotated)  # type: ignore[arg-type]
             with pytest.raises(ValidationError) as refused:
                 adapter.validate_python("1")
             assert "int_type" in {e["type"] for e in refused.value.errors()}, (model, name)
             checked.append(f"{model.__name__}.{name}")
     assert "ApplicationIn.term_months" in checked
+    assert "DecisionIn.term_months" in checked
     assert "IndicatorIn.invention_patents" in checked
     assert len(checked) >= 15, checked
+
+
+def _keys(schema: object) -> Iterator[str]:
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            yield key
+            yield from _keys(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from _keys(value)
+
+
+def test_request_integer_bounds_are_in_the_document() -> None:
+    # Bounds given after a validator leak into JSON Schema as pydantic's `ge`/`le` (which no
+    # JSON Schema reader knows) instead of `minimum`/`maximum`.
+    for model in _request_models():
+        leaked = {"ge", "le", "gt", "lt"} & set(_keys(model.model_json_schema()))
+        assert not leaked, (model, leaked)
