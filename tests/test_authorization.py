@@ -18,7 +18,15 @@ from tests.conftest import Creds, bearer, get_token
 from tests.factories import new_uscc
 
 ROLES = ("bank", "bureau", "credit_firm", "admin")
-UNAUTHENTICATED = {"/oauth/token", "/.well-known/jwks.json", "/healthz", "/readyz"}
+UNAUTHENTICATED = {
+    "/oauth/token",
+    "/.well-known/jwks.json",
+    "/.well-known/oauth-authorization-server",
+    "/problems",
+    "/problems/{slug}",
+    "/healthz",
+    "/readyz",
+}
 
 
 def allowed(role: str, method: str, path: str) -> bool:

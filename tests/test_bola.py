@@ -105,6 +105,8 @@ CLASSIFICATION: dict[str, str] = {
     "/v1/admin/banks/{code}": OPERATOR,
     "/v1/admin/products/{code}": OPERATOR,
     "/v1/admin/consents/{consent_id}/revoke": OPERATOR,
+    # no token at all: the problem catalogue
+    "/problems/{slug}": PUBLIC,
 }
 
 # Request-body fields of tenant-callable operations that name another object.
@@ -833,6 +835,7 @@ PLACEHOLDERS: dict[str, Callable[[Tenants], str]] = {
     "version": lambda t: "TZ-2025.1",
     "year": lambda t: str(PERIOD + 1),
     "period": lambda t: str(PERIOD),
+    "slug": lambda t: "not-found",
 }
 
 
