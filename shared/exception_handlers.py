@@ -20,20 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from shared.errors import DomainError, validation_errors
+from shared.problem_catalogue import for_status
 from shared.problems import Problem, problem_for, problem_response, request_id_in
-
-# Slugs of HTTP errors raised by the framework itself (routing, method, body parsing).
-_HTTP_SLUGS = {
-    400: ("bad-request", "Bad request"),
-    401: ("unauthorized", "Unauthorized"),
-    403: ("forbidden", "Forbidden"),
-    404: ("not-found", "Not found"),
-    405: ("method-not-allowed", "Method not allowed"),
-    406: ("not-acceptable", "Not acceptable"),
-    413: ("payload-too-large", "Payload too large"),
-    415: ("unsupported-media-type", "Unsupported media type"),
-    429: ("rate-limited", "Too many requests"),
-}
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
@@ -63,31 +51,56 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         return _answer(request, exc)
     errors = validation_errors(exc.errors())
     if _body_not_json(request, errors):
+        return _render(request, Problem.about("unsupported-media-type", _SEND_JSON))
+    if any(e["type"] == "json_invalid" for e in errors):
         return _render(
             request,
-            Problem(
-                415,
-                "unsupported-media-type",
-                "Unsupported media type",
-                "This endpoint takes a JSON body (Content-Type: application/json)",
-            ),
+            Problem.about("malformed-json", _json_error_detail(exc), errors=errors),
         )
-    if any(e["type"] == "invalid_uscc" for e in errors):
-        slug, title = "invalid-uscc", "Invalid unified social credit code"
-    elif any(e["type"] == "json_invalid" for e in errors):
-        slug, title = "malformed-json", "Malformed JSON body"
-    else:
-        slug, title = "validation-error", "Request validation failed"
+    slug = "invalid-uscc" if any(e["type"] == "invalid_uscc" for e in errors) else None
     return _render(
         request,
-        Problem(422, slug, title, f"{len(errors)} field(s) failed validation", errors=errors),
+        Problem.about(slug or "validation-error", _fields_detail(errors), errors=errors),
+    )
+
+
+_SEND_JSON = "This endpoint takes a JSON body: send it with Content-Type: application/json"
+
+
+def _fields_detail(errors: Sequence[Mapping[str, Any]]) -> str:
+    """Which fields failed, e.g. "2 fields failed validation: body.term_months, query.limit"."""
+    names = [".".join(str(part) for part in e["loc"]) for e in errors]
+    shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+    return f"{len(errors)} field(s) failed validation: {shown}"
+
+
+def _json_error_detail(exc: RequestValidationError) -> str:
+    """Where the JSON parser stopped, e.g. "… Expecting value at line 1, column 9 (char 8)"."""
+    error = next(e for e in exc.errors() if e.get("type") == "json_invalid")
+    loc = error.get("loc", ())
+    reason = str(error.get("ctx", {}).get("error", "not valid JSON"))
+    position = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    if position is None:
+        return f"The body is not valid JSON: {reason}"
+    document = exc.body if isinstance(exc.body, str) else ""
+    line = document.count("\n", 0, position) + 1
+    column = position - (document.rfind("\n", 0, position) + 1) + 1
+    return (
+        f"The body is not valid JSON: {reason} at line {line}, column {column} "
+        f"(character {position})"
     )
 
 
 def _body_not_json(request: Request, errors: Sequence[Mapping[str, Any]]) -> bool:
+    """A body error caused by what the body was sent as: a Content-Type that is not JSON, or
+    none at all (FastAPI then reads no JSON, and the body looks missing or not an object)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     is_json = content_type == "application/json" or content_type.endswith("+json")
-    return bool(content_type) and not is_json and any(e["loc"][:1] == ["body"] for e in errors)
+    if is_json:
+        return False
+    if content_type:
+        return any(e["loc"][:1] == ["body"] for e in errors)
+    return any(list(e["loc"]) == ["body"] for e in errors)
 
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -98,20 +111,20 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
         # (RFC 8259 §8.1) like any other, so it gets the same 422 as a syntax error.
         return _render(
             request,
-            Problem(
-                422,
+            Problem.about(
                 "malformed-json",
-                "Malformed JSON body",
                 "The JSON body is not valid UTF-8",
                 errors=[{"loc": ["body"], "msg": "not valid UTF-8", "type": "json_invalid"}],
             ),
         )
-    slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
-    detail = exc.detail if isinstance(exc.detail, str) else title
+    entry = for_status(exc.status_code)
+    detail = exc.detail if isinstance(exc.detail, str) else entry.title
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
-    return _render(request, Problem(exc.status_code, slug, title, detail, headers=headers))
+    return _render(
+        request, Problem(exc.status_code, entry.slug, entry.title, detail, headers=headers)
+    )
 
 
 def _allowed_methods(request: Request) -> str | None:

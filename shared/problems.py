@@ -4,6 +4,7 @@
 the FastAPI exception handlers (`shared.exception_handlers`) and the ASGI catch-all at the
 edge (`shared.middleware.CatchAllMiddleware`) both ask it, and both render the answer with
 `problem_response`, so a request gets the same document whichever layer caught its error.
+A problem's status and title are its type's, from `shared.problem_catalogue`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import Scope, Send
 
 from shared.errors import PROBLEM_MEDIA_TYPE, DomainError, problem_type
+from shared.problem_catalogue import CATALOGUE, kind
 
 log = logging.getLogger("innocredit.errors")
 
@@ -27,7 +29,11 @@ log = logging.getLogger("innocredit.errors")
 @dataclass(frozen=True, slots=True)
 class Problem:
     """A problem document before rendering: status, slug and title, what went wrong, the
-    field `errors`, response headers and extension members."""
+    field `errors`, response headers and extension members.
+
+    Status and title are always the catalogue's for a catalogued slug, whatever the caller
+    passed, so one type never shows two titles; `Problem.about` needs only the slug.
+    """
 
     status: int
     slug: str
@@ -36,6 +42,35 @@ class Problem:
     errors: Sequence[Mapping[str, Any]] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        entry = CATALOGUE.get(self.slug)
+        if entry is not None:
+            object.__setattr__(self, "title", entry.title)
+            if entry.status is not None:
+                object.__setattr__(self, "status", entry.status)
+
+    @classmethod
+    def about(
+        cls,
+        slug: str,
+        detail: str,
+        *,
+        errors: Sequence[Mapping[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Problem:
+        """The problem of catalogued type `slug` (its status and title) saying `detail`."""
+        entry = kind(slug)
+        return cls(
+            entry.status or 400,
+            slug,
+            entry.title,
+            detail,
+            errors=errors,
+            headers=dict(headers or {}),
+            extra=dict(extra or {}),
+        )
 
     @classmethod
     def of(cls, error: DomainError) -> Problem:
@@ -50,8 +85,9 @@ class Problem:
             extra=error.extra,
         )
 
-    def body(self, *, instance: str, request_id: str | None) -> dict[str, Any]:
-        """The problem+json document, with InnoCredit's `instance` and `request_id` members."""
+    def body(self, *, instance: str | None, request_id: str | None) -> dict[str, Any]:
+        """The problem+json document, with InnoCredit's `instance` and `request_id` members
+        (no `instance` when there is no request path to name, e.g. an unreadable request)."""
         body: dict[str, Any] = {
             "type": problem_type(self.slug),
             "title": self.title,
@@ -60,6 +96,8 @@ class Problem:
             "instance": instance,
             "request_id": request_id,
         }
+        if instance is None:
+            del body["instance"]
         if self.errors is not None:
             body["errors"] = [dict(e) for e in self.errors]
         if self.extra:
@@ -71,11 +109,8 @@ class Problem:
 
 
 # What an unexpected error is answered with: nothing of the error itself.
-INTERNAL_ERROR = Problem(
-    500,
-    "internal-error",
-    "Internal server error",
-    "An unexpected error occurred; quote the request id when reporting it",
+INTERNAL_ERROR = Problem.about(
+    "internal-error", "An unexpected error occurred; quote the request id when reporting it"
 )
 
 
@@ -92,10 +127,8 @@ def problem_for(exc: BaseException, *, path: str) -> Problem:
     if _nul_in_text(exc):
         # Bad input, not a server error: a JSON string may hold "\u0000", our text may not.
         # The transaction was rolled back whole, like any failed request.
-        return Problem(
-            422,
+        return Problem.about(
             "validation-error",
-            "Request validation failed",
             "Text may not contain the NUL character (U+0000)",
             errors=[{"loc": ["body"], "msg": "contains U+0000", "type": "string_nul"}],
         )
@@ -126,10 +159,8 @@ def _database_problem(exc: BaseException) -> Problem | None:
     """The problem for a database failure (unreachable, busy, timed out), or None when `exc`
     is not one."""
     if isinstance(exc, PoolTimeoutError):  # every pooled connection in use for pool_timeout
-        return Problem(
-            503,
+        return Problem.about(
             "database-busy",
-            "Service unavailable",
             f"No database connection became free in time; {_BUSY}",
             headers={"Retry-After": "1"},
         )
@@ -144,25 +175,19 @@ def _database_problem(exc: BaseException) -> Problem | None:
     else:
         return None
     if sqlstate in _BUSY_SQLSTATES:
-        return Problem(
-            503,
+        return Problem.about(
             "database-busy",
-            "Service unavailable",
             f"The data is locked by another operation; {_BUSY}",
             headers={"Retry-After": "1"},
         )
     if sqlstate == _STATEMENT_TIMEOUT:
-        return Problem(
-            504,
+        return Problem.about(
             "database-timeout",
-            "Gateway timeout",
             "The database did not answer within the statement timeout; nothing was changed",
         )
     if unreachable:
-        return Problem(
-            503,
+        return Problem.about(
             "database-unavailable",
-            "Service unavailable",
             "The database is unreachable; retry shortly",
             headers={"Retry-After": "2"},
         )
@@ -187,7 +212,9 @@ def request_id_in(scope: Scope) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def problem_response(problem: Problem, *, instance: str, request_id: str | None) -> JSONResponse:
+def problem_response(
+    problem: Problem, *, instance: str | None, request_id: str | None
+) -> JSONResponse:
     """Render `problem` as an `application/problem+json` response."""
     return JSONResponse(
         problem.body(instance=instance, request_id=request_id),

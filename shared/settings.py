@@ -35,6 +35,8 @@ class CoreSettings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     key_encryption_key: str = DEV_KEY_ENCRYPTION_KEY
     issuer: str = "https://innocredit.taizhou/"
+    # The gateway's address as clients reach it (RFC 8414 metadata); unset: the request's.
+    public_url: str | None = None
     audience: str = "innocredit-api"
     token_ttl_seconds: int = Field(default=900, ge=60, le=900)
     jwks_url: str | None = None

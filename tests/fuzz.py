@@ -86,6 +86,7 @@ SEMANTIC_REJECTIONS: dict[str, tuple[str, str]] = {
     ),
     "GET /v1/guarantee/waivers/{year}": ("400", "a cursor is valid only if this API issued it"),
     "GET /v1/guarantee/fee-rates": ("400", "a cursor is valid only if this API issued it"),
+    "GET /problems": ("400", "a cursor is valid only if this API issued it"),
     "PUT /v1/admin/enterprises": ("422", "rows are checked as a file: models, industries"),
     "PUT /v1/admin/indicators/{period}": ("422", "rows are checked as a file: known USCCs"),
     "POST /v1/admin/models": ("422", "a model definition is checked as a whole"),

@@ -30,6 +30,9 @@ PUBLIC = {
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    ("GET", "/.well-known/oauth-authorization-server"),
+    ("GET", "/problems"),
+    ("GET", "/problems/{slug}"),
 }
 
 

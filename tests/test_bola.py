@@ -847,6 +847,7 @@ PLACEHOLDERS: dict[str, Callable[[Tenants], str]] = {
     "version": lambda t: "TZ-2025.1",
     "year": lambda t: str(t.period + 1),
     "period": lambda t: str(t.period),
+    "slug": lambda t: "not-found",
 }
 
 

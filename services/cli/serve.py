@@ -19,6 +19,7 @@ from services.gateway.bootstrap import bootstrap
 from services.gateway.crypto import KeyEncryptor
 from shared import migrate
 from shared.db import make_engine, make_sessionmaker
+from shared.http_protocol import HTTP_PROTOCOL
 from shared.logging import configure_logging
 from shared.settings import CoreSettings, get_settings
 
@@ -79,6 +80,7 @@ def serve(
             uvicorn.run(
                 "services.runtime:gateway_from_env",
                 factory=True,
+                http=HTTP_PROTOCOL,
                 host=host,
                 port=port,
                 workers=workers,
@@ -119,6 +121,8 @@ def _start_services(
                     "--workers",
                     str(workers),
                     "--no-access-log",
+                    "--http",
+                    HTTP_PROTOCOL,
                     "--timeout-graceful-shutdown",
                     str(grace_seconds),
                 ],

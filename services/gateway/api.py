@@ -75,29 +75,38 @@ def _form(body: bytes, content_type: str) -> dict[str, str]:
 
 
 def _credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, str, bool]:
-    """Return (client_id, secret, via_basic) from HTTP Basic or the form (RFC 6749 §2.3.1)."""
-    in_form = "client_id" in form or "client_secret" in form
-    if authorization and authorization[:6].lower() == "basic ":
-        if in_form:
-            raise OAuthError("invalid_request", "Use HTTP Basic or form credentials, not both")
-        try:
-            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+    """Return (client_id, secret, via_basic) from HTTP Basic or the form (RFC 6749 §2.3.1).
+
+    One method per request: Basic with a form `client_secret` is refused. Basic with a form
+    `client_id` naming the same client is the client identifying itself twice, as §3.2.1 lets
+    it (requests-oauthlib and others send it); naming another client is `invalid_request`.
+    """
+    if not (authorization and authorization[:6].lower() == "basic "):
+        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        if not client_id or not secret:
             raise OAuthError(
-                "invalid_client", "Malformed Basic credentials", status=401, basic_challenge=True
-            ) from None
-        client_id, sep, secret = decoded.partition(":")
-        if not sep:
-            raise OAuthError(
-                "invalid_client", "Malformed Basic credentials", status=401, basic_challenge=True
+                "invalid_client", "Client authentication is required", basic_challenge=True
             )
-        return unquote_plus(client_id), unquote_plus(secret), True
-    client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
-    if not client_id or not secret:
+        return client_id, secret, False
+    if "client_secret" in form:
         raise OAuthError(
-            "invalid_client", "Client authentication is required", status=401, basic_challenge=True
+            "invalid_request", "Use HTTP Basic or a form client_secret, not both (RFC 6749 §2.3.1)"
         )
-    return client_id, secret, False
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise OAuthError(
+            "invalid_client", "Malformed Basic credentials", basic_challenge=True
+        ) from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise OAuthError("invalid_client", "Malformed Basic credentials", basic_challenge=True)
+    client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+    if "client_id" in form and form["client_id"] != client_id:
+        raise OAuthError(
+            "invalid_request", "The form client_id differs from the HTTP Basic client id"
+        )
+    return client_id, secret, True
 
 
 @oauth.post(
@@ -151,7 +160,6 @@ def _issue(
             raise OAuthError(
                 "invalid_client",
                 "Unknown client, wrong secret or disabled client",
-                status=401,
                 basic_challenge=via_basic,
             )
         return service.issue_token(

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.gateway.api import admin, oauth
 from services.gateway.crypto import KeyEncryptor
+from services.gateway.discovery import discovery
 from services.gateway.edge import Edge, Route
 from services.gateway.proxy import ServiceProxy
 from services.gateway.queries import key_loader
@@ -29,7 +30,7 @@ GATEWAY = ServiceSpec(
     name="gateway",
     title="InnoCredit gateway",
     description="OAuth 2.0 tokens, JWKS, API clients, signing keys and the audit trail.",
-    routers=(oauth, admin),
+    routers=(oauth, discovery, admin),
 )
 
 

@@ -95,8 +95,8 @@ class Edge:
     async def _authenticate(self, scope: Scope, send: Send) -> Principal | None:
         try:
             principal = await authenticate(self.verifier, header(scope, b"authorization"))
-        except Unauthorized:
-            await send_problem(scope, send, Problem.of(Unauthorized()))
+        except Unauthorized as refused:
+            await send_problem(scope, send, Problem.of(refused))
             return None
         hit, status = self.directory.cached(principal.client_id)
         if not hit:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.auth.principal import Role
+from shared.integers import JSON_INTEGER
+from shared.timestamps import Instant
 
 CODE_PATTERN = r"^[A-Z0-9_]{2,32}$"
 
@@ -36,7 +37,7 @@ class ClientCreate(BaseModel):
     role: Role
     bank_code: str | None = Field(default=None, pattern=CODE_PATTERN)
     firm_code: str | None = Field(default=None, pattern=CODE_PATTERN)
-    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000), JSON_INTEGER] | None = None
 
     @model_validator(mode="after")
     def _tenant_matches_role(self) -> Self:
@@ -59,9 +60,9 @@ class ClientOut(BaseModel):
     firm_code: str | None
     enabled: bool
     rate_limit_per_minute: int | None
-    created_at: datetime
-    secret_rotated_at: datetime | None
-    disabled_at: datetime | None
+    created_at: Instant
+    secret_rotated_at: Instant | None
+    disabled_at: Instant | None
 
 
 class ClientCredentials(BaseModel):
@@ -88,9 +89,9 @@ class SigningKeyOut(BaseModel):
 
     kid: str
     algorithm: str
-    created_at: datetime
-    activates_at: datetime
-    retired_at: datetime | None
+    created_at: Instant
+    activates_at: Instant
+    retired_at: Instant | None
 
 
 class AuditEventOut(BaseModel):
@@ -100,7 +101,7 @@ class AuditEventOut(BaseModel):
 
     id: int
     source: Literal["write", "export-pull"] = "write"
-    at: datetime
+    at: Instant
     client_id: str | None
     method: str
     path: str

@@ -6,20 +6,25 @@ from shared.errors import Conflict, DomainError, Forbidden, NotFound
 
 
 class EnterpriseUnknown(NotFound):
-    status, title, slug = 404, "Enterprise not found", "enterprise-not-found"
+    slug = "enterprise-not-found"
 
 
 class ConsentNotFound(NotFound):
-    status, title, slug = 404, "Consent not found", "consent-not-found"
+    slug = "consent-not-found"
 
 
 class ConsentRevoked(Conflict):
-    status, title, slug = 409, "Consent already revoked", "invalid-transition"
+    """A revoked consent is revoked for good (409 invalid-transition)."""
+
+    slug = "invalid-transition"
+    default_detail = "The consent is already revoked"
 
 
 class NoFeeRate(DomainError):
-    status, title, slug = 409, "No 泰信保 fee rate set", "no-fee-rate"
+    slug = "no-fee-rate"
 
 
 class NotAFirm(Forbidden):
-    status, title, slug = 403, "Only a credit-reporting firm pulls the export", "forbidden"
+    """The export is pulled by credit-reporting firms only (403 forbidden)."""
+
+    default_detail = "Only a credit-reporting firm pulls the export"

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.integers import JSON_INTEGER, Integer
 from shared.money import NonNegativeMoney, PositiveMoney
 from shared.rates import NonNegativeRate
-from shared.timestamps import Timestamp
+from shared.timestamps import Instant, Timestamp
 from shared.uscc import Uscc
 
 FirmCode = Annotated[str, Field(pattern=r"^[A-Z0-9_]{2,32}$")]
@@ -39,7 +39,7 @@ class FeeRateIn(BaseModel):
     """A fee rate for loans from `effective_year` on."""
 
     model_config = ConfigDict(extra="forbid")
-    effective_year: int = Field(ge=2000, le=2100)
+    effective_year: Integer = Field(ge=2000, le=2100)
     rate: NonNegativeRate
     note: str = Field(default="", max_length=500)
 
@@ -52,7 +52,7 @@ class FeeRateOut(BaseModel):
     effective_year: int
     rate: NonNegativeRate
     note: str
-    set_at: datetime
+    set_at: Instant
     set_by: str | None
 
 
@@ -62,12 +62,9 @@ class QuoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     uscc: Uscc
     amount: PositiveMoney
-    term_months: int = Field(ge=1, le=360)
-    year: int | None = Field(
-        default=None,
-        ge=2000,
-        le=2100,
-        description="the loan's year (default: this year, Asia/Shanghai)",
+    term_months: Integer = Field(ge=1, le=360)
+    year: Annotated[int, Field(ge=2000, le=2100), JSON_INTEGER] | None = Field(
+        default=None, description="the loan's year (default: this year, Asia/Shanghai)"
     )
 
 
@@ -109,13 +106,13 @@ class ConsentOut(BaseModel):
     id: uuid.UUID
     uscc: str
     firm_code: str
-    granted_at: datetime
-    expires_at: datetime | None
+    granted_at: Instant
+    expires_at: Instant | None
     evidence_ref: str
-    revoked_at: datetime | None
+    revoked_at: Instant | None
     revoked_by: str | None
     created_by: str
-    created_at: datetime
+    created_at: Instant
     live: bool
 
 

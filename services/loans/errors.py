@@ -6,43 +6,43 @@ from shared.errors import Conflict, DomainError, InvalidTransition, NotFound, Un
 
 
 class BankNotFound(NotFound):
-    status, title, slug = 404, "Bank not found", "bank-not-found"
+    slug = "bank-not-found"
 
 
 class ProductNotFound(NotFound):
-    status, title, slug = 404, "Product not found", "product-not-found"
+    slug = "product-not-found"
 
 
 class ApplicationNotFound(NotFound):
-    status, title, slug = 404, "Application not found", "application-not-found"
+    slug = "application-not-found"
 
 
 class EnterpriseUnknown(NotFound):
-    status, title, slug = 404, "Enterprise not found", "enterprise-not-found"
+    slug = "enterprise-not-found"
 
 
 class Ineligible(Unprocessable):
-    status, title, slug = 422, "Not eligible for this product", "ineligible"
+    slug = "ineligible"
 
 
 class AmountOverQuote(Unprocessable):
-    status, title, slug = 422, "Amount over the quote", "amount-over-quote"
+    slug = "amount-over-quote"
 
 
 class TermsOutOfRange(Unprocessable):
-    status, title, slug = 422, "Outside the product's terms", "terms-out-of-range"
+    slug = "terms-out-of-range"
 
 
 class OverApproved(Unprocessable):
-    status, title, slug = 422, "Disbursements would exceed the approved amount", "over-approved"
+    slug = "over-approved"
 
 
 class BadTiming(Unprocessable):
-    status, title, slug = 422, "Impossible timestamp", "bad-timing"
+    slug = "bad-timing"
 
 
 class BadCalendar(Unprocessable):
-    status, title, slug = 422, "Inconsistent working-day schedule", "bad-calendar"
+    slug = "bad-calendar"
 
 
 class WrongTransition(InvalidTransition):
@@ -50,20 +50,18 @@ class WrongTransition(InvalidTransition):
 
 
 class IdempotencyKeyRequired(DomainError):
-    status, title, slug = 400, "Idempotency-Key required", "idempotency-key-required"
+    slug = "idempotency-key-required"
+
+
+class IdempotencyKeyInvalid(DomainError):
+    """An Idempotency-Key that is too long or not printable ASCII (a bad key, not a missing one)."""
+
+    slug = "invalid-idempotency-key"
 
 
 class IdempotencyKeyReused(Unprocessable):
-    status, title, slug = (
-        422,
-        "Idempotency-Key reused with another request",
-        ("idempotency-key-reused"),
-    )
+    slug = "idempotency-key-reused"
 
 
 class IdempotencyInProgress(Conflict):
-    status, title, slug = (
-        409,
-        "A request with this Idempotency-Key is in flight",
-        ("idempotency-in-progress"),
-    )
+    slug = "idempotency-in-progress"

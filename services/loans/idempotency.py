@@ -1,8 +1,9 @@
 """Idempotency-Key handling for money-relevant writes.
 
 Same key + same client + same request → the first response replayed (status, body,
-`Location`, `Idempotent-Replayed: true`); same key with another request → 422
-`idempotency-key-reused`; a key whose first request is still running → 409
+`Location`, `Idempotent-Replayed: true`); no key → 400 `idempotency-key-required`, a key
+over 255 characters or not printable ASCII → 400 `invalid-idempotency-key`; same key with
+another request → 422 `idempotency-key-reused`; a key whose first request is still running → 409
 `idempotency-in-progress`. Keys are scoped per client and live 24 hours.
 
 Everything happens in the request's own transaction. "In flight" is a transaction-scoped
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from services.loans.errors import (
     IdempotencyInProgress,
+    IdempotencyKeyInvalid,
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
 )
@@ -72,13 +74,16 @@ def fingerprint(endpoint: str, payload: Any) -> str:
 
 
 def check_key(key: str | None) -> str:
-    """Validate the Idempotency-Key header value: 1-255 printable ASCII, not all spaces."""
+    """Validate the Idempotency-Key header value: 1-255 printable ASCII, not all spaces.
+    None (or blank) is a missing key; anything else that breaks the rule is a bad one."""
     if key is None or not key.strip():
         raise IdempotencyKeyRequired("This write needs an Idempotency-Key header")
-    if len(key) > MAX_KEY_LENGTH or not _KEY.fullmatch(key):
-        raise IdempotencyKeyRequired(
-            f"The Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable ASCII characters"
+    if len(key) > MAX_KEY_LENGTH:
+        raise IdempotencyKeyInvalid(
+            f"The Idempotency-Key has {len(key)} characters; at most {MAX_KEY_LENGTH} are allowed"
         )
+    if not _KEY.fullmatch(key):
+        raise IdempotencyKeyInvalid("The Idempotency-Key must be printable ASCII characters")
     return key
 
 

@@ -17,6 +17,7 @@ from services.loans.errors import BadCalendar
 from services.loans.models import Application, CalendarYear
 from services.loans.schemas import CalendarIn
 from services.loans.status import Status
+from shared.timestamps import format_instant
 
 
 def work_calendar(session: Session) -> WorkCalendar:
@@ -83,8 +84,8 @@ def load_calendar(session: Session, year: int, data: CalendarIn, actor: Actor) -
                 app.status,
                 actor,
                 {
-                    "previous_due_at": app.decision_due_at.isoformat(),
-                    "due_at": deadline.due_at.isoformat(),
+                    "previous_due_at": format_instant(app.decision_due_at),
+                    "due_at": format_instant(deadline.due_at),
                     "calendar_year": year,
                 },
             )

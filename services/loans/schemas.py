@@ -3,36 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal, Self
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
     field_validator,
     model_validator,
 )
 
 from services.loans.calendar import Source
-from shared.clock import SHANGHAI
+from shared.integers import JSON_INTEGER, Integer
 from shared.money import NonNegativeMoney, PositiveMoney
 from shared.rates import NonNegativeRate, Rate
-from shared.timestamps import Timestamp
+from shared.timestamps import Instant, Timestamp
 from shared.uscc import Uscc
 from shared.vocab import Category
 
 CODE = r"^[A-Z0-9_]{2,32}$"
 PRODUCT_CODE = r"^[A-Za-z0-9_-]{2,40}$"
-
-ShanghaiTime = Annotated[
-    datetime,
-    PlainSerializer(
-        lambda v: v.astimezone(SHANGHAI).isoformat(), return_type=str, when_used="json"
-    ),
-]
-"""A timestamp shown in Asia/Shanghai time (deadlines are Shanghai business times)."""
 
 
 class _In(BaseModel):
@@ -56,7 +47,7 @@ class BankOut(BaseModel):
 class Tier(_In):
     """Enterprises with at least `min_points` may borrow up to `max_amount`."""
 
-    min_points: int = Field(ge=0, le=100_000)
+    min_points: Integer = Field(ge=0, le=100_000)
     max_amount: PositiveMoney
 
 
@@ -65,13 +56,13 @@ class ProductIn(_In):
 
     bank_code: str = Field(pattern=CODE)
     name: str = Field(min_length=1, max_length=200)
-    min_points: int = Field(ge=0, le=100_000)
+    min_points: Integer = Field(ge=0, le=100_000)
     eligible_categories: list[Category] = Field(
         default_factory=list, description="empty: any enterprise; else at least one of these"
     )
     limit_tiers: list[Tier] = Field(min_length=1, max_length=20)
-    term_min_months: int = Field(ge=1, le=360)
-    term_max_months: int = Field(ge=1, le=360)
+    term_min_months: Integer = Field(ge=1, le=360)
+    term_max_months: Integer = Field(ge=1, le=360)
     rate_min: Rate
     rate_max: Rate
     guarantee: bool = Field(description="whether the 泰信保 guarantee applies")
@@ -139,7 +130,7 @@ class ApplicationIn(_In):
     uscc: Uscc
     product_code: str = Field(pattern=PRODUCT_CODE)
     amount: PositiveMoney
-    term_months: int = Field(ge=1, le=360)
+    term_months: Integer = Field(ge=1, le=360)
     submitted_at: Timestamp | None = Field(
         default=None, description="when the enterprise applied (default: now); any UTC offset"
     )
@@ -151,7 +142,7 @@ class DecisionIn(_In):
     outcome: Literal["approved", "rejected"]
     approved_amount: PositiveMoney | None = None
     annual_rate: Rate | None = None
-    term_months: int | None = Field(default=None, ge=1, le=360)
+    term_months: Annotated[int, Field(ge=1, le=360), JSON_INTEGER] | None = None
     reason_codes: list[Annotated[str, Field(pattern=r"^[a-z0-9_.-]{1,40}$")]] = Field(
         default_factory=list, max_length=20
     )
@@ -214,9 +205,9 @@ class ApplicationOut(BaseModel):
     amount: PositiveMoney
     term_months: int
     status: str
-    submitted_at: datetime
+    submitted_at: Instant
     submitted_date: date
-    decision_due_at: ShanghaiTime
+    decision_due_at: Instant
     deadline_provisional: bool
     points_snapshot: int
     rank_snapshot: int
@@ -231,7 +222,7 @@ class ApplicationOut(BaseModel):
     annual_rate: Rate | None
     decided_term_months: int | None
     reason_codes: list[str]
-    decided_at: datetime | None
+    decided_at: Instant | None
     decision_working_days: int | None
     on_time: bool | None
     disbursed_total: NonNegativeMoney
@@ -239,8 +230,8 @@ class ApplicationOut(BaseModel):
     outstanding_principal: NonNegativeMoney | None
     repayment_as_of: date | None
     version: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
 
 class EventOut(BaseModel):
@@ -248,7 +239,7 @@ class EventOut(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
     id: int
-    at: datetime
+    at: Instant
     type: str
     from_status: str | None
     to_status: str
@@ -260,9 +251,9 @@ class EventOut(BaseModel):
 class DeadlineOut(BaseModel):
     """When a decision on an application submitted at `submitted_at` is due."""
 
-    submitted_at: datetime
+    submitted_at: Instant
     submitted_date: date
-    due_at: ShanghaiTime
+    due_at: Instant
     provisional: bool
 
 

@@ -29,6 +29,7 @@ from services.loans.schemas import ApplicationIn, GuaranteeFee
 from services.loans.status import Status
 from shared.auth.tenancy import OneBank
 from shared.clock import in_the_future, local_date, now
+from shared.timestamps import format_instant
 
 
 def submit(session: Session, bank: OneBank, data: ApplicationIn, actor: Actor) -> Application:
@@ -115,7 +116,7 @@ def submit(session: Session, bank: OneBank, data: ApplicationIn, actor: Actor) -
             "amount": f"{app.amount}",
             "points": app.points_snapshot,
             "model_version": app.model_version_snapshot,
-            "due_at": app.decision_due_at.isoformat(),
+            "due_at": format_instant(app.decision_due_at),
         },
     )
     session.flush()

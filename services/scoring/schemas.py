@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.scoring.pointsmodel import ModelDefinition
+from shared.integers import JSON_INTEGER, Integer
 from shared.money import NonNegativeMoney
+from shared.timestamps import Instant
 from shared.uscc import Uscc
 from shared.vocab import Category, District, Stage
 
-
-def _not_bool(value: object) -> object:
-    if isinstance(value, bool):
-        raise ValueError("a count must be a whole number, not true/false")
-    return value
-
-
-Count = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=10_000_000)]
-Awards = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=1000)]
+Count = Annotated[int, Field(ge=0, le=10_000_000), JSON_INTEGER]
+Awards = Annotated[int, Field(ge=0, le=1000), JSON_INTEGER]
 
 
 class EnterpriseIn(BaseModel):
@@ -54,7 +49,7 @@ class EnterpriseOut(BaseModel):
     stage: str
     categories: list[str]
     founded_on: date | None
-    updated_at: datetime
+    updated_at: Instant
 
 
 class IndicatorIn(BaseModel):
@@ -92,7 +87,7 @@ class IndustryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    position: int = Field(default=50, ge=0, le=999)
+    position: Integer = Field(default=50, ge=0, le=999)
 
 
 class IndustryOut(BaseModel):
@@ -118,8 +113,8 @@ class ModelOut(BaseModel):
 
     version: str
     status: str
-    created_at: datetime
-    published_at: datetime | None
+    created_at: Instant
+    published_at: Instant | None
     definition: ModelDefinition
 
 
@@ -138,8 +133,8 @@ class RunOut(BaseModel):
     period: int
     model_version: str
     requested_by: str | None
-    started_at: datetime
-    finished_at: datetime
+    started_at: Instant
+    finished_at: Instant
     duration_ms: int
     enterprise_count: int
 
@@ -166,7 +161,7 @@ class PointsOut(BaseModel):
     rank_total: int
     percentile: float
     breakdown: list[BreakdownItem]
-    computed_at: datetime
+    computed_at: Instant
 
 
 class RankingEntry(BaseModel):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 from pydantic import BaseModel
 
 from shared.auth.deps import CurrentPrincipal
+from shared.timestamps import Instant
 
 
 class WhoAmI(BaseModel):
@@ -18,7 +17,7 @@ class WhoAmI(BaseModel):
     scopes: list[str]
     bank_code: str | None
     firm_code: str | None
-    expires_at: datetime | None
+    expires_at: Instant | None
 
 
 def whoami_router(prefix: str) -> APIRouter:

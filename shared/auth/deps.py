@@ -41,10 +41,10 @@ PRINCIPAL_STATE = "principal"
 def bearer_token(authorization: str | None) -> str:
     """Return the token of an `Authorization: Bearer …` header, or raise `Unauthorized`."""
     if not authorization:
-        raise Unauthorized("A bearer token is required")
+        raise Unauthorized("A bearer token is required", error_code=None)
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("The Authorization header must be 'Bearer <token>'")
+        raise Unauthorized("The Authorization header must be 'Bearer <token>'", error_code=None)
     return token.strip()
 
 
@@ -61,7 +61,7 @@ async def authenticate(verifier: TokenVerifier, authorization: str | None) -> Pr
             principal = await to_thread.run_sync(verifier.verify, token)
     except InvalidToken as exc:
         log.info("token rejected", extra={"reason": str(exc)})
-        raise Unauthorized("The bearer token is invalid or expired") from None
+        raise Unauthorized(exc.description) from None
     return principal
 
 

@@ -8,7 +8,7 @@ python-jose is permissive by default, so every check RFC 8725 asks for is made h
 * `exp iat iss aud sub jti` are required, `iss` and `aud` must match, `nbf` is honoured,
   and `exp`/`nbf` are checked against `shared.clock.now()` (so tests set the time);
 * size and shape limits before any parsing, and any failure is an `InvalidToken`, never
-  another exception;
+  another exception (`ExpiredToken` when the only fault is `exp`: the caller is told so);
 * an unknown `kid` reloads the key set at most once per cooldown, so a flood of made-up
   kids cannot turn into a flood of key loads.
 """
@@ -49,7 +49,16 @@ _TIMES = ("exp", "iat", "nbf")
 
 
 class InvalidToken(Exception):
-    """The token cannot be trusted; the message says why (for logs, not for the caller)."""
+    """The token cannot be trusted; the message says why (for logs, not for the caller), and
+    `description` is what the caller is told (RFC 6750 §3.1 `error_description`)."""
+
+    description = "The access token is invalid"
+
+
+class ExpiredToken(InvalidToken):
+    """A token that was genuine (signature, issuer, audience all checked) but has expired."""
+
+    description = "The access token expired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +281,7 @@ def _check_lifetime(claims: Mapping[str, Any], now: int) -> None:
     if "exp" not in times or "iat" not in times:
         raise InvalidToken("exp and iat are required")
     if times["exp"] < now - LEEWAY_SECONDS:
-        raise InvalidToken("expired")
+        raise ExpiredToken("expired")
     if times.get("nbf", now) > now + LEEWAY_SECONDS:
         raise InvalidToken("not yet valid (nbf)")
 

@@ -194,7 +194,7 @@ def test_oversized_bodies_are_413(small: TestClient, make_client: Callable[..., 
     token = get_token(small, make_client("admin"))
     upload = small.post(
         "/v1/admin/clients",
-        headers=bearer(token),
+        headers={**bearer(token), "Content-Type": "application/json"},
         content=b'{"name": "' + b"x" * 3000 + b'", "role": "admin"}',
     )
     assert upload.status_code == 422  # admin paths allow bulk uploads up to the upload limit

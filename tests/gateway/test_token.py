@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.gateway import service as gateway_service
 from services.gateway.crypto import KeyEncryptor
 from shared.auth import jwt as tokens
+from shared.clock import frozen_at
 from shared.settings import CoreSettings
 from tests.factories import Creds, bearer, get_token
 
@@ -258,3 +260,89 @@ def test_token_with_narrow_scope_cannot_reach_admin(
     token = get_token(api, make_client("admin"), scope="scoring:read")
     response = api.get("/v1/admin/clients", headers=bearer(token))
     assert response.status_code == 403
+
+
+# ---------------------------------------------------------------- RFC 6749 §2.3.1, RFC 6750 §3.1
+
+
+def test_basic_with_the_same_client_id_in_the_form_is_one_client(
+    api: TestClient, make_client: Callable[..., Creds]
+) -> None:
+    # The wire format of requests-oauthlib's fetch_token(auth=HTTPBasicAuth(...),
+    # include_client_id=True): Basic, plus client_id (never the secret) in the form.
+    creds = make_client("bureau")
+    response = api.post(
+        "/oauth/token",
+        content=f"grant_type=client_credentials&client_id={creds.client_id}",
+        headers={
+            "Authorization": creds.basic(),
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert jwt.get_unverified_claims(response.json()["access_token"])["sub"] == creds.client_id
+
+
+@pytest.mark.parametrize(
+    ("form", "description"),
+    [
+        ({"client_id": "ic_someone_else"}, "differs from the HTTP Basic client id"),
+        ({"client_secret": "x"}, "not both"),
+    ],
+)
+def test_basic_with_another_client_id_or_a_form_secret_is_invalid_request(
+    api: TestClient, make_client: Callable[..., Creds], form: dict[str, str], description: str
+) -> None:
+    creds = make_client("bureau")
+    if "client_secret" in form:
+        form = {"client_id": creds.client_id, "client_secret": creds.client_secret}
+    response = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", **form},
+        headers={"Authorization": creds.basic()},
+    )
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["error"] == "invalid_request"
+    assert description in body["error_description"]
+    assert body["type"] == "/problems/oauth-invalid-request"
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_an_expired_token_says_it_expired(
+    api: TestClient, make_client: Callable[..., Creds]
+) -> None:
+    creds = make_client("bureau")
+    issued_at = datetime.now(UTC)
+    with frozen_at(issued_at):
+        token = get_token(api, creds)
+        assert api.get("/v1/scoring/whoami", headers=bearer(token)).status_code == 200
+    with frozen_at(issued_at + timedelta(seconds=900 + tokens.LEEWAY_SECONDS + 1)):
+        response = api.get("/v1/scoring/whoami", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == (
+        'Bearer error="invalid_token", error_description="The access token expired"'
+    )
+    body = response.json()
+    assert (body["type"], body["title"]) == ("/problems/unauthorized", "Unauthorized")
+    assert body["detail"] == "The access token expired"
+
+
+def test_a_forged_token_says_it_is_invalid_and_a_missing_one_gets_a_bare_challenge(
+    api: TestClient, admin_token: str
+) -> None:
+    header, payload, sig = admin_token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    forged = f"{header}.{_b64(json.dumps({**claims, 'role': 'admin', 'exp': 1}).encode())}.{sig}"
+    for token in (forged, "not-a-jwt"):
+        response = api.get("/v1/scoring/whoami", headers=bearer(token))
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == (
+            'Bearer error="invalid_token", error_description="The access token is invalid"'
+        )
+        assert response.json()["detail"] == "The access token is invalid"
+    # RFC 6750 §3.1: a request without credentials gets no error code.
+    for headers in ({}, {"Authorization": f"Token {admin_token}"}):
+        response = api.get("/v1/scoring/whoami", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == 'Bearer realm="innocredit"'

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from tests.factories import Creds, bearer, enterprise, get_token, new_uscc
 
 FORBIDDEN = ("/problems/forbidden", "Forbidden")
-NOT_A_FIRM = ("/problems/forbidden", "Only a credit-reporting firm pulls the export")
+NOT_A_FIRM = ("/problems/forbidden", "Forbidden")  # its own detail says why
 NO_SCOPE = ("/problems/insufficient-scope", "Insufficient scope")
 PROGRAMME_WIDE = "Only the bureau and operators read this"
 FIRMS_ONLY = "The feature export is for credit-reporting firm clients"

@@ -97,9 +97,9 @@ def test_calendar_sources_and_deadline_endpoint(api: TestClient, world: World) -
         params={"submitted_at": "2026-11-20T10:00:00+08:00"},
     ).json()
     assert d == {
-        "submitted_at": "2026-11-20T10:00:00+08:00",
+        "submitted_at": "2026-11-20T02:00:00Z",
         "submitted_date": "2026-11-20",
-        "due_at": "2026-11-24T23:59:59+08:00",
+        "due_at": "2026-11-24T15:59:59Z",
         "provisional": False,
     }
     naive = api.get(
@@ -195,7 +195,7 @@ def test_loading_a_year_makes_open_provisional_deadlines_exact(
     assert r.status_code == 201, r.text
     app = r.json()
     assert app["deadline_provisional"] is True
-    assert app["decision_due_at"] == "2003-10-02T23:59:59+08:00"
+    assert app["decision_due_at"] == "2003-10-02T15:59:59Z"
     bad = api.put(
         "/v1/admin/calendar/2003",
         headers=bearer(world.admin),
@@ -214,7 +214,7 @@ def test_loading_a_year_makes_open_provisional_deadlines_exact(
     assert loaded.json()["recomputed_applications"] >= 1
     after = api.get(f"/v1/loans/applications/{app['id']}", headers=world.a()).json()
     assert after["deadline_provisional"] is False
-    assert after["decision_due_at"] == "2003-10-09T23:59:59+08:00"
+    assert after["decision_due_at"] == "2003-10-09T15:59:59Z"
     events = api.get(f"/v1/loans/applications/{app['id']}/events", headers=world.a()).json()[
         "items"
     ]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+import typing
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import psycopg
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError
@@ -296,3 +298,95 @@ def test_the_edge_catch_all_answers_every_kind_of_error(
         assert response.headers[name] == value
     if isinstance(error, InsufficientScope):
         assert body["required_scopes"] == ["admin"]  # extension members too, not only the title
+
+
+# ---------------------------------------------------------------- what a JSON body must be
+
+
+def test_malformed_json_says_where_parsing_stopped(app_client: TestClient) -> None:
+    body = _problem(
+        app_client.post(
+            "/v1/test/applications",
+            content=b'{\n  "uscc": "91321200MA1N2X3Y46",\n  "amount": 10.00,,\n}',
+            headers={"Content-Type": "application/json"},
+        ),
+        422,
+        "malformed-json",
+    )
+    assert body["title"] == "Malformed JSON body"
+    assert body["detail"] == (
+        "The body is not valid JSON: Expecting property name enclosed in double quotes "
+        "at line 3, column 19 (character 52)"
+    )
+
+
+@pytest.mark.parametrize("content", [b'{"uscc": "91321200MA1N2X3Y46", "amount": "1.00"}', b""])
+def test_a_json_endpoint_without_a_content_type_says_what_to_send(
+    app_client: TestClient, content: bytes
+) -> None:
+    body = _problem(
+        app_client.post("/v1/test/applications", content=content), 415, "unsupported-media-type"
+    )
+    assert body["detail"] == (
+        "This endpoint takes a JSON body: send it with Content-Type: application/json"
+    )
+
+
+def _request_models() -> list[type[BaseModel]]:
+    """Every request model of the services: their schemas' models that forbid unknown fields."""
+    models: list[type[BaseModel]] = []
+    for name in ("gateway", "scoring", "loans", "guarantee"):
+        module = importlib.import_module(f"services.{name}.schemas")
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseModel)
+                and value.__module__ == module.__name__
+                and value.model_config.get("extra") == "forbid"
+            ):
+                models.append(value)
+    return models
+
+
+def _mentions_int(annotation: object) -> bool:
+    if annotation is int:
+        return True
+    return any(_mentions_int(arg) for arg in typing.get_args(annotation))
+
+
+def test_every_integer_of_a_request_body_is_strict() -> None:
+    checked = []
+    for model in _request_models():
+        for name, info in model.model_fields.items():
+            if not _mentions_int(info.annotation):
+                continue
+            annotated = (
+                Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+            )
+            adapter: TypeAdapter[object] = TypeAdapter(annotated)  # type: ignore[arg-type]
+            with pytest.raises(ValidationError) as refused:
+                adapter.validate_python("1")
+            assert "int_type" in {e["type"] for e in refused.value.errors()}, (model, name)
+            checked.append(f"{model.__name__}.{name}")
+    assert "ApplicationIn.term_months" in checked
+    assert "DecisionIn.term_months" in checked
+    assert "IndicatorIn.invention_patents" in checked
+    assert len(checked) >= 15, checked
+
+
+def _keys(schema: object) -> Iterator[str]:
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            yield key
+            yield from _keys(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from _keys(value)
+
+
+def test_request_integer_bounds_are_in_the_document() -> None:
+    # Bounds given after a validator leak into JSON Schema as pydantic's `ge`/`le` (which no
+    # JSON Schema reader knows) instead of `minimum`/`maximum`.
+    for model in _request_models():
+        leaked = {"ge", "le", "gt", "lt"} & set(_keys(model.model_json_schema()))
+        assert not leaked, (model, leaked)
