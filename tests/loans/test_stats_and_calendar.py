@@ -137,12 +137,12 @@ def test_a_provisional_year_knows_its_statutory_holidays(
     }
     # Thursday 31 December → Tuesday 5 January: New Year's Day is off, the weekend too.
     assert _deadline(api, world, "2026-12-31T10:00:00+08:00") == (
-        "2027-01-05T23:59:59+08:00",
+        "2027-01-05T15:59:59Z",
         True,
     )
     # Thursday 4 February → Wednesday 10 February: 除夕 (Friday) to 初三 (Monday) are off.
     assert _deadline(api, world, "2027-02-04T10:00:00+08:00") == (
-        "2027-02-10T23:59:59+08:00",
+        "2027-02-10T15:59:59Z",
         True,
     )
     # An application submitted on the last Thursday of 2026 gets the same deadline.
@@ -155,7 +155,7 @@ def test_a_provisional_year_knows_its_statutory_holidays(
         )
     assert r.status_code == 201, r.text
     assert (r.json()["decision_due_at"], r.json()["deadline_provisional"]) == (
-        "2027-01-05T23:59:59+08:00",
+        "2027-01-05T15:59:59Z",
         True,
     )
 
@@ -166,7 +166,7 @@ def test_a_loaded_year_replaces_its_statutory_holidays_completely(
     # Tuesday 31 December 2097: 1 January 2098 (a Wednesday) is statutory, so Friday the 3rd.
     assert api.get("/v1/loans/calendar/2098", headers=world.a()).json()["source"] == "statutory"
     assert _deadline(api, world, "2097-12-31T10:00:00+08:00") == (
-        "2098-01-03T23:59:59+08:00",
+        "2098-01-03T15:59:59Z",
         True,
     )
     loaded = api.put(
@@ -178,7 +178,7 @@ def test_a_loaded_year_replaces_its_statutory_holidays_completely(
     got = api.get("/v1/loans/calendar/2098", headers=world.a()).json()
     assert (got["source"], got["holidays"]) == ("loaded", ["2098-10-01"])
     assert _deadline(api, world, "2097-12-31T10:00:00+08:00") == (
-        "2098-01-02T23:59:59+08:00",
+        "2098-01-02T15:59:59Z",
         False,
     )
 

@@ -83,7 +83,7 @@ def test_every_operation_of_the_gateway_document_declares_its_access() -> None:
 
 
 class NotOurs(Forbidden):
-    status, title, slug = 403, "Not ours", "forbidden"
+    default_detail = "Not ours"
 
 
 Exporting = Annotated[OneFirm, Depends(refused_as(NotOurs, acting_firm))]

@@ -186,7 +186,9 @@ def test_responses_show_every_instant_in_utc_with_z(
         for where, value in instants:
             assert re.fullmatch(INSTANT_PATTERN, value), (url, where, value)
 
-    events = api.get(f"/v1/loans/applications/{app.id}/events", headers=bank_headers).json()
+    events = api.get(f"/v1/loans/applications/{app.id}/events", headers=bank_headers).json()[
+        "items"
+    ]
     submitted_event = next(e for e in events if e["type"] == "submitted")
     assert submitted_event["data"]["due_at"] == app.body["decision_due_at"]
 
