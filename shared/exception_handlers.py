@@ -17,13 +17,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from shared.errors import DomainError, validation_errors
+from shared.methods import path_methods
 from shared.problem_catalogue import for_status
 from shared.problems import Problem, problem_for, problem_response, request_id_in
-
-_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -121,18 +119,11 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else entry.title
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+        # Every method the path takes (RFC 9110 §10.2.1): Starlette's names only those of the
+        # first route that matched the path, so GET and POST routes on one path each claimed
+        # to be all.
+        allowed = ", ".join(path_methods(request.app.router.routes, request.scope))
+        headers["Allow"] = allowed or headers.get("Allow", "")
     return _render(
         request, Problem(exc.status_code, entry.slug, entry.title, detail, headers=headers)
     )
-
-
-def _allowed_methods(request: Request) -> str | None:
-    """Every method the path takes (RFC 9110 §10.2.1). Starlette's 405 names only the first
-    route that matched the path, so GET and POST routes on one path each claimed to be all."""
-    methods: set[str] = set()
-    for method in _METHODS:
-        scope = {**request.scope, "method": method}
-        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
-            methods.add(method)
-    return ", ".join(sorted(methods)) or None

@@ -25,6 +25,7 @@ from shared.errors import DomainError
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
 CSV = "text/csv"
+HTML = "text/html"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # How each media type is described in the document (JSON is the route's response model).
@@ -32,13 +33,14 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     NDJSON: {"type": "string", "description": "one JSON object per line"},
     CSV: {"type": "string", "description": "RFC 4180, UTF-8, header row"},
     XLSX: {"type": "string", "format": "binary", "description": "an Excel workbook"},
+    HTML: {"type": "string", "description": "a page for a browser"},
 }
 
 
 class NotAcceptable(DomainError):
     """No media type the route can produce is acceptable to the request's `Accept`."""
 
-    status, title, slug = 406, "Not acceptable", "not-acceptable"
+    slug = "not-acceptable"
 
     def __init__(self, offered: Sequence[str]) -> None:
         super().__init__(
@@ -123,12 +125,9 @@ def choose(accept: str | None, offered: Sequence[str]) -> str | None:
 def media_responses(*offered: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route that offers `offered` besides (or, without `JSON` among them
     and with `response_class=StreamingResponse`, instead of) its JSON: the content of its
-    `status` response, and the 406 it answers when `Accept` wants none of them."""
+    `status` response. (The 406 every route answers is declared by `shared.openapi`.)"""
     content = {m: {"schema": _SCHEMAS.get(m, {"type": "string"})} for m in offered if m != JSON}
-    return {
-        status: {"content": content},
-        406: {"description": "Accept allows none of the media types this resource has"},
-    }
+    return {status: {"content": content}}
 
 
 def offered_by(route: APIRoute) -> tuple[str, ...]:

@@ -79,6 +79,7 @@ _DESCRIPTIONS = {
     412: "If-Match does not match the current ETag",
     413: "Request body over the size limit",
     415: "The body is not JSON",
+    406: "Accept allows none of the media types this resource has (not-acceptable)",
     422: "Validation failed (validation-error, invalid-uscc, malformed-json, …)",
     429: "Rate limit exceeded; see Retry-After",
     503: "Overloaded, database unavailable or busy (or, in split mode, the service); "
@@ -119,7 +120,7 @@ def _is_cursor(parameter: dict[str, Any]) -> bool:
 
 
 def _statuses_for(operation: dict[str, Any], schemas: dict[str, Any]) -> set[int]:
-    statuses = {503, 504}
+    statuses = {406, 503, 504}  # 406: every route negotiates its media type (shared.negotiation)
     if operation.get("security"):
         statuses |= {401, 403, 429}
     body = operation.get("requestBody")

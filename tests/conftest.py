@@ -22,11 +22,8 @@ from shared import migrate
 from shared.db import make_engine, make_sessionmaker
 from shared.settings import CoreSettings
 from tests import pg
-from tests.factories import Creds, Factory, bearer, get_token
-from tests.periods import NOT_YET_POOLED, PeriodPool, scoring_data_in
-
-# Re-exported until every test imports them from tests.factories.
-__all__ = ["Creds", "bearer", "get_token"]
+from tests.factories import Creds, Factory, get_token
+from tests.periods import PeriodPool, scoring_data_in
 
 
 @pytest.fixture(scope="session")
@@ -66,9 +63,6 @@ def make_settings(database_url: str, **overrides: object) -> CoreSettings:
         # itself set their own.
         "unknown_kid_cooldown_seconds": 0,
         "log_format": "text",
-        # The race tests send 50 requests at once, as the issue asks, and want them all served
-        # (shedding is tested on its own gateway in tests/loans/test_faults.py).
-        "max_in_flight": 200,
     }
     values.update(overrides)
     return CoreSettings.model_validate(values)
@@ -160,7 +154,7 @@ def live_url(gateway_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
 def periods(db: sessionmaker[Session]) -> PeriodPool:
     """The process's pool of ranking periods (one database per pytest process). Session-scoped,
     so module and session fixtures that build one shared ranking take their period from it."""
-    return PeriodPool(in_use=scoring_data_in(db), skip=NOT_YET_POOLED)
+    return PeriodPool(in_use=scoring_data_in(db))
 
 
 @pytest.fixture

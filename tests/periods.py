@@ -15,7 +15,7 @@ that wrote one without asking the pool is caught by the next test that gets it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,11 +23,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.scoring.models import IndicatorRow, Points, RecomputeRun
 
 FIRST, LAST = 2001, 2099
-
-# Fixed periods of test files that other branches move onto the pool (tests/scoring/test_cli.py:
-# 2043-2044; tests/test_bola.py: 2081 and its waiver year 2082). Empty once they take theirs
-# from `periods`.
-NOT_YET_POOLED = frozenset({2043, 2044, 2081, 2082})
 
 
 class PeriodPool:
@@ -39,21 +34,17 @@ class PeriodPool:
         last: int = LAST,
         *,
         in_use: Callable[[int], bool] = lambda year: False,
-        skip: Collection[int] = (),
     ) -> None:
         self._first = first
         self._next = first
         self._last = last
         self._in_use = in_use
-        self._skip = frozenset(skip)
         self.handed_out: list[int] = []
 
     def fresh(self, *, previous: bool = False, following: bool = False) -> int:
         """A period p nobody else uses; with `previous`, p - 1 too; with `following`, p + 1."""
         span = 1 + int(previous) + int(following)
         start = self._next
-        while self._skip.intersection(range(start, start + span)):
-            start += 1
         years = range(start, start + span)
         if years[-1] > self._last:
             raise RuntimeError(

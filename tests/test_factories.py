@@ -15,7 +15,7 @@ from tests.factories import (
     enterprise,
     indicators,
 )
-from tests.periods import NOT_YET_POOLED, PeriodPool, scoring_data_in
+from tests.periods import PeriodPool, scoring_data_in
 
 
 def test_period_pool_never_hands_out_a_year_twice() -> None:
@@ -31,21 +31,13 @@ def test_period_pool_never_hands_out_a_year_twice() -> None:
         pool.fresh()
 
 
-def test_period_pool_steps_over_the_years_it_must_skip() -> None:
-    pool = PeriodPool(2001, 2009, skip={2003, 2006})
-    assert pool.fresh(following=True) == 2001
-    assert pool.fresh(previous=True) == 2005  # 2003 is skipped, so the pair is 2004-2005
-    assert pool.fresh() == 2007
-    assert pool.handed_out == [2001, 2002, 2004, 2005, 2007]
-
-
 def test_period_pool_refuses_a_year_another_test_wrote_without_it(
     factory: Factory, periods: PeriodPool, db: sessionmaker[Session]
 ) -> None:
     used, clean = periods.fresh(), periods.fresh()
     (u,) = factory.enterprises([enterprise()])
     factory.indicators(used, [indicators(u)])  # as a test with a fixed year would
-    pool = PeriodPool(used, clean, in_use=scoring_data_in(db), skip=NOT_YET_POOLED)
+    pool = PeriodPool(used, clean, in_use=scoring_data_in(db))
     with pytest.raises(RuntimeError, match=f"period {used} already has scoring data"):
         pool.fresh()
     assert pool.fresh() == clean  # the collided year is gone, the next one is handed out

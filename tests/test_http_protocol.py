@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 from shared.http_protocol import percent_encode_non_ascii
-from tests.conftest import Creds
-from tests.factories import A_INDICATORS, B_INDICATORS, Factory
+from tests.factories import A_INDICATORS, B_INDICATORS, Creds, Factory
 from tests.periods import PeriodPool
 from tests.processes import free_port_block, innocredit, wait_ready
 

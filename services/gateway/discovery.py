@@ -10,15 +10,16 @@ short page for a browser (`Accept: text/html`), the catalogue's entry as JSON ot
 from __future__ import annotations
 
 from html import escape
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from shared.app import AppSettings
 from shared.auth.principal import ROLE_SCOPES
 from shared.errors import NotFound, problem_type
+from shared.negotiation import HTML, Negotiated, media_responses
 from shared.openapi import problems
 from shared.pagination import CursorParam, Keyset, Limit, Page
 from shared.problem_catalogue import CATALOGUE, ProblemKind
@@ -92,33 +93,8 @@ def _out(entry: ProblemKind) -> ProblemTypeOut:
     )
 
 
-_HTML: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/html": {"schema": {"type": "string"}}}}
-}
-AcceptHeader = Annotated[str | None, Header(alias="Accept", include_in_schema=False)]
-
-
-def wants_html(accept: str | None) -> bool:
-    """Whether `accept` prefers `text/html` to JSON (a browser); JSON wins ties and `*/*`."""
-    if not accept:
-        return False
-    html = json = 0.0
-    for part in accept.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        media = media.lower()
-        if media in ("text/html", "application/xhtml+xml"):
-            html = max(html, q)
-        elif media in ("application/json", "application/*") or media.endswith("+json"):
-            json = max(json, q)
-    return html > json
+_HTML = media_responses(HTML)
+VARY = {"Vary": "Accept"}  # a response the route builds itself misses the one negotiate sets
 
 
 @discovery.get(
@@ -129,7 +105,7 @@ def wants_html(accept: str | None) -> bool:
 )
 def problem_types(
     settings: AppSettings,
-    accept: AcceptHeader = None,
+    media: Negotiated,
     limit: Limit = 50,
     cursor: CursorParam = None,
 ) -> Any:
@@ -138,8 +114,8 @@ def problem_types(
     after = str(keyset.after[0]) if keyset.after else ""
     rows = [CATALOGUE[slug] for slug in sorted(CATALOGUE) if slug > after][: limit + 1]
     page = keyset.page(rows, limit, lambda e: [e.slug], _out)
-    if wants_html(accept):
-        return HTMLResponse(_index_page(page))
+    if media == HTML:
+        return HTMLResponse(_index_page(page), headers=VARY)
     return page
 
 
@@ -149,13 +125,13 @@ def problem_types(
     responses=_HTML,
     summary="What a problem type means and what to do",
 )
-def problem_type_page(slug: str, accept: AcceptHeader = None) -> Any:
+def problem_type_page(slug: str, media: Negotiated) -> Any:
     """The page a problem's `type` URI points to."""
     entry = CATALOGUE.get(slug)
     if entry is None:
         raise NotFound(f"No problem type is called {slug!r}; GET /problems lists them")
-    if wants_html(accept):
-        return HTMLResponse(_type_page(_out(entry)))
+    if media == HTML:
+        return HTMLResponse(_type_page(_out(entry)), headers=VARY)
     return _out(entry)
 
 

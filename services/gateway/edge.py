@@ -17,7 +17,8 @@ from shared.auth.deps import PRINCIPAL_STATE, authenticate
 from shared.auth.jwt import TokenVerifier
 from shared.auth.principal import Principal
 from shared.errors import RateLimited, Unauthorized
-from shared.middleware import SERVED_METHODS, header, routes_of
+from shared.methods import SERVED_METHODS, routes_of
+from shared.middleware import header
 from shared.problems import Problem, send_problem
 
 log = logging.getLogger("innocredit.gateway")

@@ -6,7 +6,6 @@ from fastapi.testclient import TestClient
 from jose import jwt
 from sqlalchemy.engine import Engine
 
-from services.gateway.discovery import wants_html
 from services.runtime import build_gateway
 from shared.auth.principal import ROLE_SCOPES
 from shared.problem_catalogue import CATALOGUE
@@ -112,17 +111,26 @@ def test_the_catalogue_lists_every_type_in_pages(api: TestClient) -> None:
     assert api.get("/problems", params={"cursor": "forged"}).status_code == 400
 
 
-def test_json_wins_unless_html_is_preferred() -> None:
-    assert wants_html(BROWSER)
-    assert wants_html("text/html")
+def test_json_wins_unless_html_is_preferred(api: TestClient) -> None:
+    def media(accept: str | None) -> str:
+        headers = {"Accept": accept} if accept is not None else {}
+        response = api.get("/problems/not-found", headers=headers)
+        assert response.status_code == 200, (accept, response.text)
+        assert response.headers["vary"] == "Accept"
+        return str(response.headers["content-type"]).split(";")[0]
+
+    assert media(BROWSER) == "text/html"
+    assert media("text/html") == "text/html"
     for accept in (
         None,
         "",
         "*/*",
         "application/json",
         "text/html;q=0.5, application/json",
-        "application/problem+json",
         "text/html;q=0, */*",
         "text/html;q=x",
     ):
-        assert not wants_html(accept), accept
+        assert media(accept) == "application/json", accept
+    refused = api.get("/problems/not-found", headers={"Accept": "image/png"})
+    assert refused.status_code == 406
+    assert refused.json()["offered"] == ["application/json", "text/html"]

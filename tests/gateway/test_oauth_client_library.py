@@ -11,7 +11,7 @@ from oauthlib.oauth2 import BackendApplicationClient, InvalidClientError
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from tests.conftest import Creds
+from tests.factories import Creds
 
 
 @pytest.fixture(autouse=True)

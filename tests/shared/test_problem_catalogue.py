@@ -18,8 +18,7 @@ import services.runtime
 from shared.errors import DomainError, problem_type
 from shared.problem_catalogue import _KINDS, CATALOGUE, for_status, kind
 from shared.problems import Problem
-from tests.conftest import Creds, bearer, get_token
-from tests.factories import new_key, new_uscc
+from tests.factories import Creds, bearer, get_token, new_key, new_uscc
 
 ROOT = Path(__file__).resolve().parents[2]
 IMPORTED = (services.cli, services.runtime)  # so every service's errors are defined
