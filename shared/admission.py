@@ -145,7 +145,8 @@ class AdmissionMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            body = await asyncio.wait_for(_read_body(receive), self.body_timeout)
+            async with asyncio.timeout(self.body_timeout):  # no task per request, unlike wait_for
+                body = await _read_body(receive)
         except TimeoutError:
             await send_problem(scope, send, self._timed_out())
             return

@@ -28,7 +28,12 @@ def settings_of(request: Request) -> CoreSettings:
     return settings
 
 
-AppSettings = Annotated[CoreSettings, Depends(settings_of)]
+async def _app_settings(request: Request) -> CoreSettings:
+    """`settings_of` as a dependency (`async`: FastAPI runs a `def` one in a worker thread)."""
+    return settings_of(request)
+
+
+AppSettings = Annotated[CoreSettings, Depends(_app_settings)]
 
 
 def health_router(

@@ -146,10 +146,11 @@ def offered_by(route: APIRoute) -> tuple[str, ...]:
     return tuple(offered)
 
 
-def negotiate(request: Request, response: Response) -> str:
+async def negotiate(request: Request, response: Response) -> str:
     """The media type to answer the request with, among those its route offers; 406
     `not-acceptable` (listing them) when `Accept` allows none. A route with more than one
-    answers `Vary: Accept` (files set it themselves)."""
+    answers `Vary: Accept` (files set it themselves). `async` though it never awaits: FastAPI
+    runs a plain `def` dependency in a worker thread, a hop every request would pay."""
     route = request.scope.get("route")
     offered = offered_by(route) if isinstance(route, APIRoute) else (JSON,)
     chosen = choose(request.headers.get("accept"), offered or (JSON,))

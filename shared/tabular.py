@@ -82,7 +82,7 @@ class FileOptions:
     bom: bool = False
 
 
-def _file_options(
+async def _file_options(
     headers: Annotated[
         Literal["en", "zh"],
         Query(description="CSV/XLSX column headers: `en` (the JSON field names) or `zh` (中文)"),

@@ -123,15 +123,19 @@ def require_scopes(*scopes: str) -> Callable[[Principal], Coroutine[Any, Any, Pr
 
 def _admits(
     roles: Iterable[Role], tenant: Tenant | None, refusal: str
-) -> Callable[[Callable[[Principal], T]], Callable[[Principal], T]]:
+) -> Callable[[Callable[[Principal], T]], Callable[[Principal], Coroutine[Any, Any, T]]]:
     """Make a tenant dependency a gate: a role outside `roles` is refused (403, `refusal`)
-    before the dependency runs, so it never admits more than its gate declares."""
+    before the dependency runs, so it never admits more than its gate declares. The gate is
+    `async` (the check never waits): FastAPI runs a plain `def` dependency in a worker thread,
+    a hop every request would pay."""
     admitted_roles = frozenset(roles)
     gate = Gate(roles=admitted_roles, tenant=tenant)
 
-    def decorate(dependency: Callable[[Principal], T]) -> Callable[[Principal], T]:
+    def decorate(
+        dependency: Callable[[Principal], T],
+    ) -> Callable[[Principal], Coroutine[Any, Any, T]]:
         @functools.wraps(dependency)
-        def admitted(principal: Principal) -> T:
+        async def admitted(principal: Principal) -> T:
             if principal.role not in admitted_roles:
                 raise Forbidden(refusal)
             return dependency(principal)
@@ -143,13 +147,14 @@ def _admits(
 
 
 def refused_as(
-    error: Callable[[str], Forbidden], dependency: Callable[[Principal], T]
-) -> Callable[[Principal], T]:
+    error: Callable[[str], Forbidden],
+    dependency: Callable[[Principal], Coroutine[Any, Any, T]],
+) -> Callable[[Principal], Coroutine[Any, Any, T]]:
     """`dependency`, its refusal raised as a service's own 403 `error`: the same gate."""
 
-    def refusing(principal: CurrentPrincipal) -> T:
+    async def refusing(principal: CurrentPrincipal) -> T:
         try:
-            return dependency(principal)
+            return await dependency(principal)
         except Forbidden as exc:
             raise error(exc.detail) from None
 

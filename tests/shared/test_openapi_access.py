@@ -9,7 +9,7 @@ tests/test_fuzz.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
 import pytest
@@ -192,7 +192,7 @@ def _principal(role: str) -> Principal:
     )
 
 
-TENANT_GATES: list[Callable[[Principal], Any]] = [
+TENANT_GATES: list[Callable[[Principal], Coroutine[Any, Any, Any]]] = [
     bank_visibility,
     acting_bank,
     firm_visibility,
@@ -203,17 +203,17 @@ TENANT_GATES: list[Callable[[Principal], Any]] = [
 
 @pytest.mark.parametrize("dependency", TENANT_GATES, ids=lambda d: d.__name__)
 def test_a_tenant_gate_admits_exactly_the_roles_it_declares(
-    dependency: Callable[[Principal], Any],
+    dependency: Callable[[Principal], Coroutine[Any, Any, Any]],
 ) -> None:
     gate = gate_of(dependency)
     assert gate is not None
     assert gate.roles is not None
     for role in ROLES:
         if role in gate.roles:
-            dependency(_principal(role))
+            asyncio.run(dependency(_principal(role)))
         else:
             with pytest.raises(Forbidden):
-                dependency(_principal(role))
+                asyncio.run(dependency(_principal(role)))
 
 
 def test_a_scope_gate_admits_the_roles_that_hold_its_scopes() -> None:
@@ -233,9 +233,9 @@ def test_a_scope_gate_admits_the_roles_that_hold_its_scopes() -> None:
 def test_a_refusal_of_its_own_keeps_the_gate() -> None:
     refusing = refused_as(NotOurs, acting_firm)
     assert gate_of(refusing) == gate_of(acting_firm)
-    assert refusing(_principal("credit_firm")) == OneFirm("F1")
+    assert asyncio.run(refusing(_principal("credit_firm"))) == OneFirm("F1")
     with pytest.raises(NotOurs):
-        refusing(_principal("admin"))
+        asyncio.run(refusing(_principal("admin")))
 
 
 # ---------------------------------------------------------------- nothing checks a role unseen

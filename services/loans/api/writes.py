@@ -51,7 +51,7 @@ class IfMatch:
             raise PreconditionFailed(f"The application changed: its ETag is now {tag}")
 
 
-def _if_match(
+async def _if_match(
     if_match: Annotated[str | None, Header(alias="If-Match", max_length=1000)] = None,
 ) -> IfMatch | None:
     return None if if_match is None else IfMatch.parse(if_match)
