@@ -14,9 +14,10 @@ from fastapi.responses import JSONResponse
 
 from services.gateway import service
 from services.gateway.deps import Encryptor
+from services.gateway.directory import ClientDirectory
 from services.gateway.edge import AUDIT_CLIENT_STATE, AUDIT_DETAIL_STATE
 from services.gateway.errors import OAuthError
-from services.gateway.ratelimit import ClientDirectory, RateLimiter
+from services.gateway.quota import SharedQuota
 from services.gateway.schemas import (
     AuditEventOut,
     ClientCreate,
@@ -127,8 +128,8 @@ async def token(request: Request) -> JSONResponse:
     request.scope.setdefault("state", {})[AUDIT_DETAIL_STATE] = {
         "attempted_client_id": client_id[:40]
     }
-    limiter: RateLimiter = request.app.state.token_limiter
-    retry_after = limiter.acquire(
+    limiter: SharedQuota = request.app.state.quota
+    retry_after = await limiter.acquire(
         "token:" + client_id[:64], request.app.state.settings.rate_limit_per_minute
     )
     if retry_after is not None:

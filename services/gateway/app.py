@@ -13,11 +13,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.gateway.api import admin, oauth
 from services.gateway.crypto import KeyEncryptor
+from services.gateway.directory import ClientDirectory
 from services.gateway.discovery import discovery
 from services.gateway.edge import Edge, Route
 from services.gateway.proxy import ServiceProxy
 from services.gateway.queries import key_loader
-from services.gateway.ratelimit import ClientDirectory, RateLimiter
+from services.gateway.quota import SharedQuota
 from shared.admission import AdmissionGate
 from shared.app import ServiceSpec, create_service_app
 from shared.auth.jwt import KeySet, TokenVerifier
@@ -100,7 +101,8 @@ def create_gateway(
     core.state.key_encryptor = KeyEncryptor(settings.key_encryption_key)
     directory = ClientDirectory(core.state.sessionmaker, ttl_seconds=settings.client_cache_seconds)
     core.state.client_directory = directory
-    core.state.token_limiter = RateLimiter()
+    quota = SharedQuota(engine)  # one per process: the API's clients and the token endpoint
+    core.state.quota = quota
     _merge_openapi(core, [b.app for b in backends if isinstance(b.app, FastAPI)])
 
     edge = Edge(
@@ -108,7 +110,7 @@ def create_gateway(
         routes=[Route(prefix, b.app) for b in backends for prefix in b.prefixes],
         verifier=verifier,
         directory=directory,
-        limiter=RateLimiter(),
+        limiter=quota,
         default_rate_per_minute=settings.rate_limit_per_minute,
         sessionmaker=core.state.sessionmaker,
     )

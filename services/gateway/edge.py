@@ -12,7 +12,8 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway import service
-from services.gateway.ratelimit import ClientDirectory, RateLimiter
+from services.gateway.directory import ClientDirectory
+from services.gateway.quota import SharedQuota
 from shared.auth.deps import PRINCIPAL_STATE, authenticate
 from shared.auth.jwt import TokenVerifier
 from shared.auth.principal import Principal
@@ -50,7 +51,7 @@ class Edge:
         routes: Sequence[Route],
         verifier: TokenVerifier,
         directory: ClientDirectory,
-        limiter: RateLimiter,
+        limiter: SharedQuota,
         default_rate_per_minute: int,
         sessionmaker: sessionmaker[Session],
     ) -> None:
@@ -105,7 +106,7 @@ class Edge:
         if status is None or not status.enabled:
             await send_problem(scope, send, Problem.of(Unauthorized("The client is disabled")))
             return None
-        retry_after = self.limiter.acquire(
+        retry_after = await self.limiter.acquire(
             principal.client_id, status.rate_limit_per_minute or self.default_rate
         )
         if retry_after is not None:

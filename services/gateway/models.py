@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Double,
     Identity,
     Index,
     Integer,
@@ -94,3 +95,17 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(100))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+
+
+class RateLimitState(Base):
+    """A client's quota, shared by every gateway process: the GCRA's theoretical arrival time
+    (`tat`, seconds since the epoch on the database's clock) per key. UNLOGGED: not written
+    to the WAL, so cheap to update on every decision, emptied by a crash and absent on a
+    promoted replica; an empty row is a full bucket, so a failover forgives the minute's
+    usage (README "Rate limits"). Updated only through `gw_rate_take` (migration 0008)."""
+
+    __tablename__ = "gw_rate_limit"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}  # noqa: RUF012  (SQLAlchemy reads it once)
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    tat: Mapped[float] = mapped_column(Double)

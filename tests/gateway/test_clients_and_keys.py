@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway import service as gateway_service
 from services.gateway.crypto import KeyEncryptor
+from services.gateway.directory import ClientDirectory
 from services.gateway.models import Client, SigningKey
-from services.gateway.ratelimit import ClientDirectory
 from services.gateway.schemas import ClientCreate
 from services.runtime import build_gateway
 from shared import clock, migrate

@@ -1,0 +1,99 @@
+"""Per-client quotas shared by every gateway process: a GCRA bucket per key in PostgreSQL.
+
+A client may make `per_minute` requests a minute, in bursts of up to `per_minute`, however
+many gateways it spreads them over: the bucket lives in `gw_rate_limit` and one call of
+`gw_rate_take` (migration 0008) decides under the row's lock, on the database's clock.
+
+So that a busy client does not cost a database call per request, a gateway takes its
+tokens in small leases: as many as the client's rate earns in `lease_seconds` (one for
+any client under `60 / lease_seconds` requests a minute, so a slow client is decided call
+by call), spent locally until they run out or `lease_seconds` pass. Tokens taken are
+gone from the shared bucket, so the quota is never exceeded; a lease left unspent when it
+lapses is lost, so a client spreading requests over `N` gateways may be refused up to
+`N × lease_seconds` worth of its rate early.
+
+The database being unreachable refuses the request like any other database failure
+(503 `database-unavailable`): a gateway that cannot count does not let requests through
+uncounted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from anyio import to_thread
+from sqlalchemy import Engine, text
+
+from shared.clock import monotonic
+
+WINDOW_SECONDS = 60.0  # `per_minute` is the rate and also the burst: a minute's worth
+
+_TAKE = text("SELECT granted, retry_after FROM gw_rate_take(:key, :wanted, :interval, :window)")
+_SWEEP = text("DELETE FROM gw_rate_limit WHERE tat < extract(epoch FROM clock_timestamp())")
+
+
+@dataclass(slots=True)
+class _Lease:
+    tokens: int
+    lapses: float
+
+
+class SharedQuota:
+    """`acquire(key, per_minute)`: None when the request may go on, else the seconds to wait."""
+
+    MAX_LEASES = 10_000
+    SWEEP_EVERY_SECONDS = 60.0
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        lease_seconds: float = 0.1,
+        clock: Callable[[], float] = monotonic,
+    ) -> None:
+        self._engine = engine
+        self._lease_seconds = lease_seconds
+        self._clock = clock
+        self._leases: dict[str, _Lease] = {}
+        self._next_sweep = clock() + self.SWEEP_EVERY_SECONDS
+
+    async def acquire(self, key: str, per_minute: int) -> int | None:
+        """Spend a token of `key`'s bucket: from this gateway's lease if it holds one, else
+        from the shared bucket (a lease's worth at once)."""
+        now = self._clock()
+        lease = self._leases.get(key)
+        if lease is not None and lease.tokens > 0 and now < lease.lapses:
+            lease.tokens -= 1
+            return None
+        wanted = max(1, int(per_minute / WINDOW_SECONDS * self._lease_seconds))
+        granted, retry_after = await to_thread.run_sync(self._take, key, wanted, per_minute)
+        if granted == 0:
+            return max(1, math.ceil(retry_after))
+        now = self._clock()
+        lease = self._leases.get(key)
+        if lease is not None and now < lease.lapses:  # another request's lease came meanwhile
+            lease.tokens += granted - 1
+            return None
+        if len(self._leases) >= self.MAX_LEASES:
+            self._leases = {k: v for k, v in self._leases.items() if now < v.lapses}
+        self._leases[key] = _Lease(granted - 1, now + self._lease_seconds)
+        return None
+
+    def _take(self, key: str, wanted: int, per_minute: int) -> tuple[int, float]:
+        """One call of `gw_rate_take`; now and then, also forget the buckets that are full
+        again (a row whose arrival time has passed says no more than no row)."""
+        params = {
+            "key": key,
+            "wanted": wanted,
+            "interval": WINDOW_SECONDS / per_minute,
+            "window": WINDOW_SECONDS,
+        }
+        with self._engine.begin() as connection:
+            granted, retry_after = connection.execute(_TAKE, params).one()
+        if self._clock() >= self._next_sweep:
+            self._next_sweep = self._clock() + self.SWEEP_EVERY_SECONDS
+            with self._engine.begin() as connection:
+                connection.execute(_SWEEP)
+        return int(granted), float(retry_after)

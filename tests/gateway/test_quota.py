@@ -1,0 +1,148 @@
+"""One quota per client, whatever the number of gateways: `services/gateway/quota.py` and
+`gw_rate_take` (migration 0008) against the real database, through real gateways."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from services.gateway.app import Gateway
+from services.gateway.quota import SharedQuota
+from services.runtime import build_gateway
+from shared.db import make_engine
+from tests.conftest import make_settings, serve_app
+from tests.factories import Creds, bearer, get_token
+
+
+@pytest.fixture(scope="module")
+def two_gateways(database_url: str) -> Iterator[tuple[Gateway, Gateway]]:
+    """Two gateway processes' worth of apps (each its own engine and quota) on one database;
+    token requests limited to 5 a minute per client id."""
+    settings = make_settings(database_url, rate_limit_per_minute=5)
+    engines = [make_engine(database_url) for _ in range(2)]
+    yield build_gateway(settings, engines[0]), build_gateway(settings, engines[1])
+    for engine in engines:
+        engine.dispose()
+
+
+def _client_with_rate(make_client: Callable[..., Creds], per_minute: int) -> Creds:
+    return make_client("bureau", name=f"quota {per_minute}/min", rate_limit_per_minute=per_minute)
+
+
+def test_a_clients_quota_holds_across_two_gateways(
+    two_gateways: tuple[Gateway, Gateway], make_client: Callable[..., Creds], api: TestClient
+) -> None:
+    creds = _client_with_rate(make_client, 6)
+    token = get_token(api, creds)
+    with TestClient(two_gateways[0]) as a, TestClient(two_gateways[1]) as b:
+        statuses = [
+            (a if n % 2 else b).get("/v1/scoring/whoami", headers=bearer(token)).status_code
+            for n in range(10)
+        ]
+        assert statuses == [200] * 6 + [429] * 4  # 6 a minute in all, not 6 on each
+        refused = b.get("/v1/scoring/whoami", headers=bearer(token))
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 10  # one token every 10 s
+    assert refused.headers["content-type"] == "application/problem+json"
+
+
+def test_token_requests_are_counted_across_gateways(
+    two_gateways: tuple[Gateway, Gateway],
+) -> None:
+    form = {"grant_type": "client_credentials", "client_id": "ic_quota_probe", "client_secret": "x"}
+    with TestClient(two_gateways[0]) as a, TestClient(two_gateways[1]) as b:
+        statuses = [(a, b)[n % 2].post("/oauth/token", data=form).status_code for n in range(8)]
+    assert statuses == [401] * 5 + [429] * 3
+
+
+def test_concurrent_requests_through_two_live_gateways_take_exactly_the_quota(
+    two_gateways: tuple[Gateway, Gateway], make_client: Callable[..., Creds], api: TestClient
+) -> None:
+    token = get_token(api, _client_with_rate(make_client, 20))
+    with serve_app(two_gateways[0]) as url_a, serve_app(two_gateways[1]) as url_b:
+
+        def call(n: int) -> int:
+            url = (url_a, url_b)[n % 2]
+            response = httpx.get(f"{url}/v1/scoring/whoami", headers=bearer(token), timeout=30)
+            return response.status_code
+
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            statuses = list(pool.map(call, range(48)))
+    assert statuses.count(200) == 20
+    assert statuses.count(429) == 28
+
+
+def _tat_ahead(engine: Engine, key: str) -> float:
+    """How far the key's arrival time is ahead of now on the database's clock, in seconds."""
+    with engine.connect() as connection:
+        ahead = connection.execute(
+            text(
+                "SELECT tat - extract(epoch FROM clock_timestamp()) FROM gw_rate_limit "
+                "WHERE key = :key"
+            ),
+            {"key": key},
+        ).scalar_one()
+    return float(ahead)
+
+
+def test_a_busy_client_takes_its_tokens_a_lease_at_a_time(engine: Engine) -> None:
+    quota = SharedQuota(engine, lease_seconds=0.1)
+    key = f"lease-{time.time_ns()}"
+    # 60,000 a minute is 1,000 a second: a lease is 100 tokens, each 1 ms of the window.
+    assert asyncio.run(quota.acquire(key, 60_000)) is None
+    first = _tat_ahead(engine, key)
+    assert 0.09 < first <= 0.1
+    for _ in range(99):  # the rest of the lease: spent here, the shared bucket untouched
+        assert asyncio.run(quota.acquire(key, 60_000)) is None
+    assert _tat_ahead(engine, key) <= first
+    assert asyncio.run(quota.acquire(key, 60_000)) is None  # the 101st takes a new lease
+    assert _tat_ahead(engine, key) > first + 0.05
+
+
+def test_an_unspent_lease_lapses(engine: Engine) -> None:
+    now = [0.0]
+    quota = SharedQuota(engine, lease_seconds=0.1, clock=lambda: now[0])
+    key = f"lapse-{time.time_ns()}"
+    # 1,200 a minute is 20 a second: leases of 2 tokens, each 50 ms of the window.
+    assert asyncio.run(quota.acquire(key, 1_200)) is None
+    assert 0.09 < _tat_ahead(engine, key) <= 0.1
+    assert asyncio.run(quota.acquire(key, 1_200)) is None  # the lease's second token
+    assert asyncio.run(quota.acquire(key, 1_200)) is None  # a new lease
+    assert 0.19 < _tat_ahead(engine, key) <= 0.2
+    now[0] += 0.1  # its second token unspent, the lease lapses
+    assert asyncio.run(quota.acquire(key, 1_200)) is None
+    assert 0.29 < _tat_ahead(engine, key) <= 0.3
+
+
+def test_an_exhausted_bucket_says_when_on_every_gateway(engine: Engine) -> None:
+    key = f"empty-{time.time_ns()}"
+    one, other = SharedQuota(engine), SharedQuota(engine)
+    assert [asyncio.run(one.acquire(key, 3)) for _ in range(3)] == [None] * 3
+    assert 19 <= (asyncio.run(one.acquire(key, 3)) or 0) <= 20  # a token every 20 s
+    assert 19 <= (asyncio.run(other.acquire(key, 3)) or 0) <= 20
+
+
+def test_full_buckets_are_swept(engine: Engine) -> None:
+    now = [0.0]
+    quota = SharedQuota(engine, lease_seconds=0.01, clock=lambda: now[0])
+    key = f"sweep-{time.time_ns()}"
+    assert asyncio.run(quota.acquire(key, 60_000)) is None  # a 10 ms lease: 10 ms ahead
+    assert asyncio.run(quota.acquire(f"{key}-slow", 1)) is None  # a minute ahead
+    time.sleep(0.05)
+    now[0] += SharedQuota.SWEEP_EVERY_SECONDS
+    assert asyncio.run(quota.acquire(f"{key}-other", 60_000)) is None  # this call sweeps
+    with engine.connect() as connection:
+        kept = set(
+            connection.execute(
+                text("SELECT key FROM gw_rate_limit WHERE key LIKE :prefix"), {"prefix": key + "%"}
+            ).scalars()
+        )
+    assert kept == {f"{key}-slow", f"{key}-other"}
