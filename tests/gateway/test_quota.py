@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from services.gateway.app import Gateway
@@ -80,46 +80,82 @@ def test_concurrent_requests_through_two_live_gateways_take_exactly_the_quota(
     assert statuses.count(429) == 28
 
 
-def _tat_ahead(engine: Engine, key: str) -> float:
-    """How far the key's arrival time is ahead of now on the database's clock, in seconds."""
+def _db_now(engine: Engine) -> float:
     with engine.connect() as connection:
-        ahead = connection.execute(
-            text(
-                "SELECT tat - extract(epoch FROM clock_timestamp()) FROM gw_rate_limit "
-                "WHERE key = :key"
-            ),
-            {"key": key},
+        now = connection.execute(text("SELECT extract(epoch FROM clock_timestamp())")).scalar_one()
+    return float(now)
+
+
+def _leased_since(engine: Engine, key: str, start: float) -> float:
+    """The seconds of the window the key's bucket has given out since `start` (its arrival
+    time runs ahead of the clock as long as it is taken faster than it refills)."""
+    with engine.connect() as connection:
+        tat = connection.execute(
+            text("SELECT tat FROM gw_rate_limit WHERE key = :key"), {"key": key}
         ).scalar_one()
-    return float(ahead)
+    return float(tat) - start
 
 
-def test_a_busy_client_takes_its_tokens_a_lease_at_a_time(engine: Engine) -> None:
-    quota = SharedQuota(engine, lease_seconds=0.1)
+class _Takes:
+    """Counts the calls of `gw_rate_take` an engine makes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.count = 0
+        self._engine = engine
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: object, _cursor: object, statement: str, *_: object) -> None:
+        self.count += "gw_rate_take" in statement
+
+    def close(self) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._seen)
+
+
+@pytest.fixture
+def takes(engine: Engine) -> Iterator[_Takes]:
+    counter = _Takes(engine)
+    yield counter
+    counter.close()
+
+
+def test_a_busy_client_takes_leases_that_grow_with_its_demand(
+    engine: Engine, takes: _Takes
+) -> None:
+    quota = SharedQuota(engine, lease_seconds=0.1, clock=lambda: 0.0)  # no lease lapses
     key = f"lease-{time.time_ns()}"
-    # 60,000 a minute is 1,000 a second: a lease is 100 tokens, each 1 ms of the window.
-    assert asyncio.run(quota.acquire(key, 60_000)) is None
-    first = _tat_ahead(engine, key)
-    assert 0.09 < first <= 0.1
-    for _ in range(99):  # the rest of the lease: spent here, the shared bucket untouched
-        assert asyncio.run(quota.acquire(key, 60_000)) is None
-    assert _tat_ahead(engine, key) <= first
-    assert asyncio.run(quota.acquire(key, 60_000)) is None  # the 101st takes a new lease
-    assert _tat_ahead(engine, key) > first + 0.05
+    # 60,000 a minute is 1,000 a second: at most 100 tokens a lease, each 1 ms of the window.
+    # Leases of 1, 3, 7, 15, 31, 63, then 100: 520 tokens in 10 calls.
+    start = _db_now(engine)
+    assert all(asyncio.run(quota.acquire(key, 60_000)) is None for _ in range(500))
+    assert takes.count == 10
+    assert 0.52 <= _leased_since(engine, key, start) < 0.53
+
+
+def test_a_burst_waits_for_one_lease_instead_of_taking_one_each(
+    engine: Engine, takes: _Takes
+) -> None:
+    quota = SharedQuota(engine, lease_seconds=0.1, clock=lambda: 0.0)
+    key = f"burst-{time.time_ns()}"
+
+    async def burst() -> list[int | None]:
+        return await asyncio.gather(*(quota.acquire(key, 60_000) for _ in range(16)))
+
+    assert asyncio.run(burst()) == [None] * 16
+    assert takes.count == 4  # leases of 1, 3, 7, 15 (5 of them left), one at a time
 
 
 def test_an_unspent_lease_lapses(engine: Engine) -> None:
     now = [0.0]
     quota = SharedQuota(engine, lease_seconds=0.1, clock=lambda: now[0])
     key = f"lapse-{time.time_ns()}"
-    # 1,200 a minute is 20 a second: leases of 2 tokens, each 50 ms of the window.
-    assert asyncio.run(quota.acquire(key, 1_200)) is None
-    assert 0.09 < _tat_ahead(engine, key) <= 0.1
-    assert asyncio.run(quota.acquire(key, 1_200)) is None  # the lease's second token
-    assert asyncio.run(quota.acquire(key, 1_200)) is None  # a new lease
-    assert 0.19 < _tat_ahead(engine, key) <= 0.2
+    # 1,200 a minute is 20 a second: leases of at most 2 tokens, each 50 ms of the window.
+    start = _db_now(engine)
+    assert asyncio.run(quota.acquire(key, 1_200)) is None  # a lease of 1
+    assert asyncio.run(quota.acquire(key, 1_200)) is None  # a lease of 2
+    assert 0.15 <= _leased_since(engine, key, start) < 0.16
     now[0] += 0.1  # its second token unspent, the lease lapses
-    assert asyncio.run(quota.acquire(key, 1_200)) is None
-    assert 0.29 < _tat_ahead(engine, key) <= 0.3
+    assert asyncio.run(quota.acquire(key, 1_200)) is None  # a new lease of 2
+    assert 0.25 <= _leased_since(engine, key, start) < 0.26
 
 
 def test_an_exhausted_bucket_says_when_on_every_gateway(engine: Engine) -> None:
@@ -134,11 +170,11 @@ def test_full_buckets_are_swept(engine: Engine) -> None:
     now = [0.0]
     quota = SharedQuota(engine, lease_seconds=0.01, clock=lambda: now[0])
     key = f"sweep-{time.time_ns()}"
-    assert asyncio.run(quota.acquire(key, 60_000)) is None  # a 10 ms lease: 10 ms ahead
+    assert asyncio.run(quota.acquire(key, 60_000)) is None  # a lease of 1: 1 ms ahead
     assert asyncio.run(quota.acquire(f"{key}-slow", 1)) is None  # a minute ahead
     time.sleep(0.05)
     now[0] += SharedQuota.SWEEP_EVERY_SECONDS
-    assert asyncio.run(quota.acquire(f"{key}-other", 60_000)) is None  # this call sweeps
+    assert asyncio.run(quota.acquire(f"{key}-other", 1)) is None  # this call sweeps
     with engine.connect() as connection:
         kept = set(
             connection.execute(
