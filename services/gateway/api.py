@@ -35,7 +35,7 @@ from shared.openapi import problems
 from shared.pagination import CursorParam, Keyset, Limit, Page
 from shared.timestamps import Timestamp
 
-oauth = APIRouter(tags=["oauth"])
+oauth = APIRouter(tags=["auth"])
 admin = APIRouter(prefix="/v1/admin", tags=["admin: clients and keys"])
 
 _TOKEN_BODY_SCHEMA: dict[str, Any] = {
@@ -120,7 +120,7 @@ def _credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, 
         429: {"description": "Too many token requests for this client id; see Retry-After"},
     },
 )
-async def token(request: Request) -> JSONResponse:
+async def issue_token(request: Request) -> JSONResponse:
     """Exchange client credentials (HTTP Basic or form fields) for a signed access token."""
     form = _form(await request.body(), request.headers.get("content-type", ""))
     client_id, secret, via_basic = _credentials(request.headers.get("authorization"), form)
@@ -174,7 +174,7 @@ def _issue(
 
 
 @oauth.get("/.well-known/jwks.json", summary="Public keys that verify access tokens")
-def jwks(session: DbSession, settings: AppSettings, response: Response) -> dict[str, Any]:
+def get_jwks(session: DbSession, settings: AppSettings, response: Response) -> dict[str, Any]:
     """The active signing key and retired keys whose tokens may still be live."""
     response.headers["Cache-Control"] = "public, max-age=60"
     return {
@@ -225,7 +225,7 @@ def get_client(client_id: str, session: DbSession, _: Admin) -> ClientOut:
     response_model=ClientCredentials,
     summary="Replace a client's secret (the new one is shown this once)",
 )
-def rotate_secret(client_id: str, session: DbSession, _: Admin) -> ClientCredentials:
+def rotate_client_secret(client_id: str, session: DbSession, _: Admin) -> ClientCredentials:
     """The old secret stops working at once; tokens already issued run until they expire."""
     client, secret = service.rotate_client_secret(session, client_id)
     return ClientCredentials(
@@ -251,7 +251,7 @@ def disable_client(client_id: str, request: Request, session: DbSession, _: Admi
     responses=problems(409),
     summary="Rotate the token-signing key",
 )
-def rotate_keys(
+def rotate_signing_key(
     request: Request, session: DbSession, encryptor: Encryptor, _: Admin
 ) -> list[SigningKeyOut]:
     """Publish a new key now; it signs from `activates_at` (after the unknown-kid cooldown, so
@@ -267,7 +267,7 @@ def rotate_keys(
 
 
 @admin.get("/audit", response_model=Page[AuditEventOut], summary="The audit trail")
-def audit(
+def list_audit_events(
     session: DbSession,
     settings: AppSettings,
     _: Admin,

@@ -55,7 +55,9 @@ router = APIRouter()
     openapi_extra=IDEMPOTENT_WRITE,
     summary="Submit an application (Idempotency-Key)",
 )
-def submit(body: ApplicationIn, write: IdempotentWrite, bank: ActingBank) -> JSONResponse:
+def submit_application(
+    body: ApplicationIn, write: IdempotentWrite, bank: ActingBank
+) -> JSONResponse:
     """Checked against the quote at submission; snapshots points, rank and model version;
     computes the two-working-day decision deadline."""
     return write(body, lambda s, who: submission.submit(s, bank, body, who), created=True)
@@ -128,7 +130,7 @@ def get_application(
     response_model=Page[EventOut],
     summary="An application's history",
 )
-def list_events(
+def list_application_events(
     app_id: uuid.UUID,
     request: Request,
     session: DbSession,
@@ -155,7 +157,7 @@ def list_events(
     openapi_extra=IDEMPOTENT_WRITE,
     summary="Record the decision (once; Idempotency-Key)",
 )
-def decide(
+def decide_application(
     app_id: uuid.UUID,
     body: DecisionIn,
     write: IdempotentWrite,
@@ -174,7 +176,7 @@ def decide(
     openapi_extra=IDEMPOTENT_WRITE,
     summary="Record a disbursement (Idempotency-Key)",
 )
-def disburse(
+def record_disbursement(
     app_id: uuid.UUID,
     body: DisbursementIn,
     write: IdempotentWrite,
@@ -192,7 +194,7 @@ def disburse(
     openapi_extra=IDEMPOTENT_WRITE,
     summary="Report the repayment status (Idempotency-Key)",
 )
-def repayment_status(
+def report_repayment_status(
     app_id: uuid.UUID,
     body: RepaymentIn,
     write: IdempotentWrite,
@@ -212,7 +214,7 @@ def repayment_status(
     responses=problems(409),
     summary="Withdraw an undecided application",
 )
-def withdraw(
+def withdraw_application(
     app_id: uuid.UUID,
     request: Request,
     session: DbSession,

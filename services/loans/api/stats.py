@@ -27,7 +27,7 @@ router = APIRouter()
     summary="Loan statistics (JSON, CSV or XLSX)",
     responses=media_responses(*FILES),
 )
-def get_stats(
+def get_loan_stats(
     session: DbSession,
     _: StatsReader,
     seen: BanksVisible,
