@@ -43,22 +43,29 @@ _TOKEN_BODY_SCHEMA: dict[str, Any] = {
         "required": True,
         "content": {
             "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "required": ["grant_type"],
-                    "properties": {
-                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
-                        "scope": {"type": "string"},
-                        "client_id": {"type": "string"},
-                        "client_secret": {"type": "string"},
-                    },
-                    # Unknown parameters are ignored (RFC 6749 §3.2), but no parameter may
-                    # be given twice (§3.1): an extra one is a single string too.
-                    "additionalProperties": {"type": "string"},
-                }
+                "schema": {"$ref": "#/components/schemas/TokenRequest"}
             }
         },
-    }
+    },
+    # Named schemas, moved into components by `shared.openapi.describe_problems`.
+    "x-body-schemas": {
+        "GrantType": {"type": "string", "enum": ["client_credentials"]},
+        "TokenRequest": {
+            "title": "TokenRequest",
+            "description": "RFC 6749 §4.4.2; `client_id`/`client_secret` unless HTTP Basic is sent",
+            "type": "object",
+            "required": ["grant_type"],
+            "properties": {
+                "grant_type": {"$ref": "#/components/schemas/GrantType"},
+                "scope": {"type": "string"},
+                "client_id": {"type": "string"},
+                "client_secret": {"type": "string"},
+            },
+            # Unknown parameters are ignored (RFC 6749 §3.2), but no parameter may be given
+            # twice (§3.1): an extra one is a single string too.
+            "additionalProperties": {"type": "string"},
+        },
+    },
 }
 
 

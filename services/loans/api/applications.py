@@ -28,6 +28,7 @@ from services.loans.applications import ApplicationFilter
 from services.loans.schemas import (
     ApplicationIn,
     ApplicationOut,
+    ApplicationStatus,
     DecisionIn,
     DisbursementIn,
     EventOut,
@@ -76,7 +77,7 @@ def list_applications(
     seen: BanksVisible,
     media: Negotiated,
     options: SpreadsheetOptions,
-    status: Annotated[str | None, Query(max_length=12)] = None,
+    status: ApplicationStatus | None = None,
     product_code: Annotated[str | None, Query(max_length=40)] = None,
     updated_since: Annotated[Timestamp | None, Query()] = None,
     limit: Limit = DEFAULT_LIMIT,
