@@ -17,6 +17,8 @@ answers with, as `application/problem+json` `Problem`:
 - operations with a cursor parameter (`cursor`, or described as one): `400` (invalid-cursor);
 - operations with an `If-Match` header: `412`.
 
+Each problem answer declares the headers it carries (`shared.openapi_headers`).
+
 Anything else a route answers (a `409`, a `404` from a query parameter, …) it declares
 itself with `responses=problems(...)`; the content of every 4xx/5xx response is filled in
 here.
@@ -33,6 +35,7 @@ from pydantic import BaseModel
 
 from shared.errors import PROBLEM_MEDIA_TYPE
 from shared.openapi_access import declare_access
+from shared.openapi_headers import problem_headers
 
 PROBLEM_REF = "#/components/schemas/Problem"
 
@@ -97,11 +100,13 @@ def _describe(status: int) -> str:
     return _DESCRIPTIONS.get(status) or HTTPStatus(status).phrase
 
 
-def _problem_response(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
+def _problem_response(status: str, declared: dict[str, Any]) -> dict[str, Any]:
+    response = {
+        "description": declared.get("description", ""),
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
     }
+    headers = problem_headers(status, declared.get("headers"))
+    return {**response, "headers": headers} if headers else response
 
 
 def _names_an_enterprise(body: dict[str, Any], schemas: dict[str, Any]) -> bool:
@@ -174,7 +179,7 @@ def describe_problems(document: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault(str(status), {"description": _describe(status)})
             for code, response in responses.items():
                 if code[0] in "45":
-                    responses[code] = _problem_response(response.get("description", ""))
+                    responses[code] = _problem_response(code, response)
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas.update(PROBLEM_SCHEMAS)

@@ -32,6 +32,7 @@ from shared.auth.jwt import KeySet
 from shared.db import DbSession
 from shared.errors import RateLimited, Unprocessable
 from shared.openapi import problems
+from shared.openapi_headers import with_headers
 from shared.pagination import CursorParam, Keyset, Limit, Page
 from shared.timestamps import Timestamp
 
@@ -122,8 +123,13 @@ def _credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, 
     summary="OAuth 2.0 client-credentials token (RFC 6749 §4.4)",
     openapi_extra=_TOKEN_BODY_SCHEMA,
     responses={
-        400: {"description": "invalid_request / unsupported_grant_type / invalid_scope"},
-        401: {"description": "invalid_client"},
+        200: with_headers("Cache-Control", "Pragma"),
+        400: with_headers(
+            "Cache-Control",
+            "Pragma",
+            description="invalid_request / unsupported_grant_type / invalid_scope",
+        ),
+        401: with_headers("Cache-Control", "Pragma", description="invalid_client"),
         429: {"description": "Too many token requests for this client id; see Retry-After"},
     },
 )
@@ -180,7 +186,11 @@ def _issue(
         )
 
 
-@oauth.get("/.well-known/jwks.json", summary="Public keys that verify access tokens")
+@oauth.get(
+    "/.well-known/jwks.json",
+    responses={200: with_headers("Cache-Control")},
+    summary="Public keys that verify access tokens",
+)
 def get_jwks(session: DbSession, settings: AppSettings, response: Response) -> dict[str, Any]:
     """The active signing key and retired keys whose tokens may still be live."""
     response.headers["Cache-Control"] = "public, max-age=60"

@@ -21,6 +21,7 @@ from shared.auth.principal import ROLE_SCOPES
 from shared.errors import NotFound, problem_type
 from shared.negotiation import HTML, Negotiated, media_responses
 from shared.openapi import problems
+from shared.openapi_headers import with_headers
 from shared.pagination import CursorParam, Keyset, Limit, Page
 from shared.problem_catalogue import CATALOGUE, ProblemKind
 
@@ -48,6 +49,7 @@ class AuthorizationServerMetadata(BaseModel):
     METADATA_PATH,
     response_model=AuthorizationServerMetadata,
     response_model_exclude_none=True,
+    responses={200: with_headers("Cache-Control")},
     summary="OAuth 2.0 authorization server metadata (RFC 8414)",
 )
 def get_authorization_server_metadata(

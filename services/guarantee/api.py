@@ -291,7 +291,11 @@ def get_feature_schema(_: ExportReader) -> FeatureSchema:
     "/features",
     summary="Incremental feature export (NDJSON, CSV or XLSX)",
     response_class=StreamingResponse,
-    responses=media_responses(NDJSON, *FILES),
+    responses=media_responses(
+        NDJSON,
+        *FILES,
+        headers=("X-Next-Cursor", "X-Feature-Schema-Version", "Cache-Control"),
+    ),
 )
 def pull_feature_export(
     request: Request,

@@ -16,8 +16,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from services.loans import applications, lifecycle, submission
 from services.loans.api.sheets import APPLICATION_COLUMNS
 from services.loans.api.writes import (
+    CHANGED,
+    CREATED,
     IDEMPOTENT_WRITE,
-    REPLAYED,
+    TAGGED,
     IdempotentWrite,
     IfMatchHeader,
     actor,
@@ -52,7 +54,7 @@ router = APIRouter()
     "/applications",
     status_code=201,
     response_model=ApplicationOut,
-    responses={200: REPLAYED, **problems(400, 404, 409)},
+    responses={**CREATED, **problems(400, 404, 409)},
     openapi_extra=IDEMPOTENT_WRITE,
     summary="Submit an application (Idempotency-Key)",
 )
@@ -116,7 +118,12 @@ def list_applications(
     )
 
 
-@router.get("/applications/{app_id}", response_model=ApplicationOut, summary="An application")
+@router.get(
+    "/applications/{app_id}",
+    response_model=ApplicationOut,
+    responses=TAGGED,
+    summary="An application",
+)
 def get_application(
     app_id: uuid.UUID, session: DbSession, _: LoansReader, seen: BanksVisible, response: Response
 ) -> ApplicationOut:
@@ -154,7 +161,7 @@ def list_application_events(
 @router.post(
     "/applications/{app_id}/decision",
     response_model=ApplicationOut,
-    responses=problems(400, 409),
+    responses={**CHANGED, **problems(400, 409)},
     openapi_extra=IDEMPOTENT_WRITE,
     summary="Record the decision (once; Idempotency-Key)",
 )
@@ -173,7 +180,7 @@ def decide_application(
 @router.post(
     "/applications/{app_id}/disbursements",
     response_model=ApplicationOut,
-    responses=problems(400, 409),
+    responses={**CHANGED, **problems(400, 409)},
     openapi_extra=IDEMPOTENT_WRITE,
     summary="Record a disbursement (Idempotency-Key)",
 )
@@ -191,7 +198,7 @@ def record_disbursement(
 @router.post(
     "/applications/{app_id}/repayment-status",
     response_model=ApplicationOut,
-    responses=problems(400, 409),
+    responses={**CHANGED, **problems(400, 409)},
     openapi_extra=IDEMPOTENT_WRITE,
     summary="Report the repayment status (Idempotency-Key)",
 )
@@ -212,7 +219,7 @@ def report_repayment_status(
 @router.post(
     "/applications/{app_id}/withdraw",
     response_model=ApplicationOut,
-    responses=problems(409),
+    responses={**TAGGED, **problems(409)},
     summary="Withdraw an undecided application",
 )
 def withdraw_application(
