@@ -36,6 +36,7 @@ from pydantic import BaseModel
 from shared.errors import PROBLEM_MEDIA_TYPE
 from shared.openapi_access import declare_access
 from shared.openapi_headers import problem_headers
+from shared.openapi_security import declare_security
 
 PROBLEM_REF = "#/components/schemas/Problem"
 
@@ -187,12 +188,13 @@ def describe_problems(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def install_problem_document(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """Make `app.openapi()` serve the document with its problems described and each
-    operation's `x-access` declared (`shared.openapi_access`)."""
+    """Make `app.openapi()` serve the document with its problems described, each
+    operation's `x-access` declared (`shared.openapi_access`) and its OAuth 2.0 scopes
+    (`shared.openapi_security`)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = declare_access(FastAPI.openapi(app), app)
+            document = declare_security(declare_access(FastAPI.openapi(app), app))
             app.openapi_schema = describe_problems(document)
         return app.openapi_schema
 
