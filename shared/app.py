@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from shared.auth.api import whoami_router
 from shared.auth.jwt import TokenVerifier
 from shared.db import make_sessionmaker
+from shared.docs import install_docs
 from shared.exception_handlers import install_error_handlers
 from shared.middleware import edge_middleware
 from shared.migrate import at_head
@@ -106,7 +107,7 @@ def create_service_app(
         title=spec.title,
         description=spec.description,
         version="1.0.0",
-        docs_url="/docs" if docs else None,
+        docs_url=None,  # served offline by `shared.docs` when `docs_enabled`
         redoc_url=None,
         openapi_url="/openapi.json",
         middleware=edge_stack,
@@ -128,4 +129,6 @@ def create_service_app(
     for router in spec.routers:
         app.include_router(router)
     install_problem_document(app)
+    if docs:
+        install_docs(app)
     return app

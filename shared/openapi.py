@@ -26,7 +26,7 @@ here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -181,10 +181,36 @@ def describe_problems(document: dict[str, Any]) -> dict[str, Any]:
             for code, response in responses.items():
                 if code[0] in "45":
                     responses[code] = _problem_response(code, response)
-    schemas.pop("HTTPValidationError", None)
-    schemas.pop("ValidationError", None)
     schemas.update(PROBLEM_SCHEMAS)
+    _drop_unreferenced(document, schemas)
     return document
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            yield ref.rsplit("/", 1)[1]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _drop_unreferenced(document: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Keep only the schemas the operations use (FastAPI also lists its `HTTPValidationError`
+    and the definitions of types whose schema a route replaced), so a client generator makes
+    no model nobody sends or receives."""
+    used: set[str] = set()
+    todo = list(_refs(document.get("paths", {})))
+    while todo:
+        name = todo.pop()
+        if name not in used and name in schemas:
+            used.add(name)
+            todo += _refs(schemas[name])
+    for name in set(schemas) - used:
+        del schemas[name]
 
 
 def install_problem_document(app: FastAPI) -> Callable[[], dict[str, Any]]:

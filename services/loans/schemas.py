@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -144,7 +145,16 @@ RepaymentStatus = TypeAliasType(
     "RepaymentStatus", Literal["current", "overdue", "repaid", "defaulted"]
 )
 """What a repayment report says of a disbursed loan (`current`: it stays disbursed)."""
-ApplicationStatus = TypeAliasType("ApplicationStatus", Status)
+ApplicationStatus = TypeAliasType(
+    "ApplicationStatus",
+    Annotated[
+        Status,
+        # Named for the API (the enum's own name, `Status`, says too little in a client).
+        WithJsonSchema(
+            {"title": "ApplicationStatus", "type": "string", "enum": [s.value for s in Status]}
+        ),
+    ],
+)
 """Where an application stands (`services.loans.status.Status`)."""
 
 
