@@ -807,7 +807,8 @@ def test_stats_count_only_the_banks_own_rows(
     param = next(
         p for p in spec["paths"]["/v1/loans/stats"]["get"]["parameters"] if p["name"] == "group_by"
     )
-    groupings = [None, *resolve(spec, param["schema"]).get("anyOf", [{}])[0]["enum"]]
+    named = resolve(spec, param["schema"]).get("anyOf", [{}])[0]  # StatsGroupBy, by $ref
+    groupings = [None, *resolve(spec, named)["enum"]]
     assert "bank" in groupings
     window = {
         "from": (day - timedelta(days=1)).date().isoformat(),
