@@ -15,6 +15,14 @@ if [ ! -f .venv/.installed-dev ] || [ pyproject.toml -nt .venv/.installed-dev ] 
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
   touch .venv/.installed-dev
 fi
+# The client generator the generated-client test runs: a tool with a venv of its own, as
+# integrators run it (its typer pin conflicts with ours; codegen-requirements.txt says why).
+if [ ! -f .venv-codegen/.installed ] || [ codegen-requirements.txt -nt .venv-codegen/.installed ]; then
+  echo "» installing openapi-python-client into .venv-codegen" >&2
+  "$PYTHON" -m venv .venv-codegen
+  .venv-codegen/bin/python -m pip install --quiet --disable-pip-version-check -r codegen-requirements.txt
+  touch .venv-codegen/.installed
+fi
 echo "» ruff" >&2
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

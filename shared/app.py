@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -14,11 +14,13 @@ from sqlalchemy.engine import Engine
 from shared.auth.api import whoami_router
 from shared.auth.jwt import TokenVerifier
 from shared.db import make_sessionmaker
+from shared.docs import install_docs
 from shared.exception_handlers import install_error_handlers
 from shared.middleware import edge_middleware
 from shared.migrate import at_head
 from shared.negotiation import negotiate
 from shared.openapi import install_problem_document
+from shared.openapi_ids import operation_id
 from shared.settings import CoreSettings
 
 
@@ -43,11 +45,11 @@ def health_router(
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", summary="Liveness")
-    def healthz() -> dict[str, str]:
+    def check_liveness() -> dict[str, str]:
         return {"status": "ok"}
 
     @router.get("/readyz", summary="Readiness: database reachable and migrated to head")
-    def readyz() -> JSONResponse:
+    def check_readiness() -> JSONResponse:
         checks: dict[str, str] = {}
         try:
             with engine.connect() as conn:
@@ -67,11 +69,20 @@ def health_router(
     return router
 
 
+# The tags every app's document has (its health probes; `whoami` where it answers it).
+COMMON_TAGS: Mapping[str, str] = {
+    "health": "Liveness and readiness probes (no token).",
+    "auth": "OAuth 2.0 client credentials: tokens, the keys that verify them, and `whoami` "
+    "(what a token says).",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceSpec:
     """What sets one app apart from the others: its name, the title and description of its
-    OpenAPI document, its routers, the public path prefixes the gateway routes to it, and
-    where it answers `whoami` (None: it does not)."""
+    OpenAPI document, its routers, the public path prefixes the gateway routes to it, where
+    it answers `whoami` (None: it does not), and the description of each tag its routers
+    use (`tags`, in the order the document lists them)."""
 
     name: str
     title: str
@@ -79,6 +90,7 @@ class ServiceSpec:
     routers: tuple[APIRouter, ...]
     route_prefixes: tuple[str, ...] = ()
     whoami_prefix: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def create_service_app(
@@ -100,11 +112,16 @@ def create_service_app(
         title=spec.title,
         description=spec.description,
         version="1.0.0",
-        docs_url="/docs" if docs else None,
+        docs_url=None,  # served offline by `shared.docs` when `docs_enabled`
         redoc_url=None,
         openapi_url="/openapi.json",
         middleware=edge_stack,
         dependencies=[Depends(negotiate)],  # 406 when Accept allows nothing a route offers
+        generate_unique_id_function=operation_id,
+        openapi_tags=[
+            {"name": name, "description": text}
+            for name, text in {**COMMON_TAGS, **spec.tags}.items()
+        ],
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -117,4 +134,6 @@ def create_service_app(
     for router in spec.routers:
         app.include_router(router)
     install_problem_document(app)
+    if docs:
+        install_docs(app)
     return app

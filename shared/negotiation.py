@@ -21,6 +21,7 @@ from fastapi.datastructures import DefaultPlaceholder
 from fastapi.routing import APIRoute
 
 from shared.errors import DomainError
+from shared.openapi_headers import with_headers
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
@@ -122,12 +123,16 @@ def choose(accept: str | None, offered: Sequence[str]) -> str | None:
     return best
 
 
-def media_responses(*offered: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
+def media_responses(
+    *offered: str, status: int = 200, headers: Sequence[str] = ()
+) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route that offers `offered` besides (or, without `JSON` among them
     and with `response_class=StreamingResponse`, instead of) its JSON: the content of its
-    `status` response. (The 406 every route answers is declared by `shared.openapi`.)"""
+    `status` response, and the `headers` it carries (a file's `Content-Disposition` too).
+    (The 406 every route answers is declared by `shared.openapi`.)"""
     content = {m: {"schema": _SCHEMAS.get(m, {"type": "string"})} for m in offered if m != JSON}
-    return {status: {"content": content}}
+    files = ("Content-Disposition",) if {CSV, XLSX} & set(offered) else ()
+    return {status: {"content": content, **with_headers(*headers, *files)}}
 
 
 def offered_by(route: APIRoute) -> tuple[str, ...]:

@@ -17,6 +17,8 @@ answers with, as `application/problem+json` `Problem`:
 - operations with a cursor parameter (`cursor`, or described as one): `400` (invalid-cursor);
 - operations with an `If-Match` header: `412`.
 
+Each problem answer declares the headers it carries (`shared.openapi_headers`).
+
 Anything else a route answers (a `409`, a `404` from a query parameter, …) it declares
 itself with `responses=problems(...)`; the content of every 4xx/5xx response is filled in
 here.
@@ -24,7 +26,7 @@ here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -33,6 +35,8 @@ from pydantic import BaseModel
 
 from shared.errors import PROBLEM_MEDIA_TYPE
 from shared.openapi_access import declare_access
+from shared.openapi_headers import problem_headers
+from shared.openapi_security import declare_security
 
 PROBLEM_REF = "#/components/schemas/Problem"
 
@@ -97,11 +101,13 @@ def _describe(status: int) -> str:
     return _DESCRIPTIONS.get(status) or HTTPStatus(status).phrase
 
 
-def _problem_response(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
+def _problem_response(status: str, declared: dict[str, Any]) -> dict[str, Any]:
+    response = {
+        "description": declared.get("description", ""),
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
     }
+    headers = problem_headers(status, declared.get("headers"))
+    return {**response, "headers": headers} if headers else response
 
 
 def _names_an_enterprise(body: dict[str, Any], schemas: dict[str, Any]) -> bool:
@@ -174,20 +180,47 @@ def describe_problems(document: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault(str(status), {"description": _describe(status)})
             for code, response in responses.items():
                 if code[0] in "45":
-                    responses[code] = _problem_response(response.get("description", ""))
-    schemas.pop("HTTPValidationError", None)
-    schemas.pop("ValidationError", None)
+                    responses[code] = _problem_response(code, response)
     schemas.update(PROBLEM_SCHEMAS)
+    _drop_unreferenced(document, schemas)
     return document
 
 
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            yield ref.rsplit("/", 1)[1]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _drop_unreferenced(document: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Keep only the schemas the operations use (FastAPI also lists its `HTTPValidationError`
+    and the definitions of types whose schema a route replaced), so a client generator makes
+    no model nobody sends or receives."""
+    used: set[str] = set()
+    todo = list(_refs(document.get("paths", {})))
+    while todo:
+        name = todo.pop()
+        if name not in used and name in schemas:
+            used.add(name)
+            todo += _refs(schemas[name])
+    for name in set(schemas) - used:
+        del schemas[name]
+
+
 def install_problem_document(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """Make `app.openapi()` serve the document with its problems described and each
-    operation's `x-access` declared (`shared.openapi_access`)."""
+    """Make `app.openapi()` serve the document with its problems described, each
+    operation's `x-access` declared (`shared.openapi_access`) and its OAuth 2.0 scopes
+    (`shared.openapi_security`)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = declare_access(FastAPI.openapi(app), app)
+            document = declare_security(declare_access(FastAPI.openapi(app), app))
             app.openapi_schema = describe_problems(document)
         return app.openapi_schema
 

@@ -35,6 +35,7 @@ from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
+from typing_extensions import TypeAliasType
 
 from shared.clock import SHANGHAI
 from shared.negotiation import CSV, XLSX
@@ -74,17 +75,21 @@ class Column:
         return value
 
 
+HeaderLanguage = TypeAliasType("HeaderLanguage", Literal["en", "zh"])
+"""The language of a file's column headers: the JSON field names, or Chinese."""
+
+
 @dataclass(frozen=True, slots=True)
 class FileOptions:
     """How a file is written: header language and, for CSV, a byte-order mark."""
 
-    headers: Literal["en", "zh"] = "en"
+    headers: HeaderLanguage = "en"
     bom: bool = False
 
 
 async def _file_options(
     headers: Annotated[
-        Literal["en", "zh"],
+        HeaderLanguage,
         Query(description="CSV/XLSX column headers: `en` (the JSON field names) or `zh` (中文)"),
     ] = "en",
     bom: Annotated[

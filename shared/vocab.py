@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-District = Literal["海陵区", "高港区", "姜堰区", "兴化市", "靖江市", "泰兴市"]
+from typing_extensions import TypeAliasType
+
+District = TypeAliasType(
+    "District", Literal["海陵区", "高港区", "姜堰区", "兴化市", "靖江市", "泰兴市"]
+)
 """Taizhou's six districts and county-level cities (高港区 includes the 医药高新区)."""
-DISTRICTS: tuple[str, ...] = get_args(District)
+DISTRICTS: tuple[str, ...] = get_args(District.__value__)
 
 STAGE_LABELS = {"seed": "种子期", "startup": "初创期", "growth": "成长期", "mature": "成熟期"}
 STAGES = tuple(STAGE_LABELS)
@@ -21,8 +25,12 @@ CATEGORY_LABELS = {
 }
 CATEGORIES = tuple(CATEGORY_LABELS)
 
-Stage = Literal["seed", "startup", "growth", "mature"]
-Category = Literal["tech_sme", "high_tech", "gazelle", "potential_unicorn", "leading_innovator"]
+# Named types (`TypeAliasType`): each is one named schema of the OpenAPI document.
+Stage = TypeAliasType("Stage", Literal["seed", "startup", "growth", "mature"])
+Category = TypeAliasType(
+    "Category",
+    Literal["tech_sme", "high_tech", "gazelle", "potential_unicorn", "leading_innovator"],
+)
 
 # The city's "1+4" industry system, seeded into sc_industry (operators may add more).
 INDUSTRIES = (
@@ -36,23 +44,26 @@ INDUSTRIES = (
 
 # The points model's indicators: those an enterprise reports each period, then those derived
 # from them (R&D intensity = R&D expense / revenue, R&D staff / total staff, revenue growth).
-IndicatorName = Literal[
-    "invention_patents",
-    "utility_models",
-    "software_copyrights",
-    "rd_expense",
-    "revenue",
-    "rd_staff",
-    "total_staff",
-    "equity_financing",
-    "awards_provincial",
-    "awards_national",
-    "jbgs_funds_paid",
-    "rd_intensity",
-    "rd_staff_ratio",
-    "revenue_growth",
-]
-INDICATORS: tuple[str, ...] = get_args(IndicatorName)
+IndicatorName = TypeAliasType(
+    "IndicatorName",
+    Literal[
+        "invention_patents",
+        "utility_models",
+        "software_copyrights",
+        "rd_expense",
+        "revenue",
+        "rd_staff",
+        "total_staff",
+        "equity_financing",
+        "awards_provincial",
+        "awards_national",
+        "jbgs_funds_paid",
+        "rd_intensity",
+        "rd_staff_ratio",
+        "revenue_growth",
+    ],
+)
+INDICATORS: tuple[str, ...] = get_args(IndicatorName.__value__)
 INDICATOR_LABELS = {
     "invention_patents": "发明专利",
     "utility_models": "实用新型专利",

@@ -101,10 +101,10 @@ AS_OF = (NOW - timedelta(days=1)).date().isoformat()
 # request the owning bank can make with success in the operation's HOME_STATE.
 BODIES: dict[str, Callable[[Tenants], dict[str, Any]]] = {}
 HOME_STATE = {
-    "decide_v1_loans_applications__app_id__decision_post": "submitted",
-    "disburse_v1_loans_applications__app_id__disbursements_post": "approved",
-    "repayment_status_v1_loans_applications__app_id__repayment_status_post": "disbursed",
-    "withdraw_v1_loans_applications__app_id__withdraw_post": "submitted",
+    "decide_application": "submitted",
+    "record_disbursement": "approved",
+    "report_repayment_status": "disbursed",
+    "withdraw_application": "submitted",
 }
 STATES = ("submitted", "approved", "disbursed", "withdrawn")
 
@@ -278,25 +278,25 @@ def _submit_body(
 
 BODIES.update(
     {
-        "submit_v1_loans_applications_post": _submit_body,
-        "decide_v1_loans_applications__app_id__decision_post": lambda t: {
+        "submit_application": _submit_body,
+        "decide_application": lambda t: {
             "outcome": "approved",
             "approved_amount": "1000000.00",
             "annual_rate": "0.0400",
             "reason_codes": ["points"],
             "decided_at": DECIDED_AT,
         },
-        "disburse_v1_loans_applications__app_id__disbursements_post": lambda t: {
+        "record_disbursement": lambda t: {
             "amount": "1.00",
             "disbursed_at": DISBURSED_AT,
             "reference": "BOLA-1",
         },
-        "repayment_status_v1_loans_applications__app_id__repayment_status_post": lambda t: {
+        "report_repayment_status": lambda t: {
             "status": "current",
             "outstanding_principal": "1.00",
             "as_of": AS_OF,
         },
-        "post_quote_v1_guarantee_quotes_post": lambda t: {
+        "quote_guarantee_fee": lambda t: {
             "uscc": t.uscc,
             "amount": "1000000.00",
             "term_months": 12,
@@ -367,7 +367,7 @@ def a_application(
     if state == "withdrawn":
         a_write(api, t, made, f"{url}/withdraw", None, idem=False)
     if state in ("approved", "disbursed"):
-        decision = BODIES["decide_v1_loans_applications__app_id__decision_post"](t)
+        decision = BODIES["decide_application"](t)
         a_write(api, t, made, f"{url}/decision", decision, idem=True)
     if state == "disbursed":
         money = {"amount": "500000.00", "disbursed_at": DISBURSED_AT, "reference": "BOLA-0"}
@@ -807,7 +807,8 @@ def test_stats_count_only_the_banks_own_rows(
     param = next(
         p for p in spec["paths"]["/v1/loans/stats"]["get"]["parameters"] if p["name"] == "group_by"
     )
-    groupings = [None, *resolve(spec, param["schema"]).get("anyOf", [{}])[0]["enum"]]
+    named = resolve(spec, param["schema"]).get("anyOf", [{}])[0]  # StatsGroupBy, by $ref
+    groupings = [None, *resolve(spec, named)["enum"]]
     assert "bank" in groupings
     window = {
         "from": (day - timedelta(days=1)).date().isoformat(),

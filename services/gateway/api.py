@@ -33,10 +33,11 @@ from shared.auth.jwt import KeySet
 from shared.db import DbSession
 from shared.errors import RateLimited, Unprocessable
 from shared.openapi import problems
+from shared.openapi_headers import with_headers
 from shared.pagination import CursorParam, Keyset, Limit, Page
 from shared.timestamps import Timestamp
 
-oauth = APIRouter(tags=["oauth"])
+oauth = APIRouter(tags=["auth"])
 admin = APIRouter(prefix="/v1/admin", tags=["admin: clients and keys"])
 
 _TOKEN_BODY_SCHEMA: dict[str, Any] = {
@@ -44,22 +45,29 @@ _TOKEN_BODY_SCHEMA: dict[str, Any] = {
         "required": True,
         "content": {
             "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "required": ["grant_type"],
-                    "properties": {
-                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
-                        "scope": {"type": "string"},
-                        "client_id": {"type": "string"},
-                        "client_secret": {"type": "string"},
-                    },
-                    # Unknown parameters are ignored (RFC 6749 §3.2), but no parameter may
-                    # be given twice (§3.1): an extra one is a single string too.
-                    "additionalProperties": {"type": "string"},
-                }
+                "schema": {"$ref": "#/components/schemas/TokenRequest"}
             }
         },
-    }
+    },
+    # Named schemas, moved into components by `shared.openapi.describe_problems`.
+    "x-body-schemas": {
+        "GrantType": {"type": "string", "enum": ["client_credentials"]},
+        "TokenRequest": {
+            "title": "TokenRequest",
+            "description": "RFC 6749 §4.4.2; `client_id`/`client_secret` unless HTTP Basic is sent",
+            "type": "object",
+            "required": ["grant_type"],
+            "properties": {
+                "grant_type": {"$ref": "#/components/schemas/GrantType"},
+                "scope": {"type": "string"},
+                "client_id": {"type": "string"},
+                "client_secret": {"type": "string"},
+            },
+            # Unknown parameters are ignored (RFC 6749 §3.2), but no parameter may be given
+            # twice (§3.1): an extra one is a single string too.
+            "additionalProperties": {"type": "string"},
+        },
+    },
 }
 
 
@@ -116,12 +124,17 @@ def _credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, 
     summary="OAuth 2.0 client-credentials token (RFC 6749 §4.4)",
     openapi_extra=_TOKEN_BODY_SCHEMA,
     responses={
-        400: {"description": "invalid_request / unsupported_grant_type / invalid_scope"},
-        401: {"description": "invalid_client"},
+        200: with_headers("Cache-Control", "Pragma"),
+        400: with_headers(
+            "Cache-Control",
+            "Pragma",
+            description="invalid_request / unsupported_grant_type / invalid_scope",
+        ),
+        401: with_headers("Cache-Control", "Pragma", description="invalid_client"),
         429: {"description": "Too many token requests for this client id; see Retry-After"},
     },
 )
-async def token(request: Request) -> JSONResponse:
+async def issue_token(request: Request) -> JSONResponse:
     """Exchange client credentials (HTTP Basic or form fields) for a signed access token."""
     form = _form(await request.body(), request.headers.get("content-type", ""))
     client_id, secret, via_basic = _credentials(request.headers.get("authorization"), form)
@@ -174,8 +187,12 @@ def _issue(
         )
 
 
-@oauth.get("/.well-known/jwks.json", summary="Public keys that verify access tokens")
-def jwks(session: DbSession, settings: AppSettings, response: Response) -> dict[str, Any]:
+@oauth.get(
+    "/.well-known/jwks.json",
+    responses={200: with_headers("Cache-Control")},
+    summary="Public keys that verify access tokens",
+)
+def get_jwks(session: DbSession, settings: AppSettings, response: Response) -> dict[str, Any]:
     """The active signing key and retired keys whose tokens may still be live."""
     response.headers["Cache-Control"] = "public, max-age=60"
     return {
@@ -226,7 +243,7 @@ def get_client(client_id: str, session: DbSession, _: Admin) -> ClientOut:
     response_model=ClientCredentials,
     summary="Replace a client's secret (the new one is shown this once)",
 )
-def rotate_secret(client_id: str, session: DbSession, _: Admin) -> ClientCredentials:
+def rotate_client_secret(client_id: str, session: DbSession, _: Admin) -> ClientCredentials:
     """The old secret stops working at once; tokens already issued run until they expire."""
     client, secret = service.rotate_client_secret(session, client_id)
     return ClientCredentials(
@@ -252,7 +269,7 @@ def disable_client(client_id: str, request: Request, session: DbSession, _: Admi
     responses=problems(409),
     summary="Rotate the token-signing key",
 )
-def rotate_keys(
+def rotate_signing_key(
     request: Request, session: DbSession, encryptor: Encryptor, _: Admin
 ) -> list[SigningKeyOut]:
     """Publish a new key now; it signs from `activates_at` (after the unknown-kid cooldown, so
@@ -268,7 +285,7 @@ def rotate_keys(
 
 
 @admin.get("/audit", response_model=Page[AuditEventOut], summary="The audit trail")
-def audit(
+def list_audit_events(
     session: DbSession,
     settings: AppSettings,
     _: Admin,

@@ -24,6 +24,7 @@ from shared.app import ServiceSpec, create_service_app
 from shared.auth.jwt import KeySet, TokenVerifier
 from shared.db import make_sessionmaker
 from shared.middleware import edge_middleware, wrapped
+from shared.openapi_ids import unique_operation_ids
 from shared.settings import CoreSettings
 
 # The gateway's own app answers every path no service claims (route_prefixes stay empty).
@@ -32,6 +33,12 @@ GATEWAY = ServiceSpec(
     title="InnoCredit gateway",
     description="OAuth 2.0 tokens, JWKS, API clients, signing keys and the audit trail.",
     routers=(oauth, discovery, admin),
+    tags={
+        "discovery": "Finding your way without a token: the authorization server's metadata "
+        "(RFC 8414) and the problem types errors name (`/problems/{slug}`).",
+        "admin: clients and keys": "Operators: API clients and their secrets, signing keys, "
+        "the audit trail (scope `admin`).",
+    },
 )
 
 
@@ -137,7 +144,9 @@ def _merge_openapi(core: FastAPI, apps: Sequence[FastAPI]) -> None:
                     schema["paths"].setdefault(path, item)
             for kind, entries in other.get("components", {}).items():
                 _merge_components(components.setdefault(kind, {}), entries)
-        core.openapi_schema = schema
+            named = {tag["name"] for tag in schema.setdefault("tags", [])}
+            schema["tags"] += [tag for tag in other.get("tags", []) if tag["name"] not in named]
+        core.openapi_schema = unique_operation_ids(schema)
         return schema
 
     core.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override

@@ -21,6 +21,7 @@ from shared.auth.principal import ROLE_SCOPES
 from shared.errors import NotFound, problem_type
 from shared.negotiation import HTML, Negotiated, media_responses
 from shared.openapi import problems
+from shared.openapi_headers import with_headers
 from shared.pagination import CursorParam, Keyset, Limit, Page
 from shared.problem_catalogue import CATALOGUE, ProblemKind
 
@@ -48,9 +49,10 @@ class AuthorizationServerMetadata(BaseModel):
     METADATA_PATH,
     response_model=AuthorizationServerMetadata,
     response_model_exclude_none=True,
+    responses={200: with_headers("Cache-Control")},
     summary="OAuth 2.0 authorization server metadata (RFC 8414)",
 )
-def authorization_server(
+def get_authorization_server_metadata(
     request: Request, settings: AppSettings, response: Response
 ) -> AuthorizationServerMetadata:
     """Where to get tokens and the keys that verify them, and how to authenticate."""
@@ -103,7 +105,7 @@ VARY = {"Vary": "Accept"}  # a response the route builds itself misses the one n
     responses={**_HTML, **problems(400)},
     summary="The catalogue of problem types",
 )
-def problem_types(
+def list_problem_types(
     settings: AppSettings,
     media: Negotiated,
     limit: Limit = 50,
@@ -125,7 +127,7 @@ def problem_types(
     responses=_HTML,
     summary="What a problem type means and what to do",
 )
-def problem_type_page(slug: str, media: Negotiated) -> Any:
+def get_problem_type(slug: str, media: Negotiated) -> Any:
     """The page a problem's `type` URI points to."""
     entry = CATALOGUE.get(slug)
     if entry is None:

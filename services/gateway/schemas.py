@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import TypeAliasType
 
 from shared.auth.principal import Role
 from shared.integers import JSON_INTEGER
@@ -94,13 +95,17 @@ class SigningKeyOut(BaseModel):
     retired_at: Instant | None
 
 
+AuditSource = TypeAliasType("AuditSource", Literal["write", "export-pull"])
+"""What an audit event records: a write through the gateway, or a feature-export pull."""
+
+
 class AuditEventOut(BaseModel):
     """One audited write or export pull."""
 
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    source: Literal["write", "export-pull"] = "write"
+    source: AuditSource = "write"
     at: Instant
     client_id: str | None
     method: str

@@ -123,7 +123,7 @@ def _top_entry(standing: PointsSnapshot) -> TopEntry:
     summary="The enterprises waived in a year (bureau, operators)",
     responses=media_responses(*FILES),
 )
-def get_waivers(
+def list_waivers(
     year: Year,
     request: Request,
     session: DbSession,
@@ -152,7 +152,7 @@ def get_waivers(
     responses=problems(409),
     summary="Price the 泰信保 guarantee",
 )
-def post_quote(body: QuoteIn, session: DbSession, _: GuaranteeReader) -> QuoteOut:
+def quote_guarantee_fee(body: QuoteIn, session: DbSession, _: GuaranteeReader) -> QuoteOut:
     """fee = amount × annual rate × months / 12, half-up to cents; waived → payable 0.00.
     Writes nothing."""
     year = body.year or _this_year()
@@ -171,7 +171,7 @@ def post_quote(body: QuoteIn, session: DbSession, _: GuaranteeReader) -> QuoteOu
 
 
 @router.get("/fee-rates", response_model=Page[FeeRateOut], summary="Fee-rate history")
-def get_fee_rates(
+def list_fee_rates(
     request: Request,
     session: DbSession,
     _: GuaranteeReader,
@@ -195,7 +195,7 @@ def get_fee_rates(
     response_model=FeeRateOut,
     summary="Set the 泰信保 fee rate from a year on",
 )
-def post_fee_rate(body: FeeRateIn, session: DbSession, principal: Admin) -> FeeRateOut:
+def create_fee_rate(body: FeeRateIn, session: DbSession, principal: Admin) -> FeeRateOut:
     """The newest setting for the latest effective year ≤ a loan's year applies."""
     return FeeRateOut.model_validate(
         fees.set_fee_rate(session, body.effective_year, body.rate, body.note, principal.client_id)
@@ -220,7 +220,7 @@ def _consent_out(consent: Consent) -> ConsentOut:
     response_model=ConsentOut,
     summary="Record an enterprise's consent to share with a firm",
 )
-def post_consent(body: ConsentIn, session: DbSession, principal: Admin) -> ConsentOut:
+def create_consent(body: ConsentIn, session: DbSession, principal: Admin) -> ConsentOut:
     """Entered by an operator on the enterprise's behalf, with an evidence reference."""
     return _consent_out(consents.grant(session, body, principal.client_id))
 
@@ -237,7 +237,7 @@ def revoke_consent(consent_id: uuid.UUID, session: DbSession, principal: Admin) 
 
 
 @router.get("/consents", response_model=Page[ConsentOut], summary="Consents (bureau, operators)")
-def get_consents(
+def list_consents(
     request: Request,
     session: DbSession,
     _reader: GuaranteeReader,
@@ -291,9 +291,13 @@ def get_feature_schema(_: ExportReader) -> FeatureSchema:
     "/features",
     summary="Incremental feature export (NDJSON, CSV or XLSX)",
     response_class=StreamingResponse,
-    responses=media_responses(NDJSON, *FILES),
+    responses=media_responses(
+        NDJSON,
+        *FILES,
+        headers=("X-Next-Cursor", "X-Feature-Schema-Version", "Cache-Control"),
+    ),
 )
-def get_features(
+def pull_feature_export(
     request: Request,
     principal: ExportReader,
     firm: ExportingFirm,

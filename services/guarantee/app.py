@@ -14,4 +14,9 @@ SERVICE = ServiceSpec(
     routers=(router, admin),
     route_prefixes=("/v1/guarantee", "/v1/admin/consents", "/v1/admin/fee-rates"),
     whoami_prefix="/v1/guarantee",
+    tags={
+        "guarantee": "泰信保: fee waivers and quotes, fee rates, consents, and the credit "
+        "firms' feature export (scopes `guarantee:read`, `export:read`).",
+        "admin: guarantee": "Operators: fee rates and consents (scope `admin`).",
+    },
 )

@@ -15,4 +15,10 @@ SERVICE = ServiceSpec(
     routers=(router, admin),
     route_prefixes=("/v1/loans", "/v1/admin/banks", "/v1/admin/products", "/v1/admin/calendar"),
     whoami_prefix="/v1/loans",
+    tags={
+        "loans": "Banks and products, quotes, applications and their decisions, disbursements "
+        "and repayment reports, decision deadlines, the calendar and statistics (scopes "
+        "`loans:read`, `loans:write`, `stats:read`).",
+        "admin: loans": "Operators: banks, products and the official calendar (scope `admin`).",
+    },
 )

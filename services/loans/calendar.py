@@ -19,6 +19,7 @@ from functools import cache
 from typing import Literal
 
 import chinese_calendar
+from typing_extensions import TypeAliasType
 
 from services.loans.statutory import IN_FORCE_FROM, statutory_days
 from shared.clock import SHANGHAI
@@ -26,7 +27,9 @@ from shared.clock import SHANGHAI
 WORKING_DAYS_TO_DECIDE = 2
 END_OF_DAY = time(23, 59, 59)
 
-Source = Literal["bundled", "loaded", "statutory", "weekdays"]
+CalendarSource = TypeAliasType(
+    "CalendarSource", Literal["bundled", "loaded", "statutory", "weekdays"]
+)
 """Where a year's schedule comes from; the last two are provisional."""
 
 _BUNDLED_HOLIDAYS = frozenset(chinese_calendar.holidays)
@@ -39,7 +42,7 @@ class YearSchedule:
     """One year's days off and make-up working days, and where they come from."""
 
     year: int
-    source: Source
+    source: CalendarSource
     holidays: frozenset[date]
     make_up_workdays: frozenset[date]
 

@@ -10,11 +10,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+from typing_extensions import TypeAliasType
 
-from services.loans.calendar import Source
+from services.loans.calendar import CalendarSource
+from services.loans.status import Status
 from shared.integers import JSON_INTEGER, Integer
 from shared.money import NonNegativeMoney, PositiveMoney
 from shared.rates import NonNegativeRate, Rate
@@ -136,10 +139,29 @@ class ApplicationIn(_In):
     )
 
 
+DecisionOutcome = TypeAliasType("DecisionOutcome", Literal["approved", "rejected"])
+"""A bank's decision on an application."""
+RepaymentStatus = TypeAliasType(
+    "RepaymentStatus", Literal["current", "overdue", "repaid", "defaulted"]
+)
+"""What a repayment report says of a disbursed loan (`current`: it stays disbursed)."""
+ApplicationStatus = TypeAliasType(
+    "ApplicationStatus",
+    Annotated[
+        Status,
+        # Named for the API (the enum's own name, `Status`, says too little in a client).
+        WithJsonSchema(
+            {"title": "ApplicationStatus", "type": "string", "enum": [s.value for s in Status]}
+        ),
+    ],
+)
+"""Where an application stands (`services.loans.status.Status`)."""
+
+
 class DecisionIn(_In):
     """The bank's decision, once."""
 
-    outcome: Literal["approved", "rejected"]
+    outcome: DecisionOutcome
     approved_amount: PositiveMoney | None = None
     annual_rate: Rate | None = None
     term_months: Annotated[int, Field(ge=1, le=360), JSON_INTEGER] | None = None
@@ -170,7 +192,7 @@ class DisbursementIn(_In):
 class RepaymentIn(_In):
     """The loan's repayment status as of a date."""
 
-    status: Literal["current", "overdue", "repaid", "defaulted"]
+    status: RepaymentStatus
     outstanding_principal: NonNegativeMoney
     as_of: date = Field(json_schema_extra={"pattern": "^[2-9][0-9]{3}-"})  # 2000 or later
 
@@ -204,7 +226,7 @@ class ApplicationOut(BaseModel):
     uscc: str
     amount: PositiveMoney
     term_months: int
-    status: str
+    status: ApplicationStatus
     submitted_at: Instant
     submitted_date: date
     decision_due_at: Instant
@@ -241,8 +263,8 @@ class EventOut(BaseModel):
     id: int
     at: Instant
     type: str
-    from_status: str | None
-    to_status: str
+    from_status: ApplicationStatus | None
+    to_status: ApplicationStatus
     actor: str
     request_id: str | None
     data: dict[str, object]
@@ -261,7 +283,7 @@ class CalendarOut(BaseModel):
     """A year's working-day schedule and where it comes from."""
 
     year: int
-    source: Source = Field(
+    source: CalendarSource = Field(
         description="loaded: an operator's upload; bundled: the published schedule the "
         "service ships with; statutory (provisional): a year from 2025 with neither, its "
         "statutory holidays computed, make-up working days and bridge days unknown; weekdays "

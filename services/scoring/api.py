@@ -80,7 +80,7 @@ def get_enterprise(uscc: Uscc, session: DbSession, _: ScoringReader) -> Enterpri
     response_model=PointsOut,
     summary="An enterprise's points, rank and breakdown",
 )
-def get_points(
+def get_enterprise_points(
     uscc: Uscc, session: DbSession, _: ScoringReader, period: PeriodQuery = None
 ) -> PointsOut:
     """Points in the period's ranking; the breakdown explains every point."""
@@ -104,7 +104,7 @@ def get_points(
     response_model=Diagnosis,
     summary="The 诊断书 (innovation diagnosis)",
 )
-def get_diagnosis(
+def get_enterprise_diagnosis(
     uscc: Uscc, session: DbSession, _: ScoringReader, period: PeriodQuery = None
 ) -> Diagnosis:
     """Percentiles among peers, strengths, weaknesses, and rule-made services and policies."""
@@ -117,7 +117,7 @@ def get_diagnosis(
     responses={**problems(404), **media_responses(*FILES)},
     summary="A period's ranking (JSON pages, or the whole ranking as CSV or XLSX)",
 )
-def rankings(
+def list_rankings(
     request: Request,
     session: DbSession,
     _: ScoringReader,
@@ -236,7 +236,7 @@ def get_model(version: str, session: DbSession, _: ScoringReader) -> ModelOut:
 
 
 @router.get("/runs", response_model=Page[RunOut], summary="Recent recompute runs")
-def list_runs(
+def list_recompute_runs(
     request: Request,
     session: DbSession,
     _: ScoringReader,
@@ -379,7 +379,7 @@ def publish_model(version: str, session: DbSession, _: Admin) -> ModelOut:
     responses=problems(409),
     summary="Recompute a period's points and ranking",
 )
-def recompute(
+def recompute_points(
     period: PeriodPath, session: DbSession, principal: Admin, body: RecomputeIn | None = None
 ) -> RunOut:
     """All enterprises of the period in one pass, atomically replacing that period's points

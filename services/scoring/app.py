@@ -21,4 +21,11 @@ SERVICE = ServiceSpec(
         "/v1/admin/points",
     ),
     whoami_prefix="/v1/scoring",
+    tags={
+        "scoring": "Innovation points: enterprises, points and their breakdown, rankings, the "
+        "distribution, the 诊断书, industries, model versions and recompute runs "
+        "(scope `scoring:read`).",
+        "admin: scoring": "Operators: enterprises, industries, indicator data, points models "
+        "and recomputes (scope `admin`).",
+    },
 )

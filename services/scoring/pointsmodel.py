@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import TypeAliasType
 
 from shared.vocab import (
     Category,
@@ -80,13 +81,16 @@ class Banded(_Strict):
 
 Transform = Annotated[Linear | Log | Banded, Field(discriminator="type")]
 
+IndicatorGroup = TypeAliasType("IndicatorGroup", Literal["technology", "growth", "auxiliary"])
+"""The points model's three groups of indicators."""
+
 
 class IndicatorRule(_Strict):
     """How one indicator turns into points."""
 
     indicator: IndicatorName
     label: str = Field(min_length=1, max_length=100)
-    group: Literal["technology", "growth", "auxiliary"]
+    group: IndicatorGroup
     transform: Transform
     weight: Num = Field(default=Decimal(1), gt=0, le=100)
 

@@ -24,7 +24,13 @@ def whoami_router(prefix: str) -> APIRouter:
     """Return a router with `GET {prefix}/whoami`."""
     router = APIRouter(prefix=prefix, tags=["auth"])
 
-    @router.get("/whoami", response_model=WhoAmI, summary="Who the bearer token says you are")
+    @router.get(
+        "/whoami",
+        response_model=WhoAmI,
+        summary="Who the bearer token says you are",
+        # One operation per service: its id names the service (`whoami_loans`).
+        name="whoami_" + prefix.rstrip("/").rsplit("/", 1)[-1],
+    )
     async def whoami(principal: CurrentPrincipal) -> WhoAmI:
         return WhoAmI(
             client_id=principal.client_id,

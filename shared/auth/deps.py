@@ -17,10 +17,10 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from anyio import to_thread
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.auth.jwt import InvalidToken, TokenVerifier
 from shared.auth.principal import Principal, Role
+from shared.auth.scheme import bearer_scheme
 from shared.auth.tenancy import (
     AllBanks,
     AllFirms,
@@ -32,8 +32,6 @@ from shared.auth.tenancy import (
 from shared.errors import Forbidden, InsufficientScope, Unauthorized
 
 log = logging.getLogger("innocredit.auth")
-
-_bearer = HTTPBearer(auto_error=False, description="OAuth 2.0 access token from /oauth/token")
 
 PRINCIPAL_STATE = "principal"
 
@@ -67,7 +65,7 @@ async def authenticate(verifier: TokenVerifier, authorization: str | None) -> Pr
 
 async def get_principal(
     request: Request,
-    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _authorization: Annotated[str | None, Depends(bearer_scheme)],
 ) -> Principal:
     """Return the caller: verified by the in-process gateway already, or verified here."""
     state = request.scope.setdefault("state", {})

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
 
-Role = Literal["bank", "bureau", "credit_firm", "admin"]
-ROLES: tuple[str, ...] = get_args(Role)
+from typing_extensions import TypeAliasType
+
+Role = TypeAliasType("Role", Literal["bank", "bureau", "credit_firm", "admin"])
+ROLES: tuple[str, ...] = get_args(Role.__value__)
 
 READ_SCOPES = ("scoring:read", "loans:read", "stats:read", "guarantee:read", "export:read")
 
@@ -19,6 +21,20 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     "credit_firm": frozenset({"export:read"}),
     "admin": frozenset({"admin", *READ_SCOPES}),
 }
+
+SCOPES: dict[str, str] = {
+    "scoring:read": "Read enterprises, points, rankings and diagnoses",
+    "loans:read": "Read banks, products, quotes and applications",
+    "loans:write": "Submit applications and record decisions, disbursements and repayments",
+    "stats:read": "Read loan statistics",
+    "guarantee:read": "Read waivers, fee quotes, fee rates and consents",
+    "export:read": "Pull the feature export (credit firms)",
+    "admin": "Operator writes: clients, keys, enterprises, models, products, consents",
+}
+"""Every scope a token may carry, with what it lets the caller do (the OpenAPI document's
+OAuth 2.0 scopes)."""
+if set(SCOPES) != set().union(*ROLE_SCOPES.values()):
+    raise RuntimeError("SCOPES must describe exactly the scopes of ROLE_SCOPES")
 
 
 @dataclass(frozen=True, slots=True)

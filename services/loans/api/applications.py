@@ -16,8 +16,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from services.loans import applications, lifecycle, submission
 from services.loans.api.sheets import APPLICATION_COLUMNS
 from services.loans.api.writes import (
+    CHANGED,
+    CREATED,
     IDEMPOTENT_WRITE,
-    REPLAYED,
+    TAGGED,
     IdempotentWrite,
     IfMatchHeader,
     actor,
@@ -28,6 +30,7 @@ from services.loans.applications import ApplicationFilter
 from services.loans.schemas import (
     ApplicationIn,
     ApplicationOut,
+    ApplicationStatus,
     DecisionIn,
     DisbursementIn,
     EventOut,
@@ -51,11 +54,13 @@ router = APIRouter()
     "/applications",
     status_code=201,
     response_model=ApplicationOut,
-    responses={200: REPLAYED, **problems(400, 404, 409)},
+    responses={**CREATED, **problems(400, 404, 409)},
     openapi_extra=IDEMPOTENT_WRITE,
     summary="Submit an application (Idempotency-Key)",
 )
-def submit(body: ApplicationIn, write: IdempotentWrite, bank: ActingBank) -> JSONResponse:
+def submit_application(
+    body: ApplicationIn, write: IdempotentWrite, bank: ActingBank
+) -> JSONResponse:
     """Checked against the quote at submission; snapshots points, rank and model version;
     computes the two-working-day decision deadline."""
     return write(body, lambda s, who: submission.submit(s, bank, body, who), created=True)
@@ -74,7 +79,7 @@ def list_applications(
     seen: BanksVisible,
     media: Negotiated,
     options: SpreadsheetOptions,
-    status: Annotated[str | None, Query(max_length=12)] = None,
+    status: ApplicationStatus | None = None,
     product_code: Annotated[str | None, Query(max_length=40)] = None,
     updated_since: Annotated[Timestamp | None, Query()] = None,
     limit: Limit = DEFAULT_LIMIT,
@@ -113,7 +118,12 @@ def list_applications(
     )
 
 
-@router.get("/applications/{app_id}", response_model=ApplicationOut, summary="An application")
+@router.get(
+    "/applications/{app_id}",
+    response_model=ApplicationOut,
+    responses=TAGGED,
+    summary="An application",
+)
 def get_application(
     app_id: uuid.UUID, session: DbSession, _: LoansReader, seen: BanksVisible, response: Response
 ) -> ApplicationOut:
@@ -128,7 +138,7 @@ def get_application(
     response_model=Page[EventOut],
     summary="An application's history",
 )
-def list_events(
+def list_application_events(
     app_id: uuid.UUID,
     request: Request,
     session: DbSession,
@@ -151,11 +161,11 @@ def list_events(
 @router.post(
     "/applications/{app_id}/decision",
     response_model=ApplicationOut,
-    responses=problems(400, 409),
+    responses={**CHANGED, **problems(400, 409)},
     openapi_extra=IDEMPOTENT_WRITE,
     summary="Record the decision (once; Idempotency-Key)",
 )
-def decide(
+def decide_application(
     app_id: uuid.UUID,
     body: DecisionIn,
     write: IdempotentWrite,
@@ -170,11 +180,11 @@ def decide(
 @router.post(
     "/applications/{app_id}/disbursements",
     response_model=ApplicationOut,
-    responses=problems(400, 409),
+    responses={**CHANGED, **problems(400, 409)},
     openapi_extra=IDEMPOTENT_WRITE,
     summary="Record a disbursement (Idempotency-Key)",
 )
-def disburse(
+def record_disbursement(
     app_id: uuid.UUID,
     body: DisbursementIn,
     write: IdempotentWrite,
@@ -188,11 +198,11 @@ def disburse(
 @router.post(
     "/applications/{app_id}/repayment-status",
     response_model=ApplicationOut,
-    responses=problems(400, 409),
+    responses={**CHANGED, **problems(400, 409)},
     openapi_extra=IDEMPOTENT_WRITE,
     summary="Report the repayment status (Idempotency-Key)",
 )
-def repayment_status(
+def report_repayment_status(
     app_id: uuid.UUID,
     body: RepaymentIn,
     write: IdempotentWrite,
@@ -209,10 +219,10 @@ def repayment_status(
 @router.post(
     "/applications/{app_id}/withdraw",
     response_model=ApplicationOut,
-    responses=problems(409),
+    responses={**TAGGED, **problems(409)},
     summary="Withdraw an undecided application",
 )
-def withdraw(
+def withdraw_application(
     app_id: uuid.UUID,
     request: Request,
     session: DbSession,

@@ -32,7 +32,7 @@ admin = APIRouter()
 
 
 @router.get("/deadline", response_model=DeadlineOut, summary="The two-working-day deadline")
-def deadline(
+def get_decision_deadline(
     submitted_at: Annotated[Timestamp, Query(description="RFC 3339 with offset")],
     session: DbSession,
     _: LoansReader,

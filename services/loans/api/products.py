@@ -76,7 +76,7 @@ def get_product(
 
 
 @router.get("/products/{code}/quote", response_model=Quote, summary="Eligibility quote")
-def get_quote(
+def get_loan_quote(
     code: ProductPath,
     uscc: Annotated[Uscc, Query()],
     session: DbSession,

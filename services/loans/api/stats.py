@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
+from typing_extensions import TypeAliasType
 
 from services.loans import stats
 from services.loans.api.sheets import STATS_COLUMNS
@@ -20,6 +21,11 @@ from shared.tabular import FILES, SpreadsheetOptions, file_response
 
 router = APIRouter()
 
+StatsGroupBy = TypeAliasType(
+    "StatsGroupBy", Literal["bank", "product", "district", "industry", "month", "stage"]
+)
+"""What loan statistics may be grouped by (`services.loans.stats.GROUPS`)."""
+
 
 @router.get(
     "/stats",
@@ -27,7 +33,7 @@ router = APIRouter()
     summary="Loan statistics (JSON, CSV or XLSX)",
     responses=media_responses(*FILES),
 )
-def get_stats(
+def get_loan_stats(
     session: DbSession,
     _: StatsReader,
     seen: BanksVisible,
@@ -35,7 +41,7 @@ def get_stats(
     options: SpreadsheetOptions,
     from_: Annotated[date, Query(alias="from")],
     to: date,
-    group_by: Literal["bank", "product", "district", "industry", "month", "stage"] | None = None,
+    group_by: StatsGroupBy | None = None,
 ) -> Stats | StreamingResponse:
     """Applications submitted between `from` and `to` (Asia/Shanghai dates, inclusive), per
     group and in total. A bank gets only its own figures. `Accept: text/csv` or the XLSX

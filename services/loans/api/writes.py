@@ -26,6 +26,7 @@ from shared.auth.deps import LoansWriter
 from shared.auth.principal import Principal
 from shared.db import DbSession
 from shared.errors import PreconditionFailed
+from shared.openapi_headers import with_headers
 
 
 def etag(app: Application) -> str:
@@ -75,8 +76,27 @@ def application_out(app: Application) -> ApplicationOut:
 # cannot say for a header it does not validate itself.
 IDEMPOTENT_WRITE: dict[str, Any] = {"parameters": [idempotency.PARAMETER]}
 """`openapi_extra` of an idempotent write."""
-REPLAYED = {"description": "Replayed: same status and body, `Idempotent-Replayed: true`"}
-"""The response of a replayed creation (the first answer was 201)."""
+CREATED: dict[int | str, dict[str, Any]] = {
+    201: with_headers(
+        "Location",
+        "ETag",
+        "Idempotent-Replayed",
+        description="Created. A replay (the same Idempotency-Key and body) answers the same "
+        "201 and body again, with `Idempotent-Replayed: true`",
+    )
+}
+"""`responses=` of an idempotent creation: 201 the first time and on every replay."""
+CHANGED: dict[int | str, dict[str, Any]] = {
+    200: with_headers(
+        "ETag",
+        "Idempotent-Replayed",
+        description="Changed. A replay (the same Idempotency-Key and body) answers the same "
+        "200 and body again, with `Idempotent-Replayed: true`",
+    )
+}
+"""`responses=` of an idempotent change of an application."""
+TAGGED: dict[int | str, dict[str, Any]] = {200: with_headers("ETag")}
+"""`responses=` of an answer with the application's `ETag`."""
 
 
 @dataclass(frozen=True, slots=True)
