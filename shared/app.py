@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from shared.auth.api import whoami_router
 from shared.auth.jwt import TokenVerifier
 from shared.db import make_sessionmaker
-from shared.docs import install_docs
+from shared.docs import install_docs, install_document
 from shared.exception_handlers import install_error_handlers
 from shared.middleware import edge_middleware
 from shared.migrate import at_head
@@ -114,7 +114,7 @@ def create_service_app(
         version="1.0.0",
         docs_url=None,  # served offline by `shared.docs` when `docs_enabled`
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=None,  # served by `shared.docs.install_document`, negotiated
         middleware=edge_stack,
         dependencies=[Depends(negotiate)],  # 406 when Accept allows nothing a route offers
         generate_unique_id_function=operation_id,
@@ -134,6 +134,7 @@ def create_service_app(
     for router in spec.routers:
         app.include_router(router)
     install_problem_document(app)
+    install_document(app)
     if docs:
         install_docs(app)
     return app

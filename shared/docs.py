@@ -1,4 +1,5 @@
-"""`/docs` (Swagger UI) and `/redoc` (ReDoc) that work without the internet.
+"""The OpenAPI document at `/openapi.json`, and `/docs` (Swagger UI) and `/redoc` (ReDoc)
+that work without the internet.
 
 FastAPI's pages load Swagger UI and ReDoc from a CDN, so on a bank's closed network they are
 blank. Here the pages load the copies shipped in the pinned `fastapi-offline` package (Swagger
@@ -19,9 +20,10 @@ from fastapi.openapi.docs import (
     get_swagger_ui_oauth2_redirect_html,
 )
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from shared.errors import NotFound
+from shared.negotiation import HTML, JSON, require_acceptable
 
 DOCS_PATH = "/docs"
 REDOC_PATH = "/redoc"
@@ -37,12 +39,27 @@ ASSETS = {
 }
 
 
-def install_docs(app: FastAPI, *, openapi_url: str = "/openapi.json") -> None:
+OPENAPI_PATH = "/openapi.json"
+
+
+def install_document(app: FastAPI) -> None:
+    """Serve `app.openapi()` at `/openapi.json` (FastAPI's own route, made with
+    `openapi_url=None`, would answer JSON whatever `Accept` says)."""
+
+    async def document(request: Request) -> JSONResponse:
+        require_acceptable(request, JSON)
+        return JSONResponse(request.app.openapi())
+
+    app.add_route(OPENAPI_PATH, document, include_in_schema=False)
+
+
+def install_docs(app: FastAPI, *, openapi_url: str = OPENAPI_PATH) -> None:
     """Serve `/docs`, its OAuth 2.0 redirect page, `/redoc` and their assets on `app`."""
     favicon = f"{ASSETS_PATH}/favicon.png"
     redirect = f"{DOCS_PATH}/oauth2-redirect"
 
-    async def swagger_ui(_: Request) -> HTMLResponse:
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        require_acceptable(request, HTML)
         return get_swagger_ui_html(
             openapi_url=openapi_url,
             title=f"{app.title} — Swagger UI",
@@ -55,10 +72,12 @@ def install_docs(app: FastAPI, *, openapi_url: str = "/openapi.json") -> None:
             swagger_ui_parameters={"persistAuthorization": True},
         )
 
-    async def swagger_ui_redirect(_: Request) -> HTMLResponse:
+    async def swagger_ui_redirect(request: Request) -> HTMLResponse:
+        require_acceptable(request, HTML)
         return get_swagger_ui_oauth2_redirect_html()
 
-    async def redoc(_: Request) -> HTMLResponse:
+    async def redoc(request: Request) -> HTMLResponse:
+        require_acceptable(request, HTML)
         return get_redoc_html(
             openapi_url=openapi_url,
             title=f"{app.title} — ReDoc",
@@ -71,6 +90,7 @@ def install_docs(app: FastAPI, *, openapi_url: str = "/openapi.json") -> None:
         name = request.path_params["name"]
         if name not in ASSETS:
             raise NotFound(f"No documentation asset {name!r}")
+        require_acceptable(request, ASSETS[name].partition(";")[0])
         return FileResponse(
             _BUNDLE / name,
             media_type=ASSETS[name],

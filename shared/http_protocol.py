@@ -28,9 +28,11 @@ HTTP_PROTOCOL = "shared.http_protocol:Utf8UrlProtocol"
 """uvicorn's `http=` (or `--http`) for `Utf8UrlProtocol`."""
 
 UNREADABLE_REQUEST = (
-    "The request is not valid HTTP/1.1 (RFC 9112). A URL must be ASCII: percent-encode "
-    "other characters (RFC 3986 §2.1), e.g. ?district=%E9%AB%98%E6%B8%AF%E5%8C%BA for "
-    "高港区 — `curl --get --data-urlencode 'district=高港区' URL` does it for you"
+    "The request could not be read as HTTP/1.1 (RFC 9112): a malformed request line or "
+    "header, or a request line and headers over the server's size limit (about 80 KiB). "
+    "A URL must also be ASCII: percent-encode other characters (RFC 3986 §2.1), e.g. "
+    "?district=%E9%AB%98%E6%B8%AF%E5%8C%BA for 高港区 — `curl --get --data-urlencode "
+    "'district=高港区' URL` does it for you"
 )
 
 

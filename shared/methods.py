@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from starlette.routing import BaseRoute, Match
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The methods InnoCredit's routes take (a test holds every app's route table to it). Any other
 # — TRACE, CONNECT, OPTIONS, a made-up one — is answered 405 at every path, known or not.
@@ -26,9 +26,39 @@ def app_routes(scope: Scope) -> Sequence[BaseRoute] | None:
 
 
 def path_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
-    """The served methods some route of `routes` takes at the path of `scope`, sorted."""
-    return [
+    """The served methods some route of `routes` takes at the path of `scope`, sorted; HEAD
+    wherever GET is (`HeadMiddleware`)."""
+    methods = {
         method
-        for method in sorted(SERVED_METHODS)
+        for method in SERVED_METHODS - {"HEAD"}
         if any(r.matches({**scope, "method": method})[0] is Match.FULL for r in routes)
-    ]
+    }
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+class HeadMiddleware:
+    """HEAD is GET without the body (RFC 9110 §9.3.2, which every server must support): the
+    request runs as a GET and its answer goes out with the GET's status and headers,
+    `Content-Length` included, and no body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        ended = False
+
+        async def send_head(message: Message) -> None:
+            nonlocal ended
+            if message["type"] == "http.response.body":
+                if ended:
+                    return
+                ended = True
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_head)

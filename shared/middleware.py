@@ -18,7 +18,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.admission import AdmissionGate, AdmissionMiddleware
 from shared.errors import PayloadTooLarge
 from shared.logging import request_id_var
-from shared.methods import SERVED_METHODS, RoutesFor, app_routes, path_methods
+from shared.methods import (
+    SERVED_METHODS,
+    HeadMiddleware,
+    RoutesFor,
+    app_routes,
+    path_methods,
+)
 from shared.problems import Problem, problem_for, send_problem
 from shared.settings import CoreSettings
 
@@ -257,16 +263,18 @@ def edge_middleware(
 
     The request id comes first so every later line and problem carries it; the access log
     sees every answer, shed and refused ones included; an unknown method is refused before
-    anything else is done for it; the body limit bounds what admission buffers; the
-    catch-all, innermost, answers what escaped the app while the request still holds its
-    slot. `admission` is the process's gate (default: `settings`' limits, for one service);
-    `routes_for` finds the route table behind a request (default: the Starlette app's).
+    anything else is done for it, and a HEAD runs as a GET without its body; the body limit
+    bounds what admission buffers; the catch-all, innermost, answers what escaped the app
+    while the request still holds its slot. `admission` is the process's gate (default:
+    `settings`' limits, for one service); `routes_for` finds the route table behind a
+    request (default: the Starlette app's).
     """
     gate = admission if admission is not None else AdmissionGate.for_settings(settings)
     return [
         Middleware(RequestIdMiddleware),
         Middleware(AccessLogMiddleware),
         Middleware(MethodGuardMiddleware, routes_for=routes_for),
+        Middleware(HeadMiddleware),
         Middleware(BodyLimitMiddleware, limit_for=body_limit(settings)),
         Middleware(AdmissionMiddleware, gate, body_timeout=settings.body_timeout_seconds),
         Middleware(CatchAllMiddleware),

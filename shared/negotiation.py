@@ -166,5 +166,12 @@ async def negotiate(request: Request, response: Response) -> str:
     return chosen
 
 
+def require_acceptable(request: Request, media_type: str) -> None:
+    """`negotiate` for a route outside FastAPI's dependencies (the OpenAPI document and the
+    documentation pages), which has one media type: 406 when `Accept` allows it not."""
+    if choose(request.headers.get("accept"), (media_type,)) is None:
+        raise NotAcceptable((media_type,))
+
+
 Negotiated = Annotated[str, Depends(negotiate)]
 """The media type a route answers with (run once per request, however often it is named)."""

@@ -684,12 +684,6 @@ def test_406_reaches_the_platform_routes_too(api: TestClient, path: str) -> None
     problem(api.get(path, headers={"Accept": "image/png"}), 406, "not-acceptable")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="README 'Media types': 406 'every route, JSON-only ones included'; GET /openapi.json "
-    "with Accept: text/csv answers 200 application/json and GET /docs with Accept: "
-    "application/json answers 200 text/html (the framework's routes skip negotiation)",
-)
 @pytest.mark.parametrize(
     ("path", "accept"), [("/openapi.json", "text/csv"), ("/docs", "application/json")]
 )

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any, cast
 
+import httpx
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -103,11 +104,11 @@ def test_unknown_path_and_method(api: TestClient, admin_token: str) -> None:
 UNSERVED = [
     ("TRACE", "/", ""),
     ("TRACE", "/v1/no-such", ""),
-    ("TRACE", "/v1/loans/applications", "GET, POST"),
+    ("TRACE", "/v1/loans/applications", "GET, HEAD, POST"),
     ("TRACE", "/oauth/token", "POST"),
     ("OPTIONS", "/nothing", ""),
-    ("CONNECT", "/v1/scoring/whoami", "GET"),
-    ("PROPFIND", "/healthz", "GET"),
+    ("CONNECT", "/v1/scoring/whoami", "GET, HEAD"),
+    ("PROPFIND", "/healthz", "GET, HEAD"),
 ]
 
 
@@ -131,10 +132,13 @@ def test_each_service_on_its_own_refuses_unserved_methods_everywhere(
     app = build_service(name, make_settings(database_url), engine)
     with TestClient(app) as client:
         _refuses_unserved_methods(
-            client, [("TRACE", "/", ""), ("TRACE", "/v1/no-such", ""), ("TRACE", "/readyz", "GET")]
+            client,
+            [("TRACE", "/", ""), ("TRACE", "/v1/no-such", ""), ("TRACE", "/readyz", "GET, HEAD")],
         )
         whoami = f"/v1/{name}/whoami"
-        _refuses_unserved_methods(client, [("TRACE", whoami, "GET"), ("OPTIONS", whoami, "GET")])
+        _refuses_unserved_methods(
+            client, [("TRACE", whoami, "GET, HEAD"), ("OPTIONS", whoami, "GET, HEAD")]
+        )
 
 
 def test_a_split_gateway_refuses_unserved_methods_like_one_process(
@@ -385,3 +389,25 @@ def test_no_cors_is_granted_to_a_browser_origin(api: TestClient, admin_token: st
     for response in (preflight, call):
         granted = {h for h in response.headers if h.lower().startswith("access-control-")}
         assert granted == set(), response.headers
+
+
+def test_head_is_get_without_the_body(api: TestClient, admin_token: str, live_url: str) -> None:
+    """RFC 9110 §9.1: a server supports GET and HEAD. Found by the black-box tests: HEAD on
+    a resource was 405."""
+    headers = bearer(admin_token)
+    got = api.get("/v1/loans/products", headers=headers)
+    head = api.head("/v1/loans/products", headers=headers)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert head.headers["content-type"] == got.headers["content-type"]
+    # Through a real server: the status and headers, and no body on the wire.
+    live = httpx.head(f"{live_url}/v1/loans/products", headers=headers)
+    assert live.status_code == 200
+    assert live.headers["content-length"] == got.headers["content-length"]
+    # HEAD is refused where GET is: 401 without a token, 404 for nothing, 405 for a POST-only path.
+    assert api.head("/v1/loans/products").status_code == 401
+    assert api.head("/v1/no-such", headers=headers).status_code == 404
+    refused = api.head("/oauth/token")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "POST"

@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
@@ -80,32 +81,24 @@ def test_concurrent_requests_through_two_live_gateways_take_exactly_the_quota(
     assert statuses.count(429) == 28
 
 
-def _db_now(engine: Engine) -> float:
-    with engine.connect() as connection:
-        now = connection.execute(text("SELECT extract(epoch FROM clock_timestamp())")).scalar_one()
-    return float(now)
-
-
-def _leased_since(engine: Engine, key: str, start: float) -> float:
-    """The seconds of the window the key's bucket has given out since `start` (its arrival
-    time runs ahead of the clock as long as it is taken faster than it refills)."""
-    with engine.connect() as connection:
-        tat = connection.execute(
-            text("SELECT tat FROM gw_rate_limit WHERE key = :key"), {"key": key}
-        ).scalar_one()
-    return float(tat) - start
-
-
 class _Takes:
-    """Counts the calls of `gw_rate_take` an engine makes."""
+    """The calls of `gw_rate_take` an engine makes: how many, and how many tokens each
+    asked for."""
 
     def __init__(self, engine: Engine) -> None:
-        self.count = 0
+        self.wanted: list[int] = []
         self._engine = engine
         event.listen(engine, "before_cursor_execute", self._seen)
 
-    def _seen(self, _conn: object, _cursor: object, statement: str, *_: object) -> None:
-        self.count += "gw_rate_take" in statement
+    @property
+    def count(self) -> int:
+        return len(self.wanted)
+
+    def _seen(
+        self, _conn: object, _cursor: object, statement: str, parameters: Any, *_: object
+    ) -> None:
+        if "gw_rate_take" in statement:
+            self.wanted.append(int(parameters["wanted"]))
 
     def close(self) -> None:
         event.remove(self._engine, "before_cursor_execute", self._seen)
@@ -123,12 +116,14 @@ def test_a_busy_client_takes_leases_that_grow_with_its_demand(
 ) -> None:
     quota = SharedQuota(engine, lease_seconds=0.1, clock=lambda: 0.0)  # no lease lapses
     key = f"lease-{time.time_ns()}"
-    # 60,000 a minute is 1,000 a second: at most 100 tokens a lease, each 1 ms of the window.
-    # Leases of 1, 3, 7, 15, 31, 63, then 100: 520 tokens in 10 calls.
-    start = _db_now(engine)
-    assert all(asyncio.run(quota.acquire(key, 60_000)) is None for _ in range(500))
-    assert takes.count == 10
-    assert 0.52 <= _leased_since(engine, key, start) < 0.53
+    # 60,000 a minute is 1,000 a second: at most 100 tokens a lease. Each lease asks for twice
+    # what the last one spent, plus one: 220 tokens in 7 calls for 200 requests.
+
+    async def spend(n: int) -> list[int | None]:
+        return [await quota.acquire(key, 60_000) for _ in range(n)]
+
+    assert asyncio.run(spend(200)) == [None] * 200
+    assert takes.wanted == [1, 3, 7, 15, 31, 63, 100]
 
 
 def test_a_burst_waits_for_one_lease_instead_of_taking_one_each(
@@ -144,18 +139,17 @@ def test_a_burst_waits_for_one_lease_instead_of_taking_one_each(
     assert takes.count == 4  # leases of 1, 3, 7, 15 (5 of them left), one at a time
 
 
-def test_an_unspent_lease_lapses(engine: Engine) -> None:
+def test_an_unspent_lease_lapses(engine: Engine, takes: _Takes) -> None:
     now = [0.0]
     quota = SharedQuota(engine, lease_seconds=0.1, clock=lambda: now[0])
     key = f"lapse-{time.time_ns()}"
-    # 1,200 a minute is 20 a second: leases of at most 2 tokens, each 50 ms of the window.
-    start = _db_now(engine)
+    # 1,200 a minute is 20 a second: leases of at most 2 tokens.
     assert asyncio.run(quota.acquire(key, 1_200)) is None  # a lease of 1
-    assert asyncio.run(quota.acquire(key, 1_200)) is None  # a lease of 2
-    assert 0.15 <= _leased_since(engine, key, start) < 0.16
+    assert asyncio.run(quota.acquire(key, 1_200)) is None  # a lease of 2, one left
+    assert takes.wanted == [1, 2]
     now[0] += 0.1  # its second token unspent, the lease lapses
-    assert asyncio.run(quota.acquire(key, 1_200)) is None  # a new lease of 2
-    assert 0.25 <= _leased_since(engine, key, start) < 0.26
+    assert asyncio.run(quota.acquire(key, 1_200)) is None
+    assert takes.wanted == [1, 2, 2]  # a new lease, not the lapsed one's token
 
 
 def test_an_exhausted_bucket_says_when_on_every_gateway(engine: Engine) -> None:
