@@ -63,12 +63,11 @@ def hand_over(clients: Sequence[NewClient], data_dir: Path, *, made_by: str) -> 
 def _append(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # also when the file was there already, with looser permissions
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    os.fchmod(fd, 0o600)  # also when the file was there already, with looser permissions
+    with os.fdopen(fd, "a", encoding="utf-8") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
 
 
 def _show_on_terminal(text: str) -> None:
