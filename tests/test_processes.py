@@ -238,30 +238,3 @@ def test_split_gateway_answers_503_when_a_service_is_down(
         assert response.headers["retry-after"] == "2"
         assert response.json()["type"].endswith("/problems/service-unavailable")
     engine.dispose()
-
-
-def test_serve_demo_loads_the_demo_once(tmp_path: Path) -> None:
-    port = free_port_block(1)
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        "INNOCREDIT_DATA_DIR": str(tmp_path / "data"),
-        "DATABASE_URL": "",
-        "INNOCREDIT_LOG_FORMAT": "text",
-    }
-    log = tmp_path / "demo.log"
-    with innocredit(["serve", "--demo", "--port", str(port)], env=env, log=log) as proc:
-        wait_ready(f"{base}/readyz", proc=proc, log=log, timeout=180)
-        token = _token(base, _handed_over(tmp_path / "data", "BUREAU"))
-        stats = httpx.get(
-            f"{base}/v1/loans/stats",
-            headers=bearer(token),
-            params={"from": "2026-01-01", "to": "2026-06-30"},
-            timeout=30,
-        ).json()
-        assert stats["total"]["disbursed_count"] == 662
-        assert stats["total"]["disbursed_amount"] == "4112000000.00"
-        stop(proc)
-    again = tmp_path / "again.log"
-    with innocredit(["serve", "--demo", "--port", str(port)], env=env, log=again) as proc:
-        wait_ready(f"{base}/readyz", proc=proc, log=again)
-        assert "demo not loaded" in again.read_text()

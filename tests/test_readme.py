@@ -1,6 +1,7 @@
 """The README works verbatim on the demo: its shell blocks run as written, in order, against
 `innocredit serve --demo` started as `./run.sh --demo` starts it, and show what it says they
-show; and that start hands the secrets over without writing them into its output."""
+show; that start hands the secrets over without writing them into its output, and a second
+start serves the data it finds."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from shared.uscc import check_char
-from tests.processes import free_port_block, innocredit, wait_ready
+from tests.processes import free_port_block, innocredit, stop, wait_ready
 from tests.readme_blocks import ANY, README, Block, blocks, expectations, pairs, run_in_order
 
 ROOT = README.parent
@@ -83,6 +84,15 @@ def test_the_readme_runs_as_written_against_the_demo(
         outcomes, done = run_in_order(
             to_run, cwd=workdir, env=reader_env, scripts=scripts, timeout=180
         )
+        stop(proc)
+    handed_over = (data_dir / "credentials.env").read_text()
+
+    # A second `./run.sh --demo` serves the data it has: no second demo, no new clients.
+    again = tmp_path / "again.log"
+    with innocredit(["serve", "--demo", "--port", str(port)], env=server_env, log=again) as proc:
+        wait_ready(f"{api}/readyz", proc=proc, log=again)
+        assert "the database already has data: demo not loaded" in again.read_text()
+        assert (data_dir / "credentials.env").read_text() == handed_over
 
     failed = (
         f"README.md:{outcomes[-1].block.line}: the block failed (exit {done.returncode})\n"
