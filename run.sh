@@ -13,5 +13,8 @@ if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ] || [ con
   echo "» installing pinned dependencies (first run takes a minute)" >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
   touch .venv/.installed
+  # A script cannot change its caller's PATH; say where the command is instead (README).
+  echo "» installed the innocredit command as .venv/bin/innocredit (not on your PATH;" \
+    "'source .venv/bin/activate' to type just innocredit)" >&2
 fi
 exec .venv/bin/innocredit serve "$@"

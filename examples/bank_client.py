@@ -1,7 +1,11 @@
 """How a partner bank's loan system talks to InnoCredit (httpx), end to end.
 
-    python examples/bank_client.py --base-url http://127.0.0.1:8000 \
-        --client-id ic_... --client-secret ... --uscc 91321203MA1RXYL18X --product XEGQ
+    .venv/bin/python examples/bank_client.py --base-url http://127.0.0.1:8000 \
+        --client-id "$TZBANK_CLIENT_ID" --client-secret "$TZBANK_CLIENT_SECRET" \
+        --uscc 91321203MA1RXYL18G --product XEGQ
+
+(against `./run.sh --demo`, after `source ~/.local/share/innocredit/credentials.env`; the
+README's "Integrating as a bank" runs it so in tests/test_readme.py)
 
 It gets a token, reads the enterprise's points, asks for a quote, submits an application with
 an Idempotency-Key (and retries it safely: the retry is a replay, not a second loan), records

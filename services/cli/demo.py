@@ -1,24 +1,24 @@
 """`innocredit demo load` (and `serve --demo`): Taizhou's demo data and the API clients it
-creates, whose secrets are printed once."""
+creates, whose secrets are handed over once (`services/cli/credentials.py`)."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import typer
 
 from services import demo
 from services.cli.context import step, transaction
+from services.cli.credentials import NewClient, hand_over
 from shared.db import make_engine, make_sessionmaker
+from shared.settings import get_settings
 
 app = typer.Typer(help="Demo data.", no_args_is_help=True)
 
 
-def print_credentials(credentials: list[demo.Credentials]) -> None:
-    """Print the demo clients' credentials: their secrets are stored only as hashes."""
-    typer.secho("\nDemo API clients (secrets are shown only now):", fg=typer.colors.GREEN, err=True)
-    for c in credentials:
-        typer.echo(f"  {c.role:<12} {c.name:<32} {c.client_id}  {c.client_secret}")
+def _new_clients(credentials: list[demo.Credentials]) -> list[NewClient]:
+    return [NewClient(c.role, c.name, c.code, c.client_id, c.client_secret) for c in credentials]
 
 
 @app.command("load")
@@ -31,12 +31,13 @@ def demo_load() -> None:
         except demo.DatabaseNotEmpty as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
+        hand_over(_new_clients(credentials), get_settings().data_dir, made_by="demo load")
     step(f"demo loaded in {time.perf_counter() - started:.1f} s")
-    print_credentials(credentials)
 
 
-def load_if_empty(url: str) -> None:
-    """Load the demo data into the database at URL unless it already has data (`serve --demo`)."""
+def load_if_empty(url: str, data_dir: Path) -> None:
+    """Load the demo data into the database at URL unless it already has data (`serve --demo`);
+    the clients' secrets go to the credentials file under `data_dir` and the terminal."""
     engine = make_engine(url, pool_size=1, max_overflow=0)
     try:
         with make_sessionmaker(engine).begin() as session:
@@ -45,6 +46,6 @@ def load_if_empty(url: str) -> None:
                 return
             step("loading the demo data")
             credentials = demo.load(session, step)
+            hand_over(_new_clients(credentials), data_dir, made_by="serve --demo")
     finally:
         engine.dispose()
-    print_credentials(credentials)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,8 +15,9 @@ import typer
 import uvicorn
 
 from services.cli.context import database, step
+from services.cli.credentials import NewClient, hand_over
 from services.cli.demo import load_if_empty
-from services.gateway.bootstrap import bootstrap
+from services.gateway.bootstrap import ADMIN_NAME, bootstrap
 from services.gateway.crypto import KeyEncryptor
 from shared import migrate
 from shared.db import make_engine, make_sessionmaker
@@ -35,17 +37,15 @@ def _prepare(settings: CoreSettings, url: str) -> None:
     step("migrating schema to head")
     migrate.upgrade(url, "head")
     engine = make_engine(url, pool_size=1, max_overflow=0)
-    with make_sessionmaker(engine).begin() as session:
-        created = bootstrap(session, KeyEncryptor(settings.key_encryption_key))
-    engine.dispose()
-    if created is not None:
-        client_id, secret = created
-        typer.secho(
-            "\nFirst start: an admin client was created. Its secret is shown only now:",
-            fg=typer.colors.GREEN,
-            err=True,
-        )
-        typer.echo(f"  client_id:     {client_id}\n  client_secret: {secret}\n")
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            created = bootstrap(session, KeyEncryptor(settings.key_encryption_key))
+            if created is not None:
+                step("first start: an admin client was created")
+                admin = NewClient("admin", ADMIN_NAME, None, *created)
+                hand_over([admin], settings.data_dir, made_by="serve")
+    finally:
+        engine.dispose()
 
 
 def serve(
@@ -63,17 +63,18 @@ def serve(
     ] = False,
 ) -> None:
     """Run the gateway and the three services (embedded PostgreSQL without DATABASE_URL)."""
+    _require_free_ports(host, range(port, port + (4 if split else 1)))
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     with database() as url:
         _prepare(settings, url)
         if with_demo:
-            load_if_empty(url)
+            load_if_empty(url, settings.data_dir)
         children: list[subprocess.Popen[bytes]] = []
         if split:
             children = _start_services(host, port, workers, settings.shutdown_grace_seconds)
         step(
-            f"gateway listening on http://{host}:{port}"
+            f"starting the gateway on http://{host}:{port}"
             + (" (split mode)" if split else " (one process)")
         )
         try:
@@ -93,6 +94,26 @@ def serve(
                 child.send_signal(signal.SIGTERM)
             for child in children:
                 child.wait(timeout=settings.shutdown_grace_seconds + 5)
+
+
+def _require_free_ports(host: str, ports: range) -> None:
+    """Exit at once, before the database is touched, when a port is taken: most often by
+    another `./run.sh` still running, which the operator should know before anything else."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for port in ports:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # As uvicorn binds: a port only in TIME_WAIT after a stopped server is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                typer.echo(
+                    f"error: cannot listen on {host}:{port}: {exc.strerror or exc}. Is InnoCredit "
+                    "(./run.sh) already running there? Stop it, or choose another port: "
+                    f"./run.sh --port {ports.stop}",
+                    err=True,
+                )
+                raise typer.Exit(1) from None
 
 
 def _start_services(

@@ -25,6 +25,7 @@ class Credentials:
 
     name: str
     role: str
+    code: str | None  # the bank's or the credit firm's code
     client_id: str
     client_secret: str
 
@@ -68,5 +69,6 @@ def clients(session: Session) -> list[Credentials]:
     out = []
     for data in wanted:
         client, secret = gateway.create_client(session, data)
-        out.append(Credentials(data.name, data.role, client.client_id, secret))
+        code = data.bank_code or data.firm_code
+        out.append(Credentials(data.name, data.role, code, client.client_id, secret))
     return out

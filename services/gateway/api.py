@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.gateway import service
-from services.gateway.deps import Encryptor
+from services.gateway.deps import Encryptor, KnownBanks
 from services.gateway.directory import ClientDirectory
 from services.gateway.edge import AUDIT_CLIENT_STATE, AUDIT_DETAIL_STATE
 from services.gateway.errors import OAuthError
@@ -209,8 +209,12 @@ def get_jwks(session: DbSession, settings: AppSettings, response: Response) -> d
     response_model=ClientCredentials,
     summary="Create an API client (the secret is shown this once)",
 )
-def create_client(body: ClientCreate, session: DbSession, _: Admin) -> ClientCredentials:
-    """Create a client for a bank, the bureau, a credit firm or an operator."""
+def create_client(
+    body: ClientCreate, session: DbSession, _: Admin, banks: KnownBanks
+) -> ClientCredentials:
+    """Create a client for a bank, the bureau, a credit firm or an operator; a bank's
+    `bank_code` must name a partner bank (`PUT /v1/admin/banks/{code}` registers one)."""
+    service.require_known_bank(session, body, banks)
     client, secret = service.create_client(session, body)
     return ClientCredentials(
         client_id=client.client_id, client_secret=secret, client=ClientOut.model_validate(client)

@@ -19,6 +19,7 @@ from services.gateway.edge import Edge, Route
 from services.gateway.proxy import ServiceProxy
 from services.gateway.queries import key_loader
 from services.gateway.quota import SharedQuota
+from services.gateway.service import BankExists
 from shared.admission import AdmissionGate
 from shared.app import ServiceSpec, create_service_app
 from shared.auth.jwt import KeySet, TokenVerifier
@@ -91,9 +92,11 @@ def create_gateway(
     engine: Engine,
     key_set: KeySet,
     backends: Sequence[Backend],
+    bank_exists: BankExists,
     proxies: Sequence[ServiceProxy] = (),
 ) -> Gateway:
-    """Build the gateway in front of `backends` (in-process apps or `ServiceProxy`s)."""
+    """Build the gateway in front of `backends` (in-process apps or `ServiceProxy`s);
+    `bank_exists` checks a new bank client's `bank_code`."""
     verifier = make_verifier(settings, key_set)
 
     @asynccontextmanager
@@ -106,6 +109,7 @@ def create_gateway(
     core.router.lifespan_context = lifespan
     core.state.key_set = key_set
     core.state.key_encryptor = KeyEncryptor(settings.key_encryption_key)
+    core.state.bank_exists = bank_exists
     directory = ClientDirectory(core.state.sessionmaker, ttl_seconds=settings.client_cache_seconds)
     core.state.client_directory = directory
     quota = SharedQuota(engine)  # one per process: the API's clients and the token endpoint

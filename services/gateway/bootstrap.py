@@ -8,6 +8,8 @@ from services.gateway import service
 from services.gateway.crypto import KeyEncryptor
 from services.gateway.schemas import ClientCreate
 
+ADMIN_NAME = "bootstrap admin"
+
 
 def bootstrap(session: Session, encryptor: KeyEncryptor) -> tuple[str, str] | None:
     """Ensure a signing key and an admin client; return new admin credentials, if created."""
@@ -15,7 +17,5 @@ def bootstrap(session: Session, encryptor: KeyEncryptor) -> tuple[str, str] | No
     session.execute(service.ADVISORY_LOCK)
     if service.has_admin_client(session):
         return None
-    client, secret = service.create_client(
-        session, ClientCreate(name="bootstrap admin", role="admin")
-    )
+    client, secret = service.create_client(session, ClientCreate(name=ADMIN_NAME, role="admin"))
     return client.client_id, secret

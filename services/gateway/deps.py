@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.gateway.crypto import KeyEncryptor
+from services.gateway.service import BankExists
 
 
 def get_encryptor(request: Request) -> KeyEncryptor:
@@ -16,3 +17,12 @@ def get_encryptor(request: Request) -> KeyEncryptor:
 
 
 Encryptor = Annotated[KeyEncryptor, Depends(get_encryptor)]
+
+
+def get_bank_exists(request: Request) -> BankExists:
+    """The check that a bank code names a partner bank (given by the composition root)."""
+    bank_exists: BankExists = request.app.state.bank_exists
+    return bank_exists
+
+
+KnownBanks = Annotated[BankExists, Depends(get_bank_exists)]

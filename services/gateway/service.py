@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from services.gateway.schemas import ClientCreate
 from shared import clock
 from shared.auth import jwt as tokens
 from shared.auth.principal import ROLE_SCOPES
+from shared.errors import Unprocessable
 
 # Transaction-scoped advisory lock that serialises signing-key creation and rotation.
 ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(7263001)")
@@ -39,6 +40,26 @@ class IssuedToken:
 
 
 # ---------------------------------------------------------------- clients
+
+BankExists = Callable[[Session, str], bool]
+"""Whether a partner bank has this code. Loans owns the banks and no service reads loans, so
+the composition roots hand the gateway `services.loans.products.bank_exists`."""
+
+
+def require_known_bank(session: Session, data: ClientCreate, bank_exists: BankExists) -> None:
+    """Refuse a bank client whose `bank_code` names no partner bank (422 naming the field): its
+    token would pass every check and then see an empty world, which looks like a data problem.
+
+    Credit firms have no registry here (a consent names its firm by code), so `firm_code` is
+    checked only for its form.
+    """
+    if data.bank_code is None or bank_exists(session, data.bank_code):
+        return
+    msg = f"no partner bank has the code {data.bank_code!r} (GET /v1/loans/banks lists them)"
+    raise Unprocessable(
+        f"Unknown bank_code: {msg}",
+        errors=[{"loc": ["body", "bank_code"], "msg": msg, "type": "unknown_bank"}],
+    )
 
 
 def create_client(session: Session, data: ClientCreate) -> tuple[Client, str]:

@@ -33,6 +33,11 @@ def put_bank(session: Session, code: str, name: str) -> Bank:
     ).one()
 
 
+def bank_exists(session: Session, code: str) -> bool:
+    """Whether a partner bank has this code (the gateway checks a new bank client's code)."""
+    return session.get(Bank, code) is not None
+
+
 def list_banks(
     session: Session, seen: BankVisibility, *, after: str | None = None, limit: int | None = None
 ) -> Sequence[Bank]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +26,7 @@ from shared.clock import frozen_at
 from shared.db import make_engine, make_sessionmaker
 from shared.settings import CoreSettings
 from tests.conftest import make_settings
-from tests.factories import Creds, bearer, get_token
+from tests.factories import Creds, Factory, bearer, get_token
 
 
 def test_create_client_returns_secret_once_and_stores_only_a_hash(
@@ -61,6 +62,48 @@ def test_client_create_validates_tenant_against_role(api: TestClient, admin_toke
         response = api.post("/v1/admin/clients", headers=bearer(admin_token), json=body)
         assert response.status_code == 422, body
         assert response.json()["type"].endswith("/problems/validation-error")
+
+
+def test_a_bank_client_needs_a_partner_bank_of_that_code(
+    api: TestClient, admin_token: str, factory: Factory, db: sessionmaker[Session]
+) -> None:
+    name = f"unknown bank {uuid.uuid4().hex[:8]}"
+    unknown = api.post(
+        "/v1/admin/clients",
+        headers=bearer(admin_token),
+        json={"name": name, "role": "bank", "bank_code": "NOSUCHBANK"},
+    )
+    assert unknown.status_code == 422
+    assert unknown.headers["content-type"] == "application/problem+json"
+    problem = unknown.json()
+    assert problem["type"].endswith("/problems/validation-error")
+    assert problem["errors"] == [
+        {
+            "loc": ["body", "bank_code"],
+            "msg": "no partner bank has the code 'NOSUCHBANK' (GET /v1/loans/banks lists them)",
+            "type": "unknown_bank",
+        }
+    ]
+    with db() as session:  # nothing written
+        assert session.scalars(select(Client).where(Client.name == name)).first() is None
+
+    code = factory.bank()
+    known = api.post(
+        "/v1/admin/clients",
+        headers=bearer(admin_token),
+        json={"name": name, "role": "bank", "bank_code": code},
+    )
+    assert known.status_code == 201, known.text
+    assert known.json()["client"]["bank_code"] == code
+    token = get_token(api, Creds(known.json()["client_id"], known.json()["client_secret"]))
+    assert api.get("/v1/loans/banks", headers=bearer(token)).json()["items"][0]["code"] == code
+    # Firms have no registry: any well-formed firm code still makes a client.
+    firm = api.post(
+        "/v1/admin/clients",
+        headers=bearer(admin_token),
+        json={"name": name, "role": "credit_firm", "firm_code": "ANYFIRM"},
+    )
+    assert firm.status_code == 201
 
 
 def test_rotate_secret_invalidates_the_old_one(

@@ -218,6 +218,7 @@ def test_request_id_is_taken_when_sane_and_made_otherwise(api: TestClient) -> No
 
 
 def test_rate_limit_gives_429_with_retry_after(api: TestClient, admin_token: str) -> None:
+    api.put("/v1/admin/banks/SLOW", headers=bearer(admin_token), json={"name": "慢银行"})
     created = api.post(
         "/v1/admin/clients",
         headers=bearer(admin_token),
