@@ -1122,6 +1122,8 @@ def test_every_provisional_year_holds_the_statutory_holidays(
     twelve = []
     for year in range(2027, 2100):
         body = api.get(f"/v1/loans/calendar/{year}", headers=bearer(admin_token)).json()
+        if body["source"] == "loaded":
+            continue  # another test of this database uploaded the year (2098)
         assert body["source"] == "statutory", body
         assert body["make_up_workdays"] == []
         assert set(map(date.fromisoformat, body["holidays"])) == statutory_days(year), year
@@ -1131,8 +1133,8 @@ def test_every_provisional_year_holds_the_statutory_holidays(
 
 
 def test_a_year_before_the_2024_rules_is_plain_weekdays(api: TestClient, admin_token: str) -> None:
-    body = api.get("/v1/loans/calendar/2003", headers=bearer(admin_token)).json()
-    assert body["source"] == "weekdays", body
+    body = api.get("/v1/loans/calendar/2001", headers=bearer(admin_token)).json()
+    assert body["source"] == "weekdays", body  # (2002 and 2003 are uploaded by other tests)
     assert body["holidays"] == []
 
 

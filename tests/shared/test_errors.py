@@ -177,7 +177,7 @@ def test_405_allows_every_method_of_the_path(app_client: TestClient) -> None:
     for method in ("OPTIONS", "DELETE", "TRACE"):
         response = app_client.request(method, "/v1/test/pair")
         _problem(response, 405, "method-not-allowed")
-        assert response.headers["allow"] == "GET, POST"
+        assert response.headers["allow"] == "GET, HEAD, POST"
 
 
 def test_domain_error(app_client: TestClient) -> None:
