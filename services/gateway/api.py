@@ -207,15 +207,17 @@ def get_jwks(session: DbSession, settings: AppSettings, response: Response) -> d
     "/clients",
     status_code=201,
     response_model=ClientCredentials,
+    responses={201: with_headers("Location")},
     summary="Create an API client (the secret is shown this once)",
 )
 def create_client(
-    body: ClientCreate, session: DbSession, _: Admin, banks: KnownBanks
+    body: ClientCreate, session: DbSession, _: Admin, banks: KnownBanks, response: Response
 ) -> ClientCredentials:
     """Create a client for a bank, the bureau, a credit firm or an operator; a bank's
     `bank_code` must name a partner bank (`PUT /v1/admin/banks/{code}` registers one)."""
     service.require_known_bank(session, body, banks)
     client, secret = service.create_client(session, body)
+    response.headers["Location"] = f"/v1/admin/clients/{client.client_id}"
     return ClientCredentials(
         client_id=client.client_id, client_secret=secret, client=ClientOut.model_validate(client)
     )

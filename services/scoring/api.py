@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from services.scoring import diagnosis, indicators, model_versions, ranking, registry
@@ -38,6 +38,7 @@ from shared.bulk import parse_rows
 from shared.db import DbSession
 from shared.negotiation import JSON, Negotiated, media_responses
 from shared.openapi import parsed_body, problems
+from shared.openapi_headers import with_headers
 from shared.pagination import DEFAULT_LIMIT, CursorParam, Keyset, Limit, Page
 from shared.tabular import FILES, SpreadsheetOptions, every_row, file_response
 from shared.uscc import Uscc
@@ -341,13 +342,17 @@ ModelBody = Annotated[ModelDefinition, Depends(_model_body)]
     "/models",
     status_code=201,
     response_model=ModelOut,
-    responses=problems(409, 422),
+    responses={201: with_headers("Location"), **problems(409, 422)},
     openapi_extra=_MODEL_BODY,
     summary="Create a draft points model (JSON or YAML)",
 )
-def create_model(definition: ModelBody, session: DbSession, _: Admin) -> ModelOut:
+def create_model(
+    definition: ModelBody, session: DbSession, _: Admin, response: Response
+) -> ModelOut:
     """A new version, as a draft; publish it to compute points with it."""
-    return _model_out(model_versions.create_draft(session, definition))
+    model = _model_out(model_versions.create_draft(session, definition))
+    response.headers["Location"] = f"/v1/scoring/models/{model.version}"
+    return model
 
 
 @admin.put(

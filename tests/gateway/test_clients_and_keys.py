@@ -95,6 +95,8 @@ def test_a_bank_client_needs_a_partner_bank_of_that_code(
     )
     assert known.status_code == 201, known.text
     assert known.json()["client"]["bank_code"] == code
+    assert known.headers["location"] == f"/v1/admin/clients/{known.json()['client_id']}"
+    assert api.get(known.headers["location"], headers=bearer(admin_token)).status_code == 200
     token = get_token(api, Creds(known.json()["client_id"], known.json()["client_secret"]))
     assert api.get("/v1/loans/banks", headers=bearer(token)).json()["items"][0]["code"] == code
     # Firms have no registry: any well-formed firm code still makes a client.

@@ -113,6 +113,8 @@ def test_a_new_model_version_changes_points_and_old_rows_keep_their_model(
     created = api.post("/v1/admin/models", headers=admin, json=model)
     assert created.status_code == 201, created.text
     assert created.json()["status"] == "draft"
+    location = api.get(created.headers["location"], headers=admin)
+    assert location.json()["version"] == model["version"]
     draft_run = api.post(
         f"/v1/admin/points/{period}/recompute",
         headers=admin,
