@@ -33,6 +33,7 @@ def engine_for(settings: CoreSettings) -> Engine:
         pool_timeout=settings.db_pool_timeout_seconds,
         statement_timeout_ms=settings.db_statement_timeout_ms,
         lock_timeout_ms=settings.db_lock_timeout_ms,
+        pooler=settings.db_pooler == "transaction",
     )
 
 

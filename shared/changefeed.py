@@ -7,9 +7,9 @@ consent is granted, revoked or expires, and the credit-firm export reads it. Its
 
 Writers (a points recompute, a consent grant, revocation or recorded expiry) hold an exclusive
 advisory lock from their first feed row to their commit; a pull reads the high-water mark
-under the shared lock (and releases it at once). So when a pull sees sequence number N, every
-entry up to N is committed — none can appear later below it — and a firm that pulls from its
-last cursor gets every change exactly once.
+under the shared lock, in a short transaction of its own before its snapshot. So when a pull
+sees sequence number N, every entry up to N is committed — none can appear later below it —
+and a firm that pulls from its last cursor gets every change exactly once.
 """
 
 from __future__ import annotations
@@ -52,22 +52,19 @@ def _lock(session: Session) -> None:
 
 
 def high_water(session: Session) -> int:
-    """The highest committed sequence number, read when no writer is mid-transaction.
+    """The highest sequence number below which no entry can still appear.
 
-    The shared lock is held only while the mark is read, not for the rest of the reader's
-    transaction: a pull streams for as long as its client reads, and writers (grants,
-    revocations, expiries, recomputes) must not wait on a slow download. The reader's
-    REPEATABLE READ snapshot is fixed by its first statement, so what it reads afterwards is
-    consistent with the mark whatever commits meanwhile.
+    Call it in a short READ COMMITTED transaction of its own, committed before the reader's
+    REPEATABLE READ transaction takes its snapshot. It waits (a shared lock, held to the end
+    of that short transaction) until no writer is mid-transaction, then reads the maximum:
+    every entry up to it is committed before the reader's snapshot is taken, so the reader
+    sees them all, and none can commit later below it. Writers wait for this transaction
+    only, never for a slow download; and the lock is a transaction's, so it is safe behind a
+    pooler in transaction mode (a session-level lock would stay on whichever server
+    connection the pooler gave the reader).
     """
-    session.execute(text("SELECT pg_advisory_lock_shared(:k)"), {"k": FEED_LOCK})
-    try:
-        mark = session.execute(text("SELECT coalesce(max(seq), 0) FROM gt_feed")).scalar_one()
-        session.execute(text("SELECT pg_advisory_unlock_shared(:k)"), {"k": FEED_LOCK})
-    except BaseException:
-        # A session-level lock outlives a rolled-back transaction: never pool its connection.
-        session.connection().invalidate()
-        raise
+    session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": FEED_LOCK})
+    mark = session.execute(text("SELECT coalesce(max(seq), 0) FROM gt_feed")).scalar_one()
     return int(mark)
 
 

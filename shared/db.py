@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, create_engine
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -43,23 +43,50 @@ def make_engine(
     pool_timeout: float = 30.0,
     statement_timeout_ms: int = 0,
     lock_timeout_ms: int = 0,
+    pooler: bool = False,
 ) -> Engine:
     """Create the process's engine: psycopg 3, pre-ping, UTC sessions.
 
-    The timeouts (0 = none) are set on every connection: a statement that runs longer, or a
-    lock wait that lasts longer, is cancelled by PostgreSQL and its transaction rolled back.
+    The timeouts (0 = none) hold for every statement: one that runs longer, or a lock wait
+    that lasts longer, is cancelled by PostgreSQL and its transaction rolled back.
+
+    `pooler`: the URL is a connection pooler in transaction mode (PgBouncer), where a
+    client's consecutive transactions may run on different server connections and nothing
+    outlives a transaction. So the time zone and the timeouts are not startup options of the
+    connection (PgBouncer refuses those) but set at the start of each transaction
+    (`set_config(..., true)`, i.e. `SET LOCAL`: one statement more per transaction), and
+    psycopg prepares no statements (a statement prepared on one server connection does not
+    exist on the next: with preparing on, about a quarter of queries failed).
     """
-    options = f"-c timezone=UTC -c statement_timeout={int(statement_timeout_ms)}"
-    options += f" -c lock_timeout={int(lock_timeout_ms)}"
-    return create_engine(
+    settings = {
+        "TimeZone": "UTC",
+        "statement_timeout": str(int(statement_timeout_ms)),
+        "lock_timeout": str(int(lock_timeout_ms)),
+    }
+    connect_args: dict[str, object] = {"connect_timeout": 5}
+    if pooler:
+        connect_args["prepare_threshold"] = None
+    else:
+        connect_args["options"] = " ".join(f"-c {k}={v}" for k, v in settings.items())
+    engine = create_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"options": options, "connect_timeout": 5},
+        connect_args=connect_args,
     )
+    if pooler:
+        statement = text(
+            "SELECT " + ", ".join(f"set_config('{k}', '{v}', true)" for k, v in settings.items())
+        )
+
+        @event.listens_for(engine, "begin")
+        def _set_locally(connection: Connection) -> None:
+            connection.execute(statement)
+
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

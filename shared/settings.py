@@ -32,6 +32,12 @@ class CoreSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INNOCREDIT_", extra="ignore")
 
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    # `transaction`: DATABASE_URL is a pooler in transaction mode (PgBouncer); see
+    # `shared.db.make_engine`. Migrations then need a direct connection:
+    # INNOCREDIT_MIGRATION_DATABASE_URL (schema changes and their locks must not go through
+    # the pooler); unset, they use DATABASE_URL.
+    db_pooler: Literal["none", "transaction"] = "none"
+    migration_database_url: str | None = None
     data_dir: Path = Field(default_factory=default_data_dir)
     key_encryption_key: str = DEV_KEY_ENCRYPTION_KEY
     issuer: str = "https://innocredit.taizhou/"
@@ -94,6 +100,11 @@ class CoreSettings(BaseSettings):
     def cursor_key(self) -> bytes:
         """The key that signs pagination cursors, derived from the key-encryption key."""
         return hashlib.sha256(b"innocredit-cursor\x00" + self.key_encryption_key.encode()).digest()
+
+    @property
+    def migration_url(self) -> str | None:
+        """The database URL migrations run on: a direct one, never through a pooler."""
+        return self.migration_database_url or self.database_url
 
     @property
     def split_mode(self) -> bool:

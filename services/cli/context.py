@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from shared import embedded_pg, migrate
@@ -42,8 +43,20 @@ def database() -> Iterator[str]:
     yield url
 
 
+def engine_on(url: str) -> Engine:
+    """A command's one-connection engine, set up like the servers' (a pooler's URL too)."""
+    pooler = get_settings().db_pooler == "transaction"
+    return make_engine(url, pool_size=1, max_overflow=0, pooler=pooler)
+
+
+def migration_url(url: str) -> str:
+    """Where schema changes run: INNOCREDIT_MIGRATION_DATABASE_URL (a direct connection when
+    DATABASE_URL is a pooler's), else `url`."""
+    return get_settings().migration_database_url or url
+
+
 def _require_head(url: str) -> None:
-    engine = make_engine(url, pool_size=1, max_overflow=0)
+    engine = engine_on(url)
     try:
         with engine.connect() as conn:
             ok = migrate.at_head(conn)
@@ -62,7 +75,7 @@ def transaction() -> Iterator[Session]:
     """
     with database() as url:
         _require_head(url)
-        engine = make_engine(url, pool_size=1, max_overflow=0)
+        engine = engine_on(url)
         try:
             with make_sessionmaker(engine).begin() as session:
                 yield session

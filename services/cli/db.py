@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from services.cli.context import database, step
+from services.cli.context import database, migration_url, step
 from shared import migrate
 
 app = typer.Typer(help="Database schema (one Alembic history).", no_args_is_help=True)
@@ -19,7 +19,7 @@ def db_upgrade(
     """Migrate the schema up to REVISION (default: head)."""
     with database() as url:
         step(f"upgrading schema to {revision}")
-        migrate.upgrade(url, revision)
+        migrate.upgrade(migration_url(url), revision)
         step("done")
 
 
@@ -30,5 +30,5 @@ def db_downgrade(
     """Migrate the schema down to REVISION (default: one step; `base` drops everything)."""
     with database() as url:
         step(f"downgrading schema to {revision}")
-        migrate.downgrade(url, revision)
+        migrate.downgrade(migration_url(url), revision)
         step("done")

@@ -9,9 +9,9 @@ from pathlib import Path
 import typer
 
 from services import demo
-from services.cli.context import step, transaction
+from services.cli.context import engine_on, step, transaction
 from services.cli.credentials import NewClient, hand_over
-from shared.db import make_engine, make_sessionmaker
+from shared.db import make_sessionmaker
 from shared.settings import get_settings
 
 app = typer.Typer(help="Demo data.", no_args_is_help=True)
@@ -38,7 +38,7 @@ def demo_load() -> None:
 def load_if_empty(url: str, data_dir: Path) -> None:
     """Load the demo data into the database at URL unless it already has data (`serve --demo`);
     the clients' secrets go to the credentials file under `data_dir` and the terminal."""
-    engine = make_engine(url, pool_size=1, max_overflow=0)
+    engine = engine_on(url)
     try:
         with make_sessionmaker(engine).begin() as session:
             if not demo.is_empty(session):

@@ -14,13 +14,13 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from services.cli.context import database, step
+from services.cli.context import database, engine_on, migration_url, step
 from services.cli.credentials import NewClient, hand_over
 from services.cli.demo import load_if_empty
 from services.gateway.bootstrap import ADMIN_NAME, bootstrap
 from services.gateway.crypto import KeyEncryptor
 from shared import migrate
-from shared.db import make_engine, make_sessionmaker
+from shared.db import make_sessionmaker
 from shared.http_protocol import HTTP_PROTOCOL
 from shared.logging import configure_logging
 from shared.settings import CoreSettings, get_settings
@@ -35,8 +35,8 @@ def _prepare(settings: CoreSettings, url: str) -> None:
             err=True,
         )
     step("migrating schema to head")
-    migrate.upgrade(url, "head")
-    engine = make_engine(url, pool_size=1, max_overflow=0)
+    migrate.upgrade(migration_url(url), "head")
+    engine = engine_on(url)
     try:
         with make_sessionmaker(engine).begin() as session:
             created = bootstrap(session, KeyEncryptor(settings.key_encryption_key))

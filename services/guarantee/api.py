@@ -31,6 +31,7 @@ from services.guarantee.schemas import (
 )
 from services.guarantee.sheets import FEATURE_COLUMNS, WAIVER_COLUMNS
 from services.scoring.queries import PointsSnapshot
+from shared import changefeed as feed
 from shared import clock
 from shared.app import settings_of
 from shared.auth.deps import (
@@ -318,10 +319,11 @@ def pull_feature_export(
     factory = request.app.state.sessionmaker
     with factory.begin() as writer:
         consents.record_expiries(writer)
+        high = feed.high_water(writer)  # committed before the reader's snapshot begins
     reader: Session = factory()
     reader.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     try:
-        page = export.export_page(reader, firm, start, limit)
+        page = export.export_page(reader, firm, start, limit, high=high)
     except BaseException:
         reader.close()
         raise

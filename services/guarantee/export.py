@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from services.guarantee.features import CSV_CELLS_SQL, NDJSON_LINE_SQL
 from services.guarantee.models import ExportPull
 from services.scoring import queries as scoring
-from shared import changefeed as feed
 from shared import clock
 from shared.auth.tenancy import FirmVisibility, OneFirm, restrict, sql_filter
 
@@ -55,10 +54,13 @@ class ExportPage:
     rows: list[tuple[str, bool]]
 
 
-def export_page(session: Session, firm: OneFirm, since: int, limit: int) -> ExportPage:
-    """Which enterprises a pull returns: changed since the cursor, and either consented now
-    (→ current features) or no longer consented after a change for this firm (→ tombstone)."""
-    high = feed.high_water(session)
+def export_page(
+    session: Session, firm: OneFirm, since: int, limit: int, *, high: int
+) -> ExportPage:
+    """Which enterprises a pull returns: changed since the cursor up to the high-water mark
+    `high` (`shared.changefeed.high_water`, read before `session`'s snapshot), and either
+    consented now (→ current features) or no longer consented after a change for this firm
+    (→ tombstone)."""
     # The firm's consents are its own rows (the tenant filter); the feed is shared: points
     # changes are everyone's, consent changes the firm's (`:firm`).
     consent_firm, tenant = sql_filter("c.firm_code", firm)

@@ -514,10 +514,12 @@ def test_rates_and_consent_times_take_only_their_documented_text(
 def test_a_pull_in_progress_does_not_hold_up_feed_writers(db: sessionmaker[Session]) -> None:
     """Found in review: the pull's shared feed lock lasted until its stream ended, so a slow
     download made grants, revocations and recomputes wait — then fail at the lock timeout."""
+    with db.begin() as marking:  # what a pull does first, in a transaction of its own
+        high = feed.high_water(marking)
     reader = db()
     try:
         reader.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        page = export_page(reader, OneFirm("CRZ_NONE"), 0, 10)  # what a pull does before it streams
+        page = export_page(reader, OneFirm("CRZ_NONE"), 0, 10, high=high)  # before it streams
         held = reader.execute(
             text(
                 "SELECT count(*) FROM pg_locks "
@@ -528,7 +530,7 @@ def test_a_pull_in_progress_does_not_hold_up_feed_writers(db: sessionmaker[Sessi
         with db.begin() as writer:
             writer.execute(text("SET LOCAL lock_timeout = '500ms'"))
             feed.record(writer, [(new_uscc(), "CRZ_NONE", "consent-granted")])
-        # The reader's snapshot is unchanged: the new entry is past its page.
-        assert export_page(reader, OneFirm("CRZ_NONE"), page.until, 10).rows == []
+        # The reader's page ends at its mark: the new entry is past it.
+        assert export_page(reader, OneFirm("CRZ_NONE"), page.until, 10, high=high).rows == []
     finally:
         reader.close()
