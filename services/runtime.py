@@ -22,12 +22,14 @@ SERVICES: dict[str, ServiceSpec] = {
 }
 
 
-def engine_for(settings: CoreSettings) -> Engine:
-    """The process's engine for the configured database."""
-    if not settings.database_url:
+def engine_for(settings: CoreSettings, *, read: bool = False) -> Engine:
+    """The process's engine for the configured database (`read`: for its read replica,
+    `INNOCREDIT_READ_DATABASE_URL`, which the caller has checked is set)."""
+    url = settings.read_database_url if read else settings.database_url
+    if not url:
         raise RuntimeError("DATABASE_URL is not set (innocredit serve sets it for its children)")
     return make_engine(
-        settings.database_url,
+        url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
@@ -37,7 +39,14 @@ def engine_for(settings: CoreSettings) -> Engine:
     )
 
 
-def build_gateway(settings: CoreSettings, engine: Engine) -> Gateway:
+def read_engine_for(settings: CoreSettings) -> Engine | None:
+    """The read replica's engine, when `INNOCREDIT_READ_DATABASE_URL` is set."""
+    return engine_for(settings, read=True) if settings.read_database_url else None
+
+
+def build_gateway(
+    settings: CoreSettings, engine: Engine, read_engine: Engine | None = None
+) -> Gateway:
     """The gateway: services mounted in-process, or proxied when their URLs are configured."""
     key_set = database_key_set(settings, engine)
     if settings.split_mode:
@@ -67,7 +76,14 @@ def build_gateway(settings: CoreSettings, engine: Engine) -> Gateway:
         Backend(
             spec.name,
             spec.route_prefixes,
-            create_service_app(spec, settings, engine=engine, verifier=verifier, edge=False),
+            create_service_app(
+                spec,
+                settings,
+                engine=engine,
+                verifier=verifier,
+                edge=False,
+                read_engine=read_engine,
+            ),
         )
         for spec in SERVICES.values()
     ]
@@ -76,7 +92,9 @@ def build_gateway(settings: CoreSettings, engine: Engine) -> Gateway:
     )
 
 
-def build_service(name: str, settings: CoreSettings, engine: Engine) -> FastAPI:
+def build_service(
+    name: str, settings: CoreSettings, engine: Engine, read_engine: Engine | None = None
+) -> FastAPI:
     """One service on its own: it verifies tokens against the gateway's JWKS."""
     url = settings.jwks_url or "http://127.0.0.1:8000/.well-known/jwks.json"
     keys = KeySet(
@@ -85,7 +103,9 @@ def build_service(name: str, settings: CoreSettings, engine: Engine) -> FastAPI:
         unknown_kid_cooldown_seconds=settings.unknown_kid_cooldown_seconds,
     )
     verifier = make_verifier(settings, keys)
-    return create_service_app(SERVICES[name], settings, engine=engine, verifier=verifier)
+    return create_service_app(
+        SERVICES[name], settings, engine=engine, verifier=verifier, read_engine=read_engine
+    )
 
 
 # Factories for `uvicorn --factory` (what `innocredit serve` and deploy/ run).
@@ -94,22 +114,22 @@ def build_service(name: str, settings: CoreSettings, engine: Engine) -> FastAPI:
 def gateway_from_env() -> Gateway:
     """The gateway, configured from the environment."""
     settings = get_settings()
-    return build_gateway(settings, engine_for(settings))
+    return build_gateway(settings, engine_for(settings), read_engine_for(settings))
 
 
 def scoring_from_env() -> FastAPI:
     """The scoring service on its own, configured from the environment."""
     settings = get_settings()
-    return build_service("scoring", settings, engine_for(settings))
+    return build_service("scoring", settings, engine_for(settings), read_engine_for(settings))
 
 
 def loans_from_env() -> FastAPI:
     """The loans service on its own, configured from the environment."""
     settings = get_settings()
-    return build_service("loans", settings, engine_for(settings))
+    return build_service("loans", settings, engine_for(settings), read_engine_for(settings))
 
 
 def guarantee_from_env() -> FastAPI:
     """The guarantee service on its own, configured from the environment."""
     settings = get_settings()
-    return build_service("guarantee", settings, engine_for(settings))
+    return build_service("guarantee", settings, engine_for(settings), read_engine_for(settings))

@@ -100,11 +100,13 @@ def create_service_app(
     engine: Engine,
     verifier: TokenVerifier,
     edge: bool = True,
+    read_engine: Engine | None = None,
 ) -> FastAPI:
     """Create the app of `spec`: problem errors, health, its routers, the problem document.
 
     `edge=False` builds the app for mounting inside the gateway's process: the gateway has
     already assigned the request id, limited the body, logged the access and verified the token.
+    `read_engine`: the read replica's, for `ReplicaSession` (the primary's when None).
     """
     docs = settings.docs_enabled
     edge_stack = edge_middleware(settings) if edge else None
@@ -126,6 +128,9 @@ def create_service_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.read_sessionmaker = (
+        app.state.sessionmaker if read_engine is None else make_sessionmaker(read_engine)
+    )
     app.state.token_verifier = verifier
     install_error_handlers(app)
     app.include_router(health_router(engine))

@@ -102,3 +102,16 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    """Yield a session on the read replica (`INNOCREDIT_READ_DATABASE_URL`; the primary when
+    none is configured), for the heavy reads that may lag the primary by the replica's replay
+    delay: statistics, rankings, the distribution. Never for a write, nor for a read that must
+    see the caller's own write."""
+    factory: sessionmaker[Session] = request.app.state.read_sessionmaker
+    with factory.begin() as session:
+        yield session
+
+
+ReplicaSession = Annotated[Session, Depends(get_read_session, scope="function")]

@@ -38,6 +38,11 @@ class CoreSettings(BaseSettings):
     # the pooler); unset, they use DATABASE_URL.
     db_pooler: Literal["none", "transaction"] = "none"
     migration_database_url: str | None = None
+    # A streaming replica for the heavy reads (stats, rankings, distribution, the export);
+    # unset, they run on DATABASE_URL. An export pull waits at most this long for the replica
+    # to replay its high-water mark, then reads on the primary.
+    read_database_url: str | None = None
+    replica_wait_seconds: float = Field(default=1.0, ge=0)
     data_dir: Path = Field(default_factory=default_data_dir)
     key_encryption_key: str = DEV_KEY_ENCRYPTION_KEY
     issuer: str = "https://innocredit.taizhou/"

@@ -32,7 +32,7 @@ from services.guarantee.schemas import (
 from services.guarantee.sheets import FEATURE_COLUMNS, WAIVER_COLUMNS
 from services.scoring.queries import PointsSnapshot
 from shared import changefeed as feed
-from shared import clock
+from shared import clock, replica
 from shared.app import settings_of
 from shared.auth.deps import (
     Admin,
@@ -320,7 +320,13 @@ def pull_feature_export(
     with factory.begin() as writer:
         consents.record_expiries(writer)
         high = feed.high_water(writer)  # committed before the reader's snapshot begins
-    reader: Session = factory()
+    # On the replica only once it has replayed that commit (else on the primary).
+    reading = replica.reader_after_commit(
+        factory,
+        request.app.state.read_sessionmaker,
+        wait_seconds=settings_of(request).replica_wait_seconds,
+    )
+    reader: Session = reading()
     reader.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     try:
         page = export.export_page(reader, firm, start, limit, high=high)

@@ -35,7 +35,7 @@ from services.scoring.sheets import RANKING_COLUMNS
 from shared.app import settings_of
 from shared.auth.deps import Admin, ScoringReader
 from shared.bulk import parse_rows
-from shared.db import DbSession
+from shared.db import DbSession, ReplicaSession
 from shared.negotiation import JSON, Negotiated, media_responses
 from shared.openapi import parsed_body, problems
 from shared.openapi_headers import with_headers
@@ -120,7 +120,7 @@ def get_enterprise_diagnosis(
 )
 def list_rankings(
     request: Request,
-    session: DbSession,
+    session: ReplicaSession,
     _: ScoringReader,
     media: Negotiated,
     options: SpreadsheetOptions,
@@ -145,7 +145,7 @@ def list_rankings(
     after = int(keyset.after[0]) if keyset.after else 0
     if media != JSON:
         every = every_row(
-            request.app.state.sessionmaker,
+            request.app.state.read_sessionmaker,
             lambda s, a, n: ranking.ranking_rows(s, of_period, where, after=a or 0, limit=n),
             lambda r: int(r.rank),
             after,
@@ -188,7 +188,7 @@ def _ranking_entry(row: Any) -> RankingEntry:
     summary="Points distribution",
 )
 def get_distribution(
-    session: DbSession,
+    session: ReplicaSession,
     _: ScoringReader,
     period: PeriodQuery = None,
     bins: Annotated[int, Query(ge=1, le=200)] = 20,

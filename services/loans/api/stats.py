@@ -14,7 +14,7 @@ from services.loans.api.sheets import STATS_COLUMNS
 from services.loans.schemas import Stats, StatsRow
 from shared.auth.deps import BanksVisible, StatsReader
 from shared.auth.tenancy import tenant_code
-from shared.db import DbSession
+from shared.db import ReplicaSession
 from shared.errors import Unprocessable
 from shared.negotiation import JSON, Negotiated, media_responses
 from shared.tabular import FILES, SpreadsheetOptions, file_response
@@ -34,7 +34,7 @@ StatsGroupBy = TypeAliasType(
     responses=media_responses(*FILES),
 )
 def get_loan_stats(
-    session: DbSession,
+    session: ReplicaSession,
     _: StatsReader,
     seen: BanksVisible,
     media: Negotiated,
