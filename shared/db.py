@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, create_engine, event, text
@@ -26,7 +27,17 @@ class Base(DeclarativeBase):
 
 
 def sqlalchemy_url(url: str) -> str:
-    """Return `url` with the psycopg 3 driver, whatever PostgreSQL scheme it was given in."""
+    """Return `url` with the psycopg 3 driver, whatever PostgreSQL scheme it was given in.
+
+    A libpq URL naming several hosts (`postgresql://u@h1:5432,h2:5432/db?
+    target_session_attrs=read-write`, a primary and its standbys: the first that accepts
+    writes is used, so a promoted standby takes over) becomes SQLAlchemy's form of the same,
+    one `host=` query parameter per host."""
+    parts = urlsplit(url)
+    if "," in parts.netloc:
+        userinfo, at, hosts = parts.netloc.rpartition("@")
+        query = [*parse_qsl(parts.query), *(("host", h) for h in hosts.split(","))]
+        url = urlunsplit((parts.scheme, userinfo + at, parts.path, urlencode(query), ""))
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         raise ValueError(

@@ -80,8 +80,10 @@ def _owned_dir(parent: Path, name: str) -> Path:
 
 
 @contextmanager
-def primary_and_replica() -> Iterator[Cluster]:
-    """Start a primary and a hot-standby replica streaming from it; stop both at the end."""
+def primary_and_replica(*, synchronous: bool = False) -> Iterator[Cluster]:
+    """Start a primary and a hot-standby replica streaming from it; stop both at the end.
+    `synchronous`: a commit returns only once the replica has flushed it (so no
+    acknowledged commit is lost when the primary dies and the replica is promoted)."""
     root = Path(tempfile.mkdtemp(prefix="innocredit-cluster-"))
     root.chmod(0o755)
     primary = Node(_owned_dir(root, "primary"), _free_port())
@@ -121,6 +123,9 @@ def primary_and_replica() -> Iterator[Cluster]:
             conf.write(f"\nport = {replica.port}\nunix_socket_directories = '{replica.data}'\n")
         replica.start()
         started.append(replica)
+        if synchronous:
+            primary.sql("ALTER SYSTEM SET synchronous_standby_names = '*'")
+            primary.sql("SELECT pg_reload_conf()")
         yield Cluster(primary, replica)
     finally:
         for node in reversed(started):
