@@ -197,9 +197,11 @@ def _database_problem(exc: BaseException) -> Problem | None:
 def _is_connection_error(exc: DBAPIError) -> bool:
     # psycopg's OperationalError covers lost and refused connections; SQLSTATE class 08 is
     # "connection exception", 57P01-57P03 are admin shutdown / crash / cannot connect now.
+    # Subclasses count: a connection attempt that timed out is psycopg's ConnectionTimeout, an
+    # OperationalError without a SQLSTATE (found by bench/cluster.py during a failover).
     sqlstate = getattr(exc.orig, "sqlstate", None)
     if sqlstate is None:
-        return type(exc.orig).__name__ in {"OperationalError", "InterfaceError"}
+        return isinstance(exc.orig, psycopg.OperationalError | psycopg.InterfaceError)
     return sqlstate.startswith("08") or sqlstate in _GONE_SQLSTATES
 
 

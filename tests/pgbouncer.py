@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -39,11 +40,35 @@ def _run_as() -> str | None:
     raise RuntimeError("running as root, and neither a pgserver nor a nobody user exists")
 
 
+class Pooler:
+    """A running PgBouncer: its client URL, and `repoint` to send new server connections to
+    another server (what a Kubernetes Service does for CloudNativePG's pooler on failover)."""
+
+    def __init__(self, url: str, ini: Path, process: subprocess.Popen[bytes]) -> None:
+        self.url = url
+        self._ini = ini
+        self._process = process
+
+    def repoint(self, host: str, port: int) -> None:
+        """Serve the databases from `host:port` from now on (config reload, SIGHUP)."""
+        lines = self._ini.read_text(encoding="utf-8").splitlines()
+        lines = [f"* = host={host} port={port}" if ln.startswith("* = ") else ln for ln in lines]
+        self._ini.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self._process.send_signal(signal.SIGHUP)
+
+
 @contextmanager
 def transaction_pooler(database_url: str, *, server_connections: int = 4) -> Iterator[str]:
     """Yield the URL of `database_url`'s database through PgBouncer in transaction mode, with
     at most `server_connections` server connections (fewer than a pool of clients, so
     consecutive transactions of one client land on different server connections)."""
+    with pooler(database_url, server_connections=server_connections) as running:
+        yield running.url
+
+
+@contextmanager
+def pooler(database_url: str, *, server_connections: int = 4) -> Iterator[Pooler]:
+    """Run PgBouncer in transaction mode in front of `database_url`'s server."""
     if not os.access(BINARY, os.X_OK):
         raise RuntimeError(
             "PgBouncer is not installed: `apt-get install pgbouncer` (.ci/run does it)"
@@ -70,6 +95,12 @@ def transaction_pooler(database_url: str, *, server_connections: int = 4) -> Ite
                 "pool_mode = transaction",
                 f"default_pool_size = {server_connections}",
                 "max_client_conn = 500",
+                # After a failover, reach the new server within a second or two rather than
+                # PgBouncer's defaults (15 s between failed logins, 15 s to connect, 120 s
+                # queued): the services answer 503 meanwhile, and a client retries.
+                "server_login_retry = 1",
+                "server_connect_timeout = 2",
+                "query_wait_timeout = 10",
                 f"logfile = {work / 'pgbouncer.log'}",
                 f"pidfile = {work / 'pgbouncer.pid'}",
                 "",
@@ -103,7 +134,7 @@ def transaction_pooler(database_url: str, *, server_connections: int = 4) -> Ite
                     raise RuntimeError(f"PgBouncer did not start: {out}{log}") from None
                 time.sleep(0.05)
         pooled = url.set(host="127.0.0.1", port=port, query={})
-        yield pooled.render_as_string(hide_password=False)
+        yield Pooler(pooled.render_as_string(hide_password=False), work / "pgbouncer.ini", process)
     finally:
         process.terminate()
         try:

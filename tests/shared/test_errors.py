@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -25,6 +25,7 @@ from shared.db import DbSession, make_engine
 from shared.errors import Conflict, InsufficientScope
 from shared.middleware import edge_middleware, wrapped
 from shared.money import PositiveMoney
+from shared.problems import problem_for
 from shared.settings import CoreSettings
 from shared.uscc import Uscc
 from tests.conftest import make_settings
@@ -390,3 +391,12 @@ def test_request_integer_bounds_are_in_the_document() -> None:
     for model in _request_models():
         leaked = {"ge", "le", "gt", "lt"} & set(_keys(model.model_json_schema()))
         assert not leaked, (model, leaked)
+
+
+def test_a_connection_attempt_that_timed_out_is_503() -> None:
+    """Found by bench/cluster.py during a failover: psycopg's ConnectionTimeout (an
+    OperationalError without a SQLSTATE) answered 500."""
+    timed_out = psycopg.errors.ConnectionTimeout("connection timeout expired")
+    problem = problem_for(OperationalError("SELECT 1", {}, timed_out), path="/v1/x")
+    assert (problem.status, problem.slug) == (503, "database-unavailable")
+    assert problem.headers["Retry-After"] == "2"
