@@ -17,7 +17,7 @@ from shared.db import make_sessionmaker
 from shared.docs import install_docs, install_document
 from shared.exception_handlers import install_error_handlers
 from shared.middleware import edge_middleware
-from shared.migrate import at_head
+from shared.migrate import schema_state
 from shared.negotiation import negotiate
 from shared.openapi import install_problem_document
 from shared.openapi_ids import operation_id
@@ -41,7 +41,8 @@ AppSettings = Annotated[CoreSettings, Depends(_app_settings)]
 def health_router(
     engine: Engine, *, extra_checks: Callable[[], dict[str, str]] | None = None
 ) -> APIRouter:
-    """`/healthz` (the process answers) and `/readyz` (database reachable, schema at head)."""
+    """`/healthz` (the process answers) and `/readyz` (database reachable, schema at this
+    release's head or ahead of it: a later release's additive migration)."""
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", summary="Liveness")
@@ -55,12 +56,13 @@ def health_router(
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
                 checks["database"] = "ok"
-                checks["migrations"] = "ok" if at_head(conn) else "behind head"
+                checks["migrations"] = schema_state(conn)
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         if extra_checks is not None:
             checks.update(extra_checks())
-        ready = all(v == "ok" for v in checks.values())
+        # A schema ahead is a rolling upgrade in progress: this release still serves on it.
+        ready = all(v in ("ok", "ahead") for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
             status_code=200 if ready else 503,

@@ -42,6 +42,26 @@ def head_revisions() -> frozenset[str]:
     return frozenset(script.get_heads())
 
 
+@lru_cache
+def known_revisions() -> frozenset[str]:
+    """Every revision of this release's migration scripts."""
+    script = ScriptDirectory.from_config(alembic_config("postgresql://unused"))
+    return frozenset(revision.revision for revision in script.walk_revisions())
+
+
+def schema_state(connection: Connection) -> str:
+    """`ok` when the database is at this release's head; `ahead` when a later release has
+    migrated it (revisions this release does not know: migrations are additive, so a
+    release keeps working on the next one's schema during a rolling upgrade); `behind head`
+    otherwise (not migrated yet, or a known older revision)."""
+    current = frozenset(MigrationContext.configure(connection).get_current_heads())
+    if current == head_revisions():
+        return "ok"
+    if current and not current & known_revisions():
+        return "ahead"
+    return "behind head"
+
+
 def at_head(connection: Connection) -> bool:
     """Whether the database behind `connection` is migrated to head."""
     current = MigrationContext.configure(connection).get_current_heads()
