@@ -253,6 +253,9 @@ def measure_recompute(
             f"{result.floor_write:.2f} s (best of 2 each)"
         )
         del payload
+        explain_facts_batch(engine, n)
+        if args.profile:
+            scoring.profile_recompute(engine, args.profile_top, args.statement_timeout)
         scoring.autocommit(engine, "VACUUM ANALYZE sc_points", "VACUUM ANALYZE gt_feed")
     for ok, message in result.checks:
         print(f"  [{'ok' if ok else 'FAIL'}] {message}")
@@ -267,6 +270,30 @@ def measure_recompute(
         f"< {RECOMPUTE_TARGET_S:g} s",
         None if math.isnan(slowest) else slowest < RECOMPUTE_TARGET_S and not result.bounded,
     )
+
+
+# The recompute's keyset-batched facts read (services/scoring/recompute.py), as psycopg runs it.
+FACTS_BATCH_SQL = (
+    "SELECT"
+    + scoring.FACTS_COLUMNS
+    + scoring.FACTS_FROM
+    + "WHERE i.period = %(period)s AND i.uscc > %(after)s ORDER BY i.uscc LIMIT %(batch)s"
+)
+FACTS_BATCH = 5000
+
+
+def explain_facts_batch(engine: Engine, n: int) -> None:
+    """The plan of one batch of the recompute's facts read, half-way through the USCCs."""
+    after = loans.scalar(
+        engine,
+        "SELECT uscc FROM sc_indicator WHERE period = %(period)s ORDER BY uscc "
+        "OFFSET %(half)s LIMIT 1",
+        {"period": PERIOD, "half": n // 2},
+    )
+    params = {"period": PERIOD, "after": after, "batch": FACTS_BATCH}
+    print(f"  one batch of the facts read ({FACTS_BATCH:,} rows after the median USCC):")
+    for line in loans.plan_lines(loans.explain(engine, FACTS_BATCH_SQL, params, generic=False)):
+        print(f"    {line}")
 
 
 # ---------------------------------------------------------------- 2. stats
@@ -411,12 +438,25 @@ _EXPECTED_PAGE = """
 
 
 def measure_rankings(
-    engine: Engine, n: int, args: argparse.Namespace, report: Report
+    url: str, engine: Engine, n: int, args: argparse.Namespace, report: Report
 ) -> list[Figure]:
-    """Ranking pages through the real functions, each checked against an ORDER BY."""
+    """Ranking pages through the real functions, each checked against an ORDER BY; the
+    slowest page's statement EXPLAINed."""
     print()
     print(f"3. ranking pages of {DEFAULT_LIMIT} (median of {args.ranking_runs} after a warm-up)")
-    factory = make_sessionmaker(engine)
+    pages_engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        return _ranking_pages(engine, pages_engine, n, args, report)
+    finally:
+        pages_engine.dispose()
+
+
+def _ranking_pages(
+    engine: Engine, pages_engine: Engine, n: int, args: argparse.Namespace, report: Report
+) -> list[Figure]:
+    factory = make_sessionmaker(pages_engine)
+    statements = loans.StatementLog(pages_engine)
+    slowest: tuple[float, str, str, Any] = (0.0, "", "", None)
     with engine.connect() as connection:
         district, in_district = connection.execute(
             text(
@@ -444,6 +484,9 @@ def measure_rankings(
 
         rows = page()
         times = [_timed(page)[0] for _ in range(args.ranking_runs)]
+        issued = [(sql, p) for sql, p, _ in statements.take() if "JOIN sc_enterprise" in sql]
+        if issued and _median(times) > slowest[0]:
+            slowest = (_median(times), label, *issued[-1])
         with engine.connect() as connection:
             expected = list(
                 connection.execute(
@@ -466,6 +509,11 @@ def measure_rankings(
         ms = _median(times)
         print(f"  {label:<36} {ms:8.1f} ms  (min {min(times):.1f}, max {max(times):.1f})")
         figures.append(Figure(f"ranking {label}", f"{ms:,.1f} ms"))
+    _, label, statement, params = slowest
+    if statement:
+        print(f"  the slowest page, {label}: its plan")
+        for line in loans.plan_lines(loans.explain(engine, statement, params, generic=False)):
+            print(f"    {line}")
     return figures
 
 
@@ -511,8 +559,9 @@ def measure_export(
                 pulls.append(pull)
                 print(
                     f"  floor #{round_no} {floors[-1].seconds:6.2f} s ({floors[-1].rows:,} rows)"
-                    f"   pull {pull.seconds:6.2f} s ({pull.rows:,} rows, {pull.pages} pages), "
-                    f"peak RSS +{pull.rss_growth_mb:,.1f} MB"
+                    f"   pull {pull.seconds:6.2f} s ({pull.rows:,} rows, {pull.pages} pages; "
+                    f"{pull.ttfb:.2f} s to the headers, i.e. choosing the page), peak RSS "
+                    f"+{pull.rss_growth_mb:,.1f} MB"
                 )
     for pull in pulls:
         report.check(
@@ -589,7 +638,7 @@ def run(args: argparse.Namespace) -> int:
         measured = time.perf_counter()
         report.figures.append(measure_recompute(engine, data, args, report))
         report.figures += measure_stats(url, engine, args, report)
-        report.figures += measure_rankings(engine, args.enterprises, args, report)
+        report.figures += measure_rankings(url, engine, args.enterprises, args, report)
         report.figures += measure_export(url, engine, data.usccs, args, report)
         report.figures.append(measure_lookup(url, engine, data, args, report))
         size = int(loans.scalar(engine, "SELECT pg_database_size(current_database())"))
@@ -637,6 +686,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds a recompute statement may take",
     )
     parser.add_argument("--seed", type=int, default=2026, help="synthetic data seed")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile one more recompute after the measured"
+    )
+    parser.add_argument("--profile-top", type=int, default=20, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     positive = ("enterprises", "applications", "consents", "recompute_runs", "stats_runs",
                 "ranking_runs", "export_rounds", "grant_batch")  # fmt: skip
