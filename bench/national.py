@@ -7,22 +7,25 @@ the same run (the other benches' measuring functions, imported, not copied):
    commit included (`bench.scoring.time_recompute`, `--recompute-runs` runs; before a
    later run `sc_points` is VACUUM ANALYZEd as autovacuum would have), against the floor of
    `bench.scoring`: the recompute's facts COPYed out plus the points rows it wrote COPYed
-   into an empty table like `sc_points` (best of two each). Target < 60 s.
+   into an empty table like `sc_points` (best of two each). Target < 60 s. One batch of the
+   recompute's facts read is EXPLAINed; with `--profile`, one more recompute runs under
+   cProfile (`bench.scoring.profile_recompute`).
 2. ``stats``: `services.loans.stats.stats` for the first half of 2026 and for the whole of
    2025, for all banks (the bureau) and for one bank, each `group_by`, on one warm pooled
    connection; the median of `--stats-runs` runs after a warm-up, against the bare aggregate
    of `bench.loans.floor_sql` (same WHERE and grouping) on an unprepared connection,
    interleaved. The service's groups and totals must equal the floor's. Target < 500 ms a
-   call. The slowest call's statements are EXPLAINed (ANALYZE, BUFFERS) with its floor.
+   call. The slowest call's statements are EXPLAINed (ANALYZE, BUFFERS), and its floor.
 3. ``rankings``: `services.scoring.ranking.ranking_of` + `ranking_rows` as
    ``GET /v1/scoring/rankings`` calls them: the first page (50), a page deep in the ranking
    (after rank N/2: what a cursor there carries), a district's first page and a page deep in
    that district (re-ranked within the filter); the median of `--ranking-runs`. Each page is
-   checked against an independent ``ORDER BY ... OFFSET`` query. No target is set for them.
+   checked against an independent ``ORDER BY ... OFFSET`` query; the slowest page's
+   statement is EXPLAINed. No target is set for them.
 4. ``export``: one credit firm's feature export (NDJSON through the gateway, every page,
    every row checked to arrive once; `bench.export.pull`) for `--consents` consented
-   enterprises (spread over the ranking), against `bench.export.floor` (a COPY of the same
-   joined rows); `--export-rounds` pulls, each after a floor. Targets of `bench.export`:
+   enterprises (every (N / consents)th one generated), against `bench.export.floor` (a COPY
+   of the same joined rows); `--export-rounds` pulls, each after a floor. Targets of `bench.export`:
    <= 3x the floor, server RSS growth < 100 MB.
 5. ``lookup``: ``GET /v1/scoring/enterprises/{uscc}/points`` through the gateway for random
    enterprises of all N, open loop at `--rate` per second for `--duration` s
@@ -47,7 +50,7 @@ role needs CREATEDB), otherwise a throwaway embedded PostgreSQL (pixeltable_pgse
 Run from the repository root:
 
     .venv/bin/python -m bench.national [--enterprises 500000] [--applications 10000000]
-        [--consents 50000] [--rate 200] [--duration 10]
+        [--consents 50000] [--rate 200] [--duration 10] [--profile]
 """
 
 from __future__ import annotations
@@ -82,8 +85,6 @@ from shared.auth.tenancy import AllBanks, OneBank
 from shared.db import make_engine, make_sessionmaker
 from shared.pagination import DEFAULT_LIMIT
 from shared.uscc import is_valid_uscc
-
-log = logging.getLogger("bench.national")
 
 PERIOD = scoring.PERIOD
 MODEL = scoring.MODEL
@@ -125,7 +126,7 @@ class Report:
     checks: list[tuple[bool, str]] = field(default_factory=list)
 
     def check(self, ok: bool, message: str) -> None:
-        """Record a check (printed at once, and again at the end when it failed)."""
+        """Record a check; a failed one is printed at once (and again at the end)."""
         self.checks.append((ok, message))
         if not ok:
             print(f"  [FAIL] {message}")
@@ -179,7 +180,7 @@ def set_up(url: str, engine: Engine, args: argparse.Namespace, report: Report) -
     step = time.perf_counter()
     data = export.generate(args.enterprises, args.seed)
     generated = time.perf_counter() - step
-    loaded = scoring.load(engine, data)  # type: ignore[arg-type]  # the same two fields
+    loaded = scoring.load(engine, scoring.Dataset(data.enterprises, data.indicators))
     bad = sum(1 for u in data.usccs if not is_valid_uscc(u))
     report.check(
         bad == 0 and len(set(data.usccs)) == args.enterprises,
