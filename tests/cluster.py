@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -18,13 +17,9 @@ from pathlib import Path
 
 import psycopg
 
+from tests.processes import free_port_block
+
 RUN_AS = "postgres"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _run(command: Sequence[str], *, timeout: float = 120) -> None:
@@ -86,8 +81,8 @@ def primary_and_replica(*, synchronous: bool = False) -> Iterator[Cluster]:
     acknowledged commit is lost when the primary dies and the replica is promoted)."""
     root = Path(tempfile.mkdtemp(prefix="innocredit-cluster-"))
     root.chmod(0o755)
-    primary = Node(_owned_dir(root, "primary"), _free_port())
-    replica = Node(root / "replica", _free_port())
+    primary = Node(_owned_dir(root, "primary"), free_port_block(1))
+    replica = Node(root / "replica", free_port_block(1))
     started: list[Node] = []
     try:
         _run(["initdb", "-D", str(primary.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])

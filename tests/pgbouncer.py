@@ -17,13 +17,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from tests.processes import free_port_block
+
 BINARY = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _run_as() -> str | None:
@@ -77,7 +73,7 @@ def pooler(database_url: str, *, server_connections: int = 4) -> Iterator[Pooler
     host = url.query.get("host") or url.host or "127.0.0.1"
     if isinstance(host, tuple):
         host = host[0]
-    port = _free_port()
+    port = free_port_block(1)
     work = Path(tempfile.mkdtemp(prefix="innocredit-pgbouncer-"))
     user = url.username or "postgres"
     (work / "users.txt").write_text(f'"{user}" ""\n', encoding="utf-8")

@@ -9,12 +9,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from bench.cluster import Tally, writer
 from services.gateway import service as gateway_service
 from services.gateway.schemas import ClientCreate
 from services.runtime import build_gateway, engine_for
@@ -22,7 +21,7 @@ from shared import migrate
 from shared.db import make_sessionmaker
 from tests.cluster import Cluster, primary_and_replica
 from tests.conftest import make_settings, serve_app
-from tests.factories import A_INDICATORS, Creds, Factory, bearer, get_token, new_key
+from tests.factories import A_INDICATORS, Creds, Factory, bearer, get_token
 
 CLIENTS = 4
 RECOVERY_BUDGET_SECONDS = 15.0
@@ -36,46 +35,22 @@ def cluster() -> Iterator[Cluster]:
         yield made
 
 
-@dataclass
-class Client:
-    """One bank loan system: submits with fresh keys, retrying each until it gets 201."""
+def submitting(
+    url: str, token: str, body: dict[str, object], stop: threading.Event
+) -> tuple[Tally, threading.Thread]:
+    """Start a bank loan system's thread (`bench.cluster.writer`: fresh keys, each retried
+    until 201); anything it raises is recorded as its failure, not lost with the thread."""
+    tally = Tally()
 
-    url: str
-    token: str
-    body: dict[str, object]
-    acked: dict[str, str] = field(default_factory=dict)  # key → application id
-    errors: list[tuple[float, int, str]] = field(default_factory=list)  # (when, status, type)
-    failure: BaseException | None = None  # an answer no client should ever get
-
-    def run(self, stop: threading.Event) -> None:
+    def run() -> None:
         try:
-            self._run(stop)
+            writer([url], token, body, stop, tally)
         except BaseException as exc:
-            self.failure = exc
+            tally.failure = repr(exc)
 
-    def _run(self, stop: threading.Event) -> None:
-        with httpx.Client(base_url=self.url, timeout=30) as http:
-            while not stop.is_set():
-                key = new_key()
-                while True:
-                    try:
-                        r = http.post(
-                            "/v1/loans/applications",
-                            headers={**bearer(self.token), "Idempotency-Key": key},
-                            json=self.body,
-                        )
-                    except httpx.TransportError as exc:
-                        self.errors.append((time.monotonic(), 0, type(exc).__name__))
-                        time.sleep(0.1)
-                        continue
-                    if r.status_code == 201:
-                        self.acked[key] = r.json()["id"]
-                        break
-                    kind = r.json().get("type", "") if r.content else ""
-                    assert r.status_code == 503 or r.status_code == 409, (r.status_code, r.text)
-                    assert r.status_code == 409 or "retry-after" in r.headers
-                    self.errors.append((time.monotonic(), r.status_code, kind))
-                    time.sleep(0.1)
+    thread = threading.Thread(target=run)
+    thread.start()
+    return tally, thread
 
 
 def test_the_primary_dies_under_load_and_nothing_acknowledged_is_lost(cluster: Cluster) -> None:
@@ -103,11 +78,9 @@ def test_the_primary_dies_under_load_and_nothing_acknowledged_is_lost(cluster: C
         (uscc,) = factory.ranked(2025, [A_INDICATORS])
         token = factory.bank_token(bank)
         body = {"uscc": uscc, "product_code": product, "amount": "100000.00", "term_months": 12}
-        clients = [Client(url, token, body) for _ in range(CLIENTS)]
         stop = threading.Event()
-        threads = [threading.Thread(target=c.run, args=(stop,)) for c in clients]
-        for thread in threads:
-            thread.start()
+        started = [submitting(url, token, body, stop) for _ in range(CLIENTS)]
+        clients, threads = [t for t, _ in started], [th for _, th in started]
         try:
             time.sleep(1.5)
             before = sum(len(c.acked) for c in clients)
