@@ -8,7 +8,8 @@
 * A lock wait longer than `lock_timeout` is a 503 `database-busy` problem, a statement longer
   than `statement_timeout` a 504 `database-timeout` problem, and a request that finds every
   pooled connection taken for `pool_timeout` a 503 `database-busy` problem — each within its
-  limit + 0.5 s, with nothing changed, and the pool back to its baseline afterwards.
+  limit + 0.5 s (plus what a request that waits for nothing takes on the machine just then),
+  with nothing changed, and the pool back to its baseline afterwards.
 * SIGTERM under load: requests in flight finish with their answers (no reset), new
   connections are refused, and the process exits within the grace period.
 * Admission: a burst past the in-flight limit waits its turn (50 identical POSTs at the
@@ -146,10 +147,18 @@ def fault_gateway(database_url: str, **overrides: object) -> Iterator[tuple[str,
         engine.dispose()
 
 
-def warm_up(url: str, w: World, app_id: str) -> None:
-    """One call first, so the timed one measures the limit, not a fresh process's first
-    request (pool, keys, client lookup)."""
-    assert httpx.get(f"{url}/v1/loans/applications/{app_id}", headers=w.a()).status_code == 200
+def warm_up(url: str, w: World, app_id: str) -> float:
+    """Calls first, so the timed one measures the limit, not a fresh process's first request
+    (pool, keys, client lookup); returns the slowest of the warm calls, which a timed call may
+    take on top of its limit (+ 0.5 s): what this machine needs right now for a request that
+    waits for nothing (CI's two cores run other suites' processes beside this one)."""
+    slowest = 0.0
+    for _ in range(3):
+        started = time.monotonic()
+        r = httpx.get(f"{url}/v1/loans/applications/{app_id}", headers=w.a(), timeout=10)
+        slowest = max(slowest, time.monotonic() - started)
+        assert r.status_code == 200
+    return slowest
 
 
 def submitted(api: TestClient, w: World) -> dict[str, Any]:
@@ -180,7 +189,7 @@ def test_lock_timeout_is_a_503_problem_within_the_limit_and_changes_nothing(
         url,
         _,
     ):
-        warm_up(url, world, app["id"])
+        unobstructed = warm_up(url, world, app["id"])
         with holding(database_url, *lock):
             started = time.monotonic()
             r = httpx.post(
@@ -192,7 +201,7 @@ def test_lock_timeout_is_a_503_problem_within_the_limit_and_changes_nothing(
             elapsed = time.monotonic() - started
         assert_problem(r, 503, "database-busy")
         assert r.headers["retry-after"] == "1"
-        assert elapsed < 0.3 + 0.5, elapsed
+        assert elapsed < 0.3 + 0.5 + unobstructed, (elapsed, unobstructed)
         after = api.get(f"/v1/loans/applications/{app['id']}", headers=world.a()).json()
         assert after["status"] == "submitted"
         assert after["version"] == app["version"]
@@ -213,7 +222,7 @@ def test_statement_timeout_is_a_504_problem_within_the_limit(
     with (
         fault_gateway(database_url, db_statement_timeout_ms=300, db_lock_timeout_ms=0) as (url, _),
     ):
-        warm_up(url, world, app["id"])
+        unobstructed = warm_up(url, world, app["id"])
         with holding(database_url, *lock):
             started = time.monotonic()
             r = httpx.post(
@@ -224,7 +233,7 @@ def test_statement_timeout_is_a_504_problem_within_the_limit(
             )
             elapsed = time.monotonic() - started
     assert_problem(r, 504, "database-timeout")
-    assert elapsed < 0.3 + 0.5, elapsed
+    assert elapsed < 0.3 + 0.5 + unobstructed, (elapsed, unobstructed)
     assert api.get(f"/v1/loans/applications/{app['id']}", headers=world.a()).json()["status"] == (
         "submitted"
     )
@@ -243,7 +252,7 @@ def test_pool_exhaustion_is_a_503_problem_and_the_pool_recovers(
         db_pool_timeout_seconds=0.5,
         db_lock_timeout_ms=20_000,
     ) as (url, engine):
-        assert httpx.get(f"{url}{path}", headers=world.a(), timeout=10).status_code == 200
+        unobstructed = warm_up(url, world, app["id"])
         baseline = engine.pool.checkedout()  # type: ignore[attr-defined]
         with ThreadPoolExecutor(1) as pool, holding(database_url, *lock):
             # The decision takes the only connection and waits for the row lock.
@@ -261,7 +270,7 @@ def test_pool_exhaustion_is_a_503_problem_and_the_pool_recovers(
             elapsed = time.monotonic() - started
             assert_problem(r, 503, "database-busy")
             assert r.headers["retry-after"] == "1"
-            assert elapsed < 0.5 + 0.5, elapsed
+            assert elapsed < 0.5 + 0.5 + unobstructed, (elapsed, unobstructed)
         assert blocked.result().status_code == 200  # the lock released: it went through
         assert engine.pool.checkedout() == baseline == 0  # type: ignore[attr-defined]
         after = httpx.get(f"{url}{path}", headers=world.a(), timeout=10)
