@@ -18,10 +18,21 @@ import httpx
 INNOCREDIT = [sys.executable, "-c", "from services.cli import main; main()"]
 
 
+def _below_ephemeral() -> int:
+    """The first port the kernel may hand out to outgoing connections (Linux's
+    `ip_local_port_range`; 32768 when it cannot be read)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port_block(size: int) -> int:
-    """Return a port p such that p..p+size-1 are free on 127.0.0.1."""
+    """Return a port p such that p..p+size-1 are free on 127.0.0.1, below the ephemeral range:
+    a server started long after the check (a demo loads first) must not find its port taken
+    by some process's outgoing connection meanwhile (CI failed so once, a loaded machine)."""
     for _ in range(200):
-        base = random.randint(20000, 60000 - size)
+        base = random.randint(10000, _below_ephemeral() - size)
         try:
             for port in range(base, base + size):
                 with socket.socket() as s:
