@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.problems import Problem
+
 # The methods InnoCredit's routes take (a test holds every app's route table to it). Any other
 # — TRACE, CONNECT, OPTIONS, a made-up one — is answered 405 at every path, known or not.
 SERVED_METHODS = frozenset({"DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"})
@@ -36,6 +38,17 @@ def path_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)
+
+
+def method_not_allowed(method: str, allow: str) -> Problem:
+    """The `405 method-not-allowed` problem for `method` at a path that takes `allow`."""
+    return Problem(
+        405,
+        "method-not-allowed",
+        "Method not allowed",
+        f"{method} is not allowed here",
+        headers={"Allow": allow},
+    )
 
 
 class HeadMiddleware:

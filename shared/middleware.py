@@ -23,6 +23,7 @@ from shared.methods import (
     HeadMiddleware,
     RoutesFor,
     app_routes,
+    method_not_allowed,
     path_methods,
 )
 from shared.problems import Problem, problem_for, send_problem
@@ -195,14 +196,7 @@ class MethodGuardMiddleware:
             routes = self.routes_for(scope)
             if routes is not None:
                 allow = ", ".join(path_methods(routes, scope))
-                problem = Problem(
-                    405,
-                    "method-not-allowed",
-                    "Method not allowed",
-                    f"{scope['method']} is not allowed here",
-                    headers={"Allow": allow},
-                )
-                await send_problem(scope, send, problem)
+                await send_problem(scope, send, method_not_allowed(scope["method"], allow))
                 return
         await self.app(scope, receive, send)
 
