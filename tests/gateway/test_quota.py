@@ -75,10 +75,14 @@ def test_concurrent_requests_through_two_live_gateways_take_exactly_the_quota(
             response = httpx.get(f"{url}/v1/scoring/whoami", headers=bearer(token), timeout=30)
             return response.status_code
 
+        started = time.monotonic()
         with ThreadPoolExecutor(max_workers=24) as pool:
             statuses = list(pool.map(call, range(48)))
-    assert statuses.count(200) == 20
-    assert statuses.count(429) == 28
+        elapsed = time.monotonic() - started
+    # 20 a minute is one more every 3 s: on a loaded machine the 48 calls may outlast that.
+    refilled = int(elapsed * 20 / 60)
+    assert 20 <= statuses.count(200) <= 20 + refilled, (statuses.count(200), elapsed)
+    assert statuses.count(200) + statuses.count(429) == 48
 
 
 class _Takes:
