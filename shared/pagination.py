@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 
+from shared.app import settings_of
 from shared.errors import InvalidCursor
 
 T = TypeVar("T")
@@ -82,7 +83,8 @@ def next_cursor(
 @dataclass(frozen=True, slots=True)
 class Keyset:
     """One request for a page of a keyset-ordered list: where the page starts (`after`, the
-    sort-key values of the cursor, or None for the first page) and how to answer it.
+    sort-key values of the cursor, or None for the first page), how long it is, and how to
+    answer it.
 
     `context` binds cursors to the list and to everything that shapes it (the tenant, the
     filters): a cursor is only accepted by the list that issued it.
@@ -91,23 +93,44 @@ class Keyset:
     key: bytes
     context: str
     after: list[Any] | None
-
-    @classmethod
-    def start(cls, cursor: str | None, *, key: bytes, context: str) -> Keyset:
-        """Decode `cursor` (a forged or foreign one is `InvalidCursor`)."""
-        after = decode_cursor(cursor, key=key, context=context) if cursor else None
-        return cls(key, context, after)
+    limit: int
 
     def page(
         self,
         rows: Sequence[R],
-        limit: int,
         position: Callable[[R], Sequence[Any]],
         item: Callable[[R], T],
     ) -> Page[T]:
         """The page for `rows` fetched as up to `limit + 1` after `after`: the first `limit`
-        as items, and the next page's cursor when more follow."""
+        as items, and the next page's cursor (at `position` of the last) when more follow."""
         return Page[T](
-            items=[item(r) for r in rows[:limit]],
-            next_cursor=next_cursor(rows, limit, position, key=self.key, context=self.context),
+            items=[item(r) for r in rows[: self.limit]],
+            next_cursor=next_cursor(rows, self.limit, position, key=self.key, context=self.context),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """What a list request asks for — `?limit=` and `?cursor=` — and the key this deployment
+    signs cursors with: every list route takes it as `paging: PageParams`."""
+
+    limit: int
+    cursor: str | None
+    key: bytes
+
+    def keyset(self, context: str) -> Keyset:
+        """The request's place in the list `context` names (a forged or foreign cursor is
+        `InvalidCursor`)."""
+        after = decode_cursor(self.cursor, key=self.key, context=context) if self.cursor else None
+        return Keyset(self.key, context, after, self.limit)
+
+
+async def _paging(
+    request: Request, limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None
+) -> Paging:
+    """The `Paging` dependency (`async`: FastAPI would run a `def` one in a worker thread)."""
+    return Paging(limit, cursor, settings_of(request).cursor_key)
+
+
+PageParams = Annotated[Paging, Depends(_paging)]
+"""`?limit=` (1-500, default 50) and `?cursor=` of a list route, as one `Paging`."""

@@ -34,7 +34,7 @@ from shared.db import DbSession
 from shared.errors import RateLimited, Unprocessable
 from shared.openapi import problems
 from shared.openapi_headers import with_headers
-from shared.pagination import CursorParam, Keyset, Limit, Page
+from shared.pagination import Page, PageParams
 from shared.timestamps import Timestamp
 
 oauth = APIRouter(tags=["auth"])
@@ -226,16 +226,14 @@ def create_client(
 @admin.get("/clients", response_model=Page[ClientOut], summary="List API clients")
 def list_clients(
     session: DbSession,
-    settings: AppSettings,
     _: Admin,
-    limit: Limit = 50,
-    cursor: CursorParam = None,
+    paging: PageParams,
 ) -> Page[ClientOut]:
     """All clients, ordered by client id."""
-    keyset = Keyset.start(cursor, key=settings.cursor_key, context="clients")
+    keyset = paging.keyset("clients")
     after = str(keyset.after[0]) if keyset.after is not None else None
-    rows = service.list_clients(session, after=after, limit=limit)
-    return keyset.page(rows, limit, lambda c: [c.client_id], ClientOut.model_validate)
+    rows = service.list_clients(session, after=after, limit=paging.limit)
+    return keyset.page(rows, lambda c: [c.client_id], ClientOut.model_validate)
 
 
 @admin.get("/clients/{client_id}", response_model=ClientOut, summary="One API client")
@@ -293,12 +291,10 @@ def rotate_signing_key(
 @admin.get("/audit", response_model=Page[AuditEventOut], summary="The audit trail")
 def list_audit_events(
     session: DbSession,
-    settings: AppSettings,
     _: Admin,
     firms: FirmsVisible,
+    paging: PageParams,
     since: Annotated[Timestamp | None, Query(description="RFC 3339 timestamp with offset")] = None,
-    limit: Limit = 50,
-    cursor: CursorParam = None,
 ) -> Page[AuditEventOut]:
     """Every write and export pull from `since` on, oldest first."""
     if since is not None and since.tzinfo is None:
@@ -306,23 +302,25 @@ def list_audit_events(
             "since must carry a UTC offset, e.g. 2026-11-25T09:00:00+08:00",
             errors=[{"loc": ["query", "since"], "msg": "offset required"}],
         )
-    keyset = Keyset.start(cursor, key=settings.cursor_key, context="audit")
+    keyset = paging.keyset("audit")
     position = None
     if keyset.after is not None:
         at, source, ident = keyset.after
         position = (datetime.fromisoformat(str(at)), int(source), int(ident))
     writes = [
         (r.at, 0, r.id, AuditEventOut.model_validate(r))
-        for r in service.list_audit(session, since=since, after=_after(position, 0), limit=limit)
+        for r in service.list_audit(
+            session, since=since, after=_after(position, 0), limit=paging.limit
+        )
     ]
     pulls = [
         (p.at, 1, p.id, _pull_event(p))
         for p in guarantee_queries.export_pulls(
-            session, firms, since=since, after=_after(position, 1), limit=limit
+            session, firms, since=since, after=_after(position, 1), limit=paging.limit
         )
     ]
     merged = sorted(writes + pulls, key=lambda e: (e[0], e[1], e[2]))
-    return keyset.page(merged, limit, lambda e: [e[0].isoformat(), e[1], e[2]], lambda e: e[3])
+    return keyset.page(merged, lambda e: [e[0].isoformat(), e[1], e[2]], lambda e: e[3])
 
 
 def _after(position: tuple[datetime, int, int] | None, source: int) -> tuple[datetime, int] | None:

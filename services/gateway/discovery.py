@@ -22,7 +22,7 @@ from shared.errors import NotFound, problem_type
 from shared.negotiation import HTML, Negotiated, media_responses
 from shared.openapi import problems
 from shared.openapi_headers import with_headers
-from shared.pagination import CursorParam, Keyset, Limit, Page
+from shared.pagination import Page, PageParams
 from shared.problem_catalogue import CATALOGUE, ProblemKind
 
 discovery = APIRouter(tags=["discovery"])
@@ -106,16 +106,14 @@ VARY = {"Vary": "Accept"}  # a response the route builds itself misses the one n
     summary="The catalogue of problem types",
 )
 def list_problem_types(
-    settings: AppSettings,
     media: Negotiated,
-    limit: Limit = 50,
-    cursor: CursorParam = None,
+    paging: PageParams,
 ) -> Any:
     """Every problem type the API answers with, by slug."""
-    keyset = Keyset.start(cursor, key=settings.cursor_key, context="problems")
+    keyset = paging.keyset("problems")
     after = str(keyset.after[0]) if keyset.after else ""
-    rows = [CATALOGUE[slug] for slug in sorted(CATALOGUE) if slug > after][: limit + 1]
-    page = keyset.page(rows, limit, lambda e: [e.slug], _out)
+    rows = [CATALOGUE[slug] for slug in sorted(CATALOGUE) if slug > after][: paging.limit + 1]
+    page = keyset.page(rows, lambda e: [e.slug], _out)
     if media == HTML:
         return HTMLResponse(_index_page(page), headers=VARY)
     return page

@@ -48,11 +48,8 @@ from shared.db import DbSession
 from shared.negotiation import JSON, NDJSON, Negotiated, media_responses
 from shared.openapi import problems
 from shared.pagination import (
-    DEFAULT_LIMIT,
-    CursorParam,
-    Keyset,
-    Limit,
     Page,
+    PageParams,
     decode_cursor,
     encode_cursor,
 )
@@ -126,25 +123,23 @@ def _top_entry(standing: PointsSnapshot) -> TopEntry:
 )
 def list_waivers(
     year: Year,
-    request: Request,
     session: DbSession,
     _reader: GuaranteeReader,
     _programme: ProgrammeWide,
     media: Negotiated,
     options: SpreadsheetOptions,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: CursorParam = None,
+    paging: PageParams,
 ) -> Page[TopEntry] | StreamingResponse:
     """The top 100 of period `year − 1`, by rank. A CSV or XLSX file holds all of them
     (after `cursor` when one is given)."""
-    keyset = Keyset.start(cursor, key=settings_of(request).cursor_key, context=f"waivers:{year}")
+    keyset = paging.keyset(f"waivers:{year}")
     after = int(keyset.after[0]) if keyset.after else 0
     # At most `waiver.TOP` rows by the rule: read whole, paged here.
     rest = [s for s in waiver.top_list(session, year) if s.rank > after]
     if media != JSON:
         rows = [_top_entry(s).model_dump(mode="json") for s in rest]
         return file_response(media, WAIVER_COLUMNS, rows, options, name=f"waivers-{year}")
-    return keyset.page(rest[: limit + 1], limit, lambda s: [s.rank], _top_entry)
+    return keyset.page(rest[: paging.limit + 1], lambda s: [s.rank], _top_entry)
 
 
 @router.post(
@@ -173,21 +168,17 @@ def quote_guarantee_fee(body: QuoteIn, session: DbSession, _: GuaranteeReader) -
 
 @router.get("/fee-rates", response_model=Page[FeeRateOut], summary="Fee-rate history")
 def list_fee_rates(
-    request: Request,
     session: DbSession,
     _: GuaranteeReader,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: CursorParam = None,
+    paging: PageParams,
 ) -> Page[FeeRateOut]:
     """Every rate ever set, newest first."""
-    keyset = Keyset.start(cursor, key=settings_of(request).cursor_key, context="fee-rates")
+    keyset = paging.keyset("fee-rates")
     after = None
     if keyset.after:
         after = (datetime.fromisoformat(str(keyset.after[0])), int(keyset.after[1]))
-    rows = fees.fee_history(session, after=after, limit=limit)
-    return keyset.page(
-        rows, limit, lambda r: [r.set_at.isoformat(), r.id], FeeRateOut.model_validate
-    )
+    rows = fees.fee_history(session, after=after, limit=paging.limit)
+    return keyset.page(rows, lambda r: [r.set_at.isoformat(), r.id], FeeRateOut.model_validate)
 
 
 @admin.post(
@@ -239,30 +230,24 @@ def revoke_consent(consent_id: uuid.UUID, session: DbSession, principal: Admin) 
 
 @router.get("/consents", response_model=Page[ConsentOut], summary="Consents (bureau, operators)")
 def list_consents(
-    request: Request,
     session: DbSession,
     _reader: GuaranteeReader,
     _programme: ProgrammeWide,
     firms: FirmsVisible,
+    paging: PageParams,
     uscc: Annotated[Uscc | None, Query()] = None,
     firm_code: Annotated[str | None, Query(max_length=32)] = None,
-    limit: Limit = 50,
-    cursor: CursorParam = None,
 ) -> Page[ConsentOut]:
     """Every consent, revoked and expired ones included, oldest first."""
-    keyset = Keyset.start(
-        cursor,
-        key=settings_of(request).cursor_key,
-        context=f"consents:{tenant_code(firms)}:{uscc}:{firm_code}",
-    )
+    keyset = paging.keyset(f"consents:{tenant_code(firms)}:{uscc}:{firm_code}")
     after = None
     if keyset.after:
         at, ident = keyset.after
         after = (datetime.fromisoformat(str(at)), uuid.UUID(str(ident)))
     rows = consents.list_consents(
-        session, firms, uscc=uscc, firm_code=firm_code, after=after, limit=limit
+        session, firms, uscc=uscc, firm_code=firm_code, after=after, limit=paging.limit
     )
-    return keyset.page(rows, limit, lambda c: [c.created_at.isoformat(), str(c.id)], _consent_out)
+    return keyset.page(rows, lambda c: [c.created_at.isoformat(), str(c.id)], _consent_out)
 
 
 # ---------------------------------------------------------------- feature export

@@ -32,14 +32,13 @@ from services.scoring.schemas import (
     RunOut,
 )
 from services.scoring.sheets import RANKING_COLUMNS
-from shared.app import settings_of
 from shared.auth.deps import Admin, ScoringReader
 from shared.bulk import parse_rows
 from shared.db import DbSession, ReplicaSession
 from shared.negotiation import JSON, Negotiated, media_responses
 from shared.openapi import parsed_body, problems
 from shared.openapi_headers import with_headers
-from shared.pagination import DEFAULT_LIMIT, CursorParam, Keyset, Limit, Page
+from shared.pagination import Page, PageParams
 from shared.tabular import FILES, SpreadsheetOptions, every_row, file_response
 from shared.uscc import Uscc
 from shared.vocab import Category, District
@@ -124,23 +123,19 @@ def list_rankings(
     _: ScoringReader,
     media: Negotiated,
     options: SpreadsheetOptions,
+    paging: PageParams,
     period: PeriodQuery = None,
     district: District | None = None,
     industry: Annotated[str | None, Query(max_length=40)] = None,
     category: Category | None = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: CursorParam = None,
 ) -> RankingPage | StreamingResponse:
     """Rank order (filtered rankings are re-ranked within the filter). Ties: points, then
     the exact total before rounding, then USCC ascending — so ranks are unique. A CSV or
     XLSX file holds the whole (filtered) ranking, after `cursor` when one is given."""
     of_period = ranking.ranking_of(session, period)
     where = ranking.RankingFilter(district=district, industry=industry, category=category)
-    keyset = Keyset.start(
-        cursor,
-        key=settings_of(request).cursor_key,
-        context=f"ranking:{of_period.period}:{of_period.model_version}:"
-        f"{district}:{industry}:{category}",
+    keyset = paging.keyset(
+        f"ranking:{of_period.period}:{of_period.model_version}:{district}:{industry}:{category}"
     )
     after = int(keyset.after[0]) if keyset.after else 0
     if media != JSON:
@@ -154,8 +149,8 @@ def list_rankings(
         entries = ({**of, **_ranking_entry(r).model_dump(mode="json")} for r in every)
         name = f"ranking-{of_period.period}"
         return file_response(media, RANKING_COLUMNS, entries, options, name=name)
-    rows = ranking.ranking_rows(session, of_period, where, after=after, limit=limit)
-    page = keyset.page(rows, limit, lambda r: [r.rank], _ranking_entry)
+    rows = ranking.ranking_rows(session, of_period, where, after=after, limit=paging.limit)
+    page = keyset.page(rows, lambda r: [r.rank], _ranking_entry)
     return RankingPage(
         period=of_period.period,
         model_version=of_period.model_version,
@@ -200,34 +195,30 @@ def get_distribution(
 
 @router.get("/industries", response_model=Page[IndustryOut], summary="The industry list")
 def list_industries(
-    request: Request,
     session: DbSession,
     _: ScoringReader,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: CursorParam = None,
+    paging: PageParams,
 ) -> Page[IndustryOut]:
     """The city's "1+4" industry system (a managed list), in display order."""
-    keyset = Keyset.start(cursor, key=settings_of(request).cursor_key, context="industries")
+    keyset = paging.keyset("industries")
     after = (int(keyset.after[0]), str(keyset.after[1])) if keyset.after else None
-    rows = registry.list_industries(session, after=after, limit=limit)
-    return keyset.page(rows, limit, lambda i: [i.position, i.code], IndustryOut.model_validate)
+    rows = registry.list_industries(session, after=after, limit=paging.limit)
+    return keyset.page(rows, lambda i: [i.position, i.code], IndustryOut.model_validate)
 
 
 @router.get("/models", response_model=Page[ModelOut], summary="Points model versions")
 def list_models(
-    request: Request,
     session: DbSession,
     _: ScoringReader,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: CursorParam = None,
+    paging: PageParams,
 ) -> Page[ModelOut]:
     """Every version, drafts included, newest first."""
-    keyset = Keyset.start(cursor, key=settings_of(request).cursor_key, context="models")
+    keyset = paging.keyset("models")
     after = None
     if keyset.after:
         after = (datetime.fromisoformat(str(keyset.after[0])), str(keyset.after[1]))
-    rows = model_versions.list_models(session, after=after, limit=limit)
-    return keyset.page(rows, limit, lambda m: [m.created_at.isoformat(), m.version], _model_out)
+    rows = model_versions.list_models(session, after=after, limit=paging.limit)
+    return keyset.page(rows, lambda m: [m.created_at.isoformat(), m.version], _model_out)
 
 
 @router.get("/models/{version}", response_model=ModelOut, summary="One points model version")
@@ -238,20 +229,18 @@ def get_model(version: str, session: DbSession, _: ScoringReader) -> ModelOut:
 
 @router.get("/runs", response_model=Page[RunOut], summary="Recent recompute runs")
 def list_recompute_runs(
-    request: Request,
     session: DbSession,
     _: ScoringReader,
+    paging: PageParams,
     period: PeriodQuery = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: CursorParam = None,
 ) -> Page[RunOut]:
     """Who recomputed which period with which model, when, how many, how long; newest
     first."""
-    keyset = Keyset.start(cursor, key=settings_of(request).cursor_key, context=f"runs:{period}")
+    keyset = paging.keyset(f"runs:{period}")
     after = int(keyset.after[0]) if keyset.after else None
-    rows = pipeline.list_runs(session, period=period, after=after, limit=limit)
+    rows = pipeline.list_runs(session, period=period, after=after, limit=paging.limit)
     return keyset.page(
-        rows, limit, lambda r: [r.id], lambda r: RunOut.model_validate(r, from_attributes=True)
+        rows, lambda r: [r.id], lambda r: RunOut.model_validate(r, from_attributes=True)
     )
 
 

@@ -36,14 +36,13 @@ from services.loans.schemas import (
     EventOut,
     RepaymentIn,
 )
-from shared.app import settings_of
 from shared.auth.deps import ActingBank, BanksVisible, LoansReader, LoansWriter
 from shared.auth.tenancy import tenant_code
 from shared.db import DbSession
 from shared.errors import Unprocessable
 from shared.negotiation import JSON, Negotiated, media_responses
 from shared.openapi import problems
-from shared.pagination import DEFAULT_LIMIT, CursorParam, Keyset, Limit, Page
+from shared.pagination import Page, PageParams
 from shared.tabular import FILES, SpreadsheetOptions, every_row, file_response
 from shared.timestamps import Timestamp
 
@@ -79,11 +78,10 @@ def list_applications(
     seen: BanksVisible,
     media: Negotiated,
     options: SpreadsheetOptions,
+    paging: PageParams,
     status: ApplicationStatus | None = None,
     product_code: Annotated[str | None, Query(max_length=40)] = None,
     updated_since: Annotated[Timestamp | None, Query()] = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: CursorParam = None,
 ) -> Page[ApplicationOut] | StreamingResponse:
     """Ordered by (updated_at, id): a client syncing with `updated_since` sees every change.
     A bank sees only its own bank's applications. A CSV or XLSX file holds the whole
@@ -93,10 +91,8 @@ def list_applications(
             "updated_since needs a UTC offset",
             errors=[{"loc": ["query", "updated_since"], "msg": "offset required"}],
         )
-    keyset = Keyset.start(
-        cursor,
-        key=settings_of(request).cursor_key,
-        context=f"applications:{tenant_code(seen)}:{status}:{product_code}:{updated_since}",
+    keyset = paging.keyset(
+        f"applications:{tenant_code(seen)}:{status}:{product_code}:{updated_since}"
     )
     after = None
     if keyset.after is not None:
@@ -112,10 +108,10 @@ def list_applications(
         )
         rows = (application_out(a).model_dump(mode="json") for a in every)
         return file_response(media, APPLICATION_COLUMNS, rows, options, name="applications")
-    rows_page = applications.list_applications(session, seen, where, after=after, limit=limit)
-    return keyset.page(
-        rows_page, limit, lambda a: [a.updated_at.isoformat(), str(a.id)], application_out
+    rows_page = applications.list_applications(
+        session, seen, where, after=after, limit=paging.limit
     )
+    return keyset.page(rows_page, lambda a: [a.updated_at.isoformat(), str(a.id)], application_out)
 
 
 @router.get(
@@ -140,22 +136,16 @@ def get_application(
 )
 def list_application_events(
     app_id: uuid.UUID,
-    request: Request,
     session: DbSession,
     _: LoansReader,
     seen: BanksVisible,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: CursorParam = None,
+    paging: PageParams,
 ) -> Page[EventOut]:
     """Every state change, oldest first: who, when, from which status to which."""
-    keyset = Keyset.start(
-        cursor,
-        key=settings_of(request).cursor_key,
-        context=f"events:{tenant_code(seen)}:{app_id}",
-    )
+    keyset = paging.keyset(f"events:{tenant_code(seen)}:{app_id}")
     after = int(keyset.after[0]) if keyset.after else None
-    rows = applications.events(session, seen, app_id, after=after, limit=limit)
-    return keyset.page(rows, limit, lambda e: [e.id], EventOut.model_validate)
+    rows = applications.events(session, seen, app_id, after=after, limit=paging.limit)
+    return keyset.page(rows, lambda e: [e.id], EventOut.model_validate)
 
 
 @router.post(

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from services.loans import products, quotes
 from services.loans.models import Product
 from services.loans.schemas import BankIn, BankOut, ProductIn, ProductOut, Quote
-from shared.app import settings_of
 from shared.auth.deps import Admin, BanksVisible, LoansReader
 from shared.auth.tenancy import tenant_code
 from shared.clock import today
 from shared.db import DbSession
 from shared.openapi import problems
-from shared.pagination import DEFAULT_LIMIT, CursorParam, Keyset, Limit, Page
+from shared.pagination import Page, PageParams
 from shared.uscc import Uscc
 
 CodePath = Annotated[str, Path(pattern=r"^[A-Z0-9_]{2,32}$")]
@@ -32,39 +31,31 @@ def _product_out(product: Product) -> ProductOut:
 
 @router.get("/banks", response_model=Page[BankOut], summary="Partner banks")
 def list_banks(
-    request: Request,
     session: DbSession,
     _: LoansReader,
     seen: BanksVisible,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: CursorParam = None,
+    paging: PageParams,
 ) -> Page[BankOut]:
     """By code. A bank sees itself; the bureau and operators see all five."""
-    keyset = Keyset.start(
-        cursor, key=settings_of(request).cursor_key, context=f"banks:{tenant_code(seen)}"
-    )
+    keyset = paging.keyset(f"banks:{tenant_code(seen)}")
     after = str(keyset.after[0]) if keyset.after else None
-    rows = products.list_banks(session, seen, after=after, limit=limit)
-    return keyset.page(rows, limit, lambda b: [b.code], BankOut.model_validate)
+    rows = products.list_banks(session, seen, after=after, limit=paging.limit)
+    return keyset.page(rows, lambda b: [b.code], BankOut.model_validate)
 
 
 @router.get("/products", response_model=Page[ProductOut], summary="Credit products")
 def list_products(
-    request: Request,
     session: DbSession,
     _: LoansReader,
     seen: BanksVisible,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: CursorParam = None,
+    paging: PageParams,
 ) -> Page[ProductOut]:
     """By bank code, then product code. A bank sees its own products; the bureau and
     operators see all nine."""
-    keyset = Keyset.start(
-        cursor, key=settings_of(request).cursor_key, context=f"products:{tenant_code(seen)}"
-    )
+    keyset = paging.keyset(f"products:{tenant_code(seen)}")
     after = (str(keyset.after[0]), str(keyset.after[1])) if keyset.after else None
-    rows = products.list_products(session, seen, after=after, limit=limit)
-    return keyset.page(rows, limit, lambda p: [p.bank_code, p.code], _product_out)
+    rows = products.list_products(session, seen, after=after, limit=paging.limit)
+    return keyset.page(rows, lambda p: [p.bank_code, p.code], _product_out)
 
 
 @router.get("/products/{code}", response_model=ProductOut, summary="One credit product")
