@@ -126,31 +126,37 @@ def writer(gateways: list[str], token: str, body: dict[str, object], stop_at: th
             http.close()
 
 
-def reader(gateways: list[str], token: str, uscc: str, stop_at: threading.Event,
-           tally: Tally) -> None:  # fmt: skip
-    """Points lookups and statistics (on the replica), gateways alternating."""
+def getter(
+    gateways: list[str],
+    token: str,
+    paths: list[tuple[str, dict[str, str]]],
+    stop_at: threading.Event,
+    tally: Tally,
+    *,
+    refusals: frozenset[int],
+) -> None:
+    """GET `paths` in turn, gateways alternating, until `stop_at`: a 200 counts (with when it
+    came), a status in `refusals` is tallied (a 503 only with Retry-After), anything else is a
+    failure that ends the thread."""
     clients = [httpx.Client(base_url=g, timeout=30) for g in gateways]
-    paths = [
-        (f"/v1/scoring/enterprises/{uscc}/points", {}),
-        ("/v1/loans/stats", {"from": "2020-01-01", "to": "2030-12-31", "group_by": "bank"}),
-    ]
+    headers = {"Authorization": f"Bearer {token}"}
     n = 0
     try:
         while not stop_at.is_set():
             n += 1
             path, params = paths[n % len(paths)]
             try:
-                r = clients[n % len(clients)].get(
-                    path, params=params, headers={"Authorization": f"Bearer {token}"}
-                )
+                r = clients[n % len(clients)].get(path, params=params, headers=headers)
             except httpx.TransportError as exc:
                 tally.error(0, type(exc).__name__)
                 continue
             if r.status_code == 200:
                 tally.ok += 1
-            elif r.status_code == 503 and "retry-after" in r.headers:
-                tally.error(503, _kind(r))
-                time.sleep(0.05)
+                tally.ok_at.append(time.monotonic())
+            elif r.status_code in refusals and (r.status_code != 503 or "retry-after" in r.headers):
+                tally.error(r.status_code, _kind(r))
+                if r.status_code == 503:
+                    time.sleep(0.05)
             else:
                 tally.failure = f"{path}: {r.status_code} {r.text[:300]}"
                 return
@@ -159,31 +165,16 @@ def reader(gateways: list[str], token: str, uscc: str, stop_at: threading.Event,
             http.close()
 
 
-def hammer(gateways: list[str], token: str, stop_at: threading.Event, tally: Tally) -> None:
-    """A client over its quota: whoami as fast as it can, gateways alternating."""
-    clients = [httpx.Client(base_url=g, timeout=30) for g in gateways]
-    n = 0
-    try:
-        while not stop_at.is_set():
-            n += 1
-            try:
-                r = clients[n % len(clients)].get(
-                    "/v1/scoring/whoami", headers={"Authorization": f"Bearer {token}"}
-                )
-            except httpx.TransportError as exc:
-                tally.error(0, type(exc).__name__)
-                continue
-            if r.status_code == 200:
-                tally.ok += 1
-                tally.ok_at.append(time.monotonic())
-            elif r.status_code in (429, 503):
-                tally.error(r.status_code, _kind(r))
-            else:
-                tally.failure = f"whoami: {r.status_code} {r.text[:300]}"
-                return
-    finally:
-        for http in clients:
-            http.close()
+def reads(uscc: str) -> list[tuple[str, dict[str, str]]]:
+    """What the readers GET: points lookups and statistics (on the replica)."""
+    return [
+        (f"/v1/scoring/enterprises/{uscc}/points", {}),
+        ("/v1/loans/stats", {"from": "2020-01-01", "to": "2030-12-31", "group_by": "bank"}),
+    ]
+
+
+WHOAMI: list[tuple[str, dict[str, str]]] = [("/v1/scoring/whoami", {})]
+"""What the client over its quota GETs, as fast as it can."""
 
 
 def _setup(gateway: str, admin: str) -> tuple[str, str, str, str]:
@@ -272,9 +263,11 @@ def run(args: argparse.Namespace) -> int:
         threads = [
             *(threading.Thread(target=writer, args=(gateways, bank_token, body, stop_at, t))
               for t in writers),
-            *(threading.Thread(target=reader, args=(gateways, bank_token, uscc, stop_at, t))
+            *(threading.Thread(target=getter, args=(gateways, bank_token, reads(uscc), stop_at, t),
+                               kwargs={"refusals": frozenset({503})})
               for t in readers),
-            threading.Thread(target=hammer, args=(gateways, limited_token, stop_at, quota)),
+            threading.Thread(target=getter, args=(gateways, limited_token, WHOAMI, stop_at, quota),
+                             kwargs={"refusals": frozenset({429, 503})}),
         ]  # fmt: skip
         started = time.monotonic()
         for thread in threads:
