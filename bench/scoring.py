@@ -435,7 +435,7 @@ class StatementTimer:
     KINDS = (
         ("facts", "FROM sc_indicator i"),
         ("delete", "DELETE FROM sc_points"),
-        ("rank", "UPDATE sc_points p SET rank"),
+        ("rank", "INSERT INTO sc_points"),
     )
 
     def __init__(self, engine: Engine) -> None:
@@ -1192,7 +1192,7 @@ def report_size(result: SizeResult) -> None:
 
     print()
     print("where the recompute's time goes (seconds; 'rest' = Python compute and COPYs)")
-    headers = ["run", "total", "facts SQL", "delete", "rank UPDATE", "other SQL", "rest",
+    headers = ["run", "total", "facts SQL", "delete", "ranked INSERT", "other SQL", "rest",
                "commit", "duration_ms"]  # fmt: skip
     rows = []
     for run in result.runs:
