@@ -232,6 +232,17 @@ def test_log_items_at_the_cap_and_powers_of_ten(stage: str, value: Decimal) -> N
     _same(model, {"revenue": value}, stage=stage)
 
 
+@pytest.mark.parametrize(
+    "cap",
+    # log10(2) to the reference's 20 digits is 0.30102999566398119521: a cap equal to it, or
+    # 1e-20 either side, is the same double as the float logarithm.
+    ["0.30102999566398119521", "0.30102999566398119522", "0.30102999566398119520"],
+)
+def test_log_items_closer_to_the_cap_than_a_float_can_tell(cap: str) -> None:
+    model = _model(_rule("revenue", {"type": "log", "base": "1", "coef": "1", "cap": cap}))
+    _same(model, {"revenue": D("2.00")})
+
+
 @pytest.mark.parametrize("count", [0, 1, 5, 6, 7, -1, 10**15, 10**20])
 def test_linear_items_at_and_next_to_the_cap(count: int) -> None:
     """10 × count up to 60: 6 reaches the cap exactly; huge counts go to the reference."""
