@@ -28,9 +28,9 @@ from services.scoring.pointsmodel import ModelDefinition
 from shared import changefeed, clock, vocab
 
 MAX_TOTAL = Decimal("9999999999.9999")  # sc_points.total_exact is NUMERIC(14, 4)
-_COMPUTE_BATCH = 5000
+COMPUTE_BATCH = 5000
 
-_FACTS_SQL = text(
+FACTS_SQL = text(
     """
     SELECT i.uscc, e.stage, e.industry_code, e.categories,
            i.invention_patents, i.utility_models, i.software_copyrights, i.rd_expense,
@@ -172,7 +172,7 @@ def _stage_points(session: Session, period: int, model: ModelDefinition) -> list
     after = ""
     while True:
         rows = connection.execute(
-            _FACTS_SQL, {"period": period, "after": after, "batch": _COMPUTE_BATCH}
+            FACTS_SQL, {"period": period, "after": after, "batch": COMPUTE_BATCH}
         ).all()
         if not rows:
             return usccs
