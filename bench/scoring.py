@@ -435,7 +435,7 @@ class StatementTimer:
     KINDS = (
         ("facts", "FROM sc_indicator i"),
         ("delete", "DELETE FROM sc_points"),
-        ("rank", "UPDATE sc_points p SET rank"),
+        ("rank", "INSERT INTO sc_points"),
     )
 
     def __init__(self, engine: Engine) -> None:
@@ -793,6 +793,28 @@ def profile_recompute(engine: Engine, top: int, timeout_s: float) -> None:
         print(table(headers, rows))
 
 
+def explain_facts_batches(engine: Engine, n: int) -> None:
+    """EXPLAIN ANALYZE of one batch of the recompute's facts read at the start, the middle and
+    the end of the USCCs: with the keyset bound on every joined table, the same cost."""
+    sql = text("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) " + pipeline.FACTS_SQL.text)
+    with engine.connect() as connection:
+        for fraction in (0.0, 0.5, 0.95):
+            after = connection.execute(
+                text(
+                    "SELECT coalesce((SELECT uscc FROM sc_indicator WHERE period = :period "
+                    "ORDER BY uscc OFFSET :skip LIMIT 1), '')"
+                ),
+                {"period": PERIOD, "skip": max(0, int(n * fraction) - 1)},
+            ).scalar_one()
+            plan = connection.execute(
+                sql, {"period": PERIOD, "after": after, "batch": pipeline.COMPUTE_BATCH}
+            ).scalars()
+            print(f"  EXPLAIN of one facts batch after {fraction:.0%} of the USCCs:")
+            for line in plan:
+                if "rows=" in line or "Execution" in line or "Buffers" in line:
+                    print(f"    {line}")
+
+
 def _progress(run: RecomputeRun, n: int) -> None:
     state = f"CANCELLED in its {run.cancelled} statement" if run.cancelled else ""
     speed = "" if run.cancelled else f"{n / run.seconds:,.0f} enterprises/s"
@@ -821,6 +843,7 @@ def measure_size(
         f"{history:.1f} s (setup, not measured)"
     )
 
+    explain_facts_batches(engine, n)
     seconds, rows, size = floor_read(engine)  # warms the cache for what follows
     result.check(rows == n, f"floor read: {rows:,} rows (want {n:,})")
     print(f"  {'floor read (warm-up)':<44} {seconds:7.2f} s  {rows:,} rows, {size / 1e6:.1f} MB")
@@ -1192,7 +1215,7 @@ def report_size(result: SizeResult) -> None:
 
     print()
     print("where the recompute's time goes (seconds; 'rest' = Python compute and COPYs)")
-    headers = ["run", "total", "facts SQL", "delete", "rank UPDATE", "other SQL", "rest",
+    headers = ["run", "total", "facts SQL", "delete", "ranked INSERT", "other SQL", "rest",
                "commit", "duration_ms"]  # fmt: skip
     rows = []
     for run in result.runs:

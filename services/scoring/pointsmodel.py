@@ -9,7 +9,7 @@ before rounding, and the same inputs always give the same points.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Annotated, Literal, Self
@@ -203,32 +203,59 @@ def _transform(rule: Transform, value: Decimal) -> tuple[Decimal, str]:
     return band.points, f"band ≥ {band.min}"
 
 
+def multiplier(model: ModelDefinition, rule: IndicatorRule, stage: str) -> Decimal:
+    """The rule's weight times its stage weight (1 when the stage names none)."""
+    stage_weights = model.stage_weights.get(stage, {})  # type: ignore[call-overload]
+    return _CTX.multiply(rule.weight, stage_weights.get(rule.indicator, Decimal(1)))
+
+
+def item_cap(rule: IndicatorRule, multiplier: Decimal) -> Decimal:
+    """The most points the rule's item can give under `multiplier`, rounded as items are."""
+    return _q(_CTX.multiply(rule.transform.cap, multiplier))
+
+
+def item_points(
+    rule: IndicatorRule, value: Decimal, multiplier: Decimal, stage: str
+) -> tuple[Decimal, str]:
+    """One item's points (the transform times the multiplier, rounded) and its note."""
+    base, note = _transform(rule.transform, value)
+    if multiplier != 1:
+        note += f"; weight {multiplier} ({stage})"
+    return _q(_CTX.multiply(base, multiplier)), note
+
+
+def bonus_applies(bonus: Bonus, stage: str, industry: str, categories: Container[str]) -> bool:
+    """Whether every field of the bonus's condition matches the enterprise."""
+    cond = bonus.when
+    return (
+        (cond.category is None or cond.category in categories)
+        and (cond.stage is None or cond.stage == stage)
+        and (cond.industry is None or cond.industry == industry)
+    )
+
+
+def bonus_points(bonus: Bonus) -> Decimal:
+    """A bonus's points, rounded as items are (also its item's cap)."""
+    return _q(bonus.points)
+
+
 def compute(model: ModelDefinition, facts: Facts) -> Result:
     """Compute one enterprise's points under `model`, exactly."""
-    stage_weights = model.stage_weights.get(facts.stage, {})  # type: ignore[call-overload]
     items: list[Item] = []
     for rule in model.indicators:
-        multiplier = _CTX.multiply(rule.weight, stage_weights.get(rule.indicator, Decimal(1)))
-        cap = _q(_CTX.multiply(rule.transform.cap, multiplier))
+        weight = multiplier(model, rule, facts.stage)
+        cap = item_cap(rule, weight)
         value = facts.values.get(rule.indicator)
         if value is None:
             note = facts.notes.get(rule.indicator, "no value")
             items.append(Item(rule.indicator, None, Decimal("0.0000"), cap, note))
             continue
-        base, note = _transform(rule.transform, value)
-        if multiplier != 1:
-            note += f"; weight {multiplier} ({facts.stage})"
-        items.append(Item(rule.indicator, value, _q(_CTX.multiply(base, multiplier)), cap, note))
+        earned, note = item_points(rule, value, weight, facts.stage)
+        items.append(Item(rule.indicator, value, earned, cap, note))
     for bonus in model.bonuses:
-        cond = bonus.when
-        if (
-            (cond.category is None or cond.category in facts.categories)
-            and (cond.stage is None or cond.stage == facts.stage)
-            and (cond.industry is None or cond.industry == facts.industry)
-        ):
-            items.append(
-                Item("bonus:" + bonus.key, None, _q(bonus.points), _q(bonus.points), bonus.label)
-            )
+        if bonus_applies(bonus, facts.stage, facts.industry, facts.categories):
+            extra = bonus_points(bonus)
+            items.append(Item("bonus:" + bonus.key, None, extra, extra, bonus.label))
     total = sum((i.points for i in items), Decimal("0.0000"))
     points = int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
     return Result(points=points, total=total, items=items)
