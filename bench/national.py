@@ -59,6 +59,7 @@ import argparse
 import logging
 import math
 import os
+import re
 import statistics
 import sys
 import time
@@ -80,7 +81,7 @@ from bench._common import table
 from bench.gateway import get_token
 from services.guarantee.api import MAX_EXPORT_ROWS
 from services.loans import stats as loans_stats
-from services.scoring import ranking
+from services.scoring import ranking, recompute
 from shared import migrate
 from shared.auth.tenancy import AllBanks, OneBank
 from shared.db import make_engine, make_sessionmaker
@@ -275,13 +276,9 @@ def measure_recompute(
 
 
 # The recompute's keyset-batched facts read (services/scoring/recompute.py), as psycopg runs it.
-FACTS_BATCH_SQL = (
-    "SELECT"
-    + scoring.FACTS_COLUMNS
-    + scoring.FACTS_FROM
-    + "WHERE i.period = %(period)s AND i.uscc > %(after)s ORDER BY i.uscc LIMIT %(batch)s"
-)
-FACTS_BATCH = 5000
+# The recompute's own facts query, in the psycopg parameter style `loans.explain` runs.
+FACTS_BATCH_SQL = re.sub(r"(?<!:):(\w+)", r"%(\1)s", recompute.FACTS_SQL.text)
+FACTS_BATCH = recompute.COMPUTE_BATCH
 
 
 def explain_facts_batch(engine: Engine, n: int) -> None:

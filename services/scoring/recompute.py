@@ -110,8 +110,8 @@ def recompute(
     if model_row.status != "published":
         raise ModelNotPublished(f"Model {model_row.version} is a draft; publish it first")
     model = ModelDefinition.model_validate(model_row.definition)
-    # A recompute is an operator's long job (about 35 s at 200,000 enterprises, most of it in
-    # one COPY): the server's per-statement and lock-wait limits, meant for requests, do not
+    # A recompute is an operator's long job (minutes at national scale: README, "National
+    # scale"): the server's per-statement and lock-wait limits, meant for requests, do not
     # apply to it, and a second recompute of the period waits for the first instead of
     # failing at the lock timeout. SET LOCAL: only for this transaction.
     session.execute(text("SET LOCAL statement_timeout = 0"))
