@@ -116,6 +116,9 @@ def recompute(
     # failing at the lock timeout. SET LOCAL: only for this transaction.
     session.execute(text("SET LOCAL statement_timeout = 0"))
     session.execute(text("SET LOCAL lock_timeout = 0"))
+    # Its sorts (the ranks over every firm's points) in memory, not spilled to disk: 500,000
+    # narrow rows need about 40 MB; the server's default is 4 MB.
+    session.execute(text("SET LOCAL work_mem = '64MB'"))
     session.execute(text("SELECT pg_advisory_xact_lock(7263002, :period)"), {"period": period})
     run = RecomputeRun(
         period=period,
