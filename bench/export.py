@@ -1,7 +1,8 @@
 """Guarantee: the credit-firm feature export through the gateway vs. a plain COPY of the same rows.
 
-What it measures, in one run, for `--enterprises` synthetic enterprises (default 100,000), all
-with a live consent for one credit-reporting firm:
+What it measures, in one run, for `--enterprises` synthetic enterprises (default 100,000), of
+which `--consents` (default: all; every (N / consents)th one generated) have a live consent for
+one credit-reporting firm:
 
 * ``ndjson``: ``GET /v1/guarantee/features?limit=100000`` through the gateway (one-process
   mode, `services.runtime.build_gateway`, served by uvicorn in a child process of this
@@ -48,7 +49,7 @@ the end.
 
 Run from the repository root:
 
-    .venv/bin/python -m bench.export [--enterprises 100000] [--rounds 2]
+    .venv/bin/python -m bench.export [--enterprises 100000] [--consents 10000] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -242,7 +243,7 @@ def recompute(engine: Engine) -> int:
 
 
 def grant(engine: Engine, usccs: list[str], batch: int) -> int:
-    """A live consent to FIRM for every enterprise (one transaction); the consents recorded."""
+    """A live consent to FIRM for each of `usccs` (one transaction); the consents recorded."""
     granted_at = datetime.now(UTC) - timedelta(days=1)
     items = [
         ConsentIn(uscc=u, firm_code=FIRM, granted_at=granted_at, evidence_ref=f"bench:{u}")
@@ -584,6 +585,12 @@ def pull_cells(p: Pull) -> list[str]:
     ]
 
 
+def consented(usccs: list[str], count: int) -> list[str]:
+    """The `count` enterprises that consent: every (N / count)th, as `bench.national` picks."""
+    count = min(count, len(usccs))
+    return usccs[:: max(1, len(usccs) // count)][:count]
+
+
 def report(pulls: list[Pull], floors: list[Floor], n: int) -> tuple[bool, bool | None]:
     """Print the table and the targets; return (every check passed, both targets met)."""
     headers = ["run", "seconds", "rows/s", "MB", "ttfb s", "srv cpu s", "sql", "rss MB",
@@ -685,7 +692,8 @@ def run(args: argparse.Namespace) -> int:
             f"{time.perf_counter() - step:.1f} s"
         )
         step = time.perf_counter()
-        granted = grant(engine, data.usccs, args.grant_batch)
+        chosen = consented(data.usccs, args.consents or n)
+        granted = grant(engine, chosen, args.grant_batch)
         print(
             f"setup: grant_many: {granted:,} consents to {FIRM} in "
             f"{time.perf_counter() - step:.1f} s (calls of {args.grant_batch:,})"
@@ -700,7 +708,7 @@ def run(args: argparse.Namespace) -> int:
                 timeout=httpx.Timeout(600.0, connect=10.0),
             )
         )
-        expected = {u.encode() for u in data.usccs}
+        expected = {u.encode() for u in chosen}
         warm = client.get(FEATURES, params={"limit": 50})
         print(
             f"gateway: uvicorn at {base} (PID {pid}); warm-up pull {warm.status_code}; setup "
@@ -732,7 +740,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  floor #{round_no}  {f.rows:>9,} rows in {f.seconds:6.2f} s")
             pulls.append(measured(f"ndjson #{round_no}", NDJSON))
         pulls.append(measured("csv", CSV))
-        ok, _ = report(pulls, floors, n)
+        ok, _ = report(pulls, floors, len(chosen))
         last = pulls[-1].cursor
         if last is not None:
             status, rows = follow_up(client, last)
@@ -752,9 +760,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m bench.export",
         description="Feature export through the gateway vs. a COPY floor: rows/s, peak RSS.",
     )
-    parser.add_argument(
-        "--enterprises", type=int, default=100_000, help="enterprises, all consented to one firm"
-    )
+    parser.add_argument("--enterprises", type=int, default=100_000, help="synthetic enterprises")
+    parser.add_argument("--consents", type=int, help="of them consented to the firm (default: all)")
     parser.add_argument(
         "--rounds", type=int, default=2, help="NDJSON pulls (each after a floor COPY)"
     )
@@ -768,8 +775,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for name in ("enterprises", "rounds", "grant_batch", "chunk_kb"):
-        if getattr(args, name) < 1:
+    for name in ("enterprises", "consents", "rounds", "grant_batch", "chunk_kb"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.sample_ms <= 0:
         parser.error("--sample-ms must be positive")
