@@ -27,7 +27,10 @@ While a pull runs, a thread samples the server process's resident set size (psut
 that, and the server's CPU time and SQL statement count for the pull. A warm-up pull of a few
 rows precedes the measured ones (the server's first request loads modules and opens
 connections: that is not the export's memory). `ttfb` is the time to the response headers,
-i.e. the server choosing the page (`export.export_page`) before it streams any row.
+i.e. the server choosing the page (`export.export_page`) before it streams any row. At the
+end the bench prints the EXPLAIN (ANALYZE, BUFFERS) of a first pull's page query started from
+each side (`export.page_query`: the change feed, the firm's consents) and which side the
+export chooses.
 
 Setup (not measured): enterprises generated like `services/demo.py` does (its districts,
 industry mix, category shares and indicator formulas; valid USCCs) are COPYed straight into
@@ -75,7 +78,7 @@ import httpx
 import psutil  # type: ignore[import-untyped]
 import psycopg
 import uvicorn
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
 from bench._common import serve_child, table
@@ -83,14 +86,15 @@ from bench.gateway import STATS, _Instrumented, _SqlCounter, database, get_token
 from services.demo import DISTRICT_CODES, INDUSTRY_SUFFIX, SYLLABLES, synthetic_indicators
 from services.gateway import service as gateway_service
 from services.gateway.schemas import ClientCreate
-from services.guarantee import consents
+from services.guarantee import consents, export
 from services.guarantee.api import MAX_EXPORT_ROWS
 from services.guarantee.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from services.guarantee.schemas import ConsentIn
 from services.runtime import build_gateway
 from services.scoring import recompute as pipeline
 from services.scoring.models import Enterprise
-from shared import migrate, vocab
+from shared import changefeed, migrate, vocab
+from shared.auth.tenancy import OneFirm
 from shared.db import make_engine, make_sessionmaker
 from shared.uscc import ALPHABET, check_char
 from shared.vocab import DISTRICTS, INDUSTRIES
@@ -556,6 +560,25 @@ def floor(url: str) -> Floor:
     return Floor(time.perf_counter() - started, rows, size)
 
 
+def explain_pages(engine: Engine, limit: int) -> None:
+    """Print the plans of a first pull's page query from the feed and from the consents."""
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        high = changefeed.high_water(session)
+    with sessions() as session:
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        chosen = export.page_query(session, OneFirm(FIRM), 0, limit, high=high).driven_by
+        print(f"\nthe page of a first pull (limit {limit:,}, high-water mark {high:,}): ", end="")
+        print(f"the export starts from the {chosen}")
+        for side in ("feed", "consents"):
+            query = export.page_query(session, OneFirm(FIRM), 0, limit, high=high, driven_by=side)
+            plan = session.execute(
+                text("EXPLAIN (ANALYZE, BUFFERS) " + query.sql.text), query.params
+            ).scalars()
+            print(f"\nEXPLAIN (ANALYZE, BUFFERS), from the {side}:")
+            print("\n".join("  " + line for line in plan))
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -750,6 +773,7 @@ def run(args: argparse.Namespace) -> int:
                 f"[{'ok' if good else 'FAIL'}] a pull from the final cursor: status {status}, "
                 f"{rows} rows (nothing changed since)"
             )
+        explain_pages(engine, MAX_EXPORT_ROWS)
     print(f"total time {time.perf_counter() - began:.1f} s")
     return 0 if ok else 1
 
