@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.guarantee import consents
-from services.guarantee.export import ExportPage, export_page, page_query
+from services.guarantee.export import DrivenBy, ExportPage, export_page, page_query
 from services.guarantee.models import Consent
 from services.guarantee.schemas import ConsentIn
 from shared import changefeed as feed
@@ -22,7 +22,7 @@ from shared import clock
 from shared.auth.tenancy import OneFirm
 from tests.factories import Factory, bearer, enterprise
 
-SIDES = ("feed", "consents")
+SIDES: tuple[DrivenBy, ...] = ("feed", "consents")
 
 
 def _rule(session: Session, firm: OneFirm, since: int, limit: int, high: int) -> ExportPage:
