@@ -14,7 +14,13 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.guarantee import consents
-from services.guarantee.export import DrivenBy, ExportPage, export_page, page_query
+from services.guarantee.export import (
+    ENTRIES_PER_CONSENT,
+    DrivenBy,
+    ExportPage,
+    export_page,
+    page_query,
+)
 from services.guarantee.models import Consent
 from services.guarantee.schemas import ConsentIn
 from shared import changefeed as feed
@@ -163,8 +169,10 @@ def test_a_page_is_the_same_from_the_feed_and_from_the_consents(
             + [(uscc, True) for uscc in mine[4:]]
         )
 
-        # Incremental: points change for everyone; the revoked and expired stay away.
-        _points(db, usccs)
+        # Incremental: points change for everyone, in enough recomputes that the range is
+        # long beside the consents; the revoked and expired stay away.
+        for _ in range(ENTRIES_PER_CONSENT // 4 + 1):
+            _points(db, usccs)
         _points(db, [mine[4], theirs[0]])
         _grant(db, mine[1], firm.code)  # granted again
         incremental = len(pulls.pages)
