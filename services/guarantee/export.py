@@ -38,7 +38,7 @@ ENTRIES_PER_CONSENT = 6
 # more row than the page holds (which says more follow). The tombstone sits at the firm's own
 # event, not at a later points change: a page that ends between the two must still carry it,
 # since the next pull's range no longer holds the event (and a points change of an enterprise
-# not consented is nobody's business).
+# not consented to the firm is never sent).
 _PAGE_ROWS = """
     SELECT uscc, live, seq FROM (
         SELECT uscc, live, CASE WHEN live THEN last_seq ELSE firm_seq END AS seq FROM {source}
