@@ -1,7 +1,8 @@
 """Guarantee: the credit-firm feature export through the gateway vs. a plain COPY of the same rows.
 
-What it measures, in one run, for `--enterprises` synthetic enterprises (default 100,000), all
-with a live consent for one credit-reporting firm:
+What it measures, in one run, for `--enterprises` synthetic enterprises (default 100,000), of
+which `--consents` (default: all; every (N / consents)th one generated) have a live consent for
+one credit-reporting firm:
 
 * ``ndjson``: ``GET /v1/guarantee/features?limit=100000`` through the gateway (one-process
   mode, `services.runtime.build_gateway`, served by uvicorn in a child process of this
@@ -26,7 +27,10 @@ While a pull runs, a thread samples the server process's resident set size (psut
 that, and the server's CPU time and SQL statement count for the pull. A warm-up pull of a few
 rows precedes the measured ones (the server's first request loads modules and opens
 connections: that is not the export's memory). `ttfb` is the time to the response headers,
-i.e. the server choosing the page (`export.export_page`) before it streams any row.
+i.e. the server choosing the page (`export.export_page`) before it streams any row. At the
+end the bench prints the EXPLAIN (ANALYZE, BUFFERS) of a first pull's page query started from
+each side (`export.page_query`: the change feed, the firm's consents) and which side the
+export chooses.
 
 Setup (not measured): enterprises generated like `services/demo.py` does (its districts,
 industry mix, category shares and indicator formulas; valid USCCs) are COPYed straight into
@@ -48,7 +52,7 @@ the end.
 
 Run from the repository root:
 
-    .venv/bin/python -m bench.export [--enterprises 100000] [--rounds 2]
+    .venv/bin/python -m bench.export [--enterprises 100000] [--consents 10000] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ import httpx
 import psutil  # type: ignore[import-untyped]
 import psycopg
 import uvicorn
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
 from bench._common import serve_child, table
@@ -82,14 +86,15 @@ from bench.gateway import STATS, _Instrumented, _SqlCounter, database, get_token
 from services.demo import DISTRICT_CODES, INDUSTRY_SUFFIX, SYLLABLES, synthetic_indicators
 from services.gateway import service as gateway_service
 from services.gateway.schemas import ClientCreate
-from services.guarantee import consents
+from services.guarantee import consents, export
 from services.guarantee.api import MAX_EXPORT_ROWS
 from services.guarantee.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from services.guarantee.schemas import ConsentIn
 from services.runtime import build_gateway
 from services.scoring import recompute as pipeline
 from services.scoring.models import Enterprise
-from shared import migrate, vocab
+from shared import changefeed, migrate, vocab
+from shared.auth.tenancy import OneFirm
 from shared.db import make_engine, make_sessionmaker
 from shared.uscc import ALPHABET, check_char
 from shared.vocab import DISTRICTS, INDUSTRIES
@@ -242,7 +247,7 @@ def recompute(engine: Engine) -> int:
 
 
 def grant(engine: Engine, usccs: list[str], batch: int) -> int:
-    """A live consent to FIRM for every enterprise (one transaction); the consents recorded."""
+    """A live consent to FIRM for each of `usccs` (one transaction); the consents recorded."""
     granted_at = datetime.now(UTC) - timedelta(days=1)
     items = [
         ConsentIn(uscc=u, firm_code=FIRM, granted_at=granted_at, evidence_ref=f"bench:{u}")
@@ -555,6 +560,25 @@ def floor(url: str) -> Floor:
     return Floor(time.perf_counter() - started, rows, size)
 
 
+def explain_pages(engine: Engine, limit: int) -> None:
+    """Print the plans of a first pull's page query from the feed and from the consents."""
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        high = changefeed.high_water(session)
+    with sessions() as session:
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        chosen = export.page_query(session, OneFirm(FIRM), 0, limit, high=high).driven_by
+        print(f"\nthe page of a first pull (limit {limit:,}, high-water mark {high:,}): ", end="")
+        print(f"the export starts from the {chosen}")
+        for side in ("feed", "consents"):
+            query = export.page_query(session, OneFirm(FIRM), 0, limit, high=high, driven_by=side)
+            plan = session.execute(
+                text("EXPLAIN (ANALYZE, BUFFERS) " + query.sql.text), query.params
+            ).scalars()
+            print(f"\nEXPLAIN (ANALYZE, BUFFERS), from the {side}:")
+            print("\n".join("  " + line for line in plan))
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -582,6 +606,12 @@ def pull_cells(p: Pull) -> list[str]:
         _mb(p.rss_growth_mb),
         f"{p.rows:,}",
     ]
+
+
+def consented(usccs: list[str], count: int) -> list[str]:
+    """The `count` enterprises that consent: every (N / count)th, as `bench.national` picks."""
+    count = min(count, len(usccs))
+    return usccs[:: max(1, len(usccs) // count)][:count]
 
 
 def report(pulls: list[Pull], floors: list[Floor], n: int) -> tuple[bool, bool | None]:
@@ -685,7 +715,8 @@ def run(args: argparse.Namespace) -> int:
             f"{time.perf_counter() - step:.1f} s"
         )
         step = time.perf_counter()
-        granted = grant(engine, data.usccs, args.grant_batch)
+        chosen = consented(data.usccs, args.consents or n)
+        granted = grant(engine, chosen, args.grant_batch)
         print(
             f"setup: grant_many: {granted:,} consents to {FIRM} in "
             f"{time.perf_counter() - step:.1f} s (calls of {args.grant_batch:,})"
@@ -700,7 +731,7 @@ def run(args: argparse.Namespace) -> int:
                 timeout=httpx.Timeout(600.0, connect=10.0),
             )
         )
-        expected = {u.encode() for u in data.usccs}
+        expected = {u.encode() for u in chosen}
         warm = client.get(FEATURES, params={"limit": 50})
         print(
             f"gateway: uvicorn at {base} (PID {pid}); warm-up pull {warm.status_code}; setup "
@@ -732,7 +763,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  floor #{round_no}  {f.rows:>9,} rows in {f.seconds:6.2f} s")
             pulls.append(measured(f"ndjson #{round_no}", NDJSON))
         pulls.append(measured("csv", CSV))
-        ok, _ = report(pulls, floors, n)
+        ok, _ = report(pulls, floors, len(chosen))
         last = pulls[-1].cursor
         if last is not None:
             status, rows = follow_up(client, last)
@@ -742,6 +773,7 @@ def run(args: argparse.Namespace) -> int:
                 f"[{'ok' if good else 'FAIL'}] a pull from the final cursor: status {status}, "
                 f"{rows} rows (nothing changed since)"
             )
+        explain_pages(engine, MAX_EXPORT_ROWS)
     print(f"total time {time.perf_counter() - began:.1f} s")
     return 0 if ok else 1
 
@@ -752,9 +784,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m bench.export",
         description="Feature export through the gateway vs. a COPY floor: rows/s, peak RSS.",
     )
-    parser.add_argument(
-        "--enterprises", type=int, default=100_000, help="enterprises, all consented to one firm"
-    )
+    parser.add_argument("--enterprises", type=int, default=100_000, help="synthetic enterprises")
+    parser.add_argument("--consents", type=int, help="of them consented to the firm (default: all)")
     parser.add_argument(
         "--rounds", type=int, default=2, help="NDJSON pulls (each after a floor COPY)"
     )
@@ -768,8 +799,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for name in ("enterprises", "rounds", "grant_batch", "chunk_kb"):
-        if getattr(args, name) < 1:
+    for name in ("enterprises", "consents", "rounds", "grant_batch", "chunk_kb"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.sample_ms <= 0:
         parser.error("--sample-ms must be positive")
