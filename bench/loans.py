@@ -878,7 +878,7 @@ class StatementLog:
 
 def floor_sql(group_by: str | None, bank: bool) -> str:
     """The bare aggregate: the same WHERE and grouping, three aggregates."""
-    column = "NULL::text" if group_by is None else loans_stats.GROUPS[group_by]
+    column = "NULL::text" if group_by is None else loans_stats.GROUPS[group_by].live
     where = "submitted_date BETWEEN %(from_date)s AND %(to_date)s"
     if bank:
         where += " AND bank_code = %(bank_code)s"
