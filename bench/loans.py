@@ -1261,7 +1261,7 @@ def report_stats(engine: Engine, result: StatsResult, runs: int) -> None:
         f"{len(slowest.statements)} statements)"
     )
     for n, (statement, params) in enumerate(slowest.statements):
-        if not statement.lstrip().upper().startswith("SELECT"):
+        if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
             continue  # e.g. SET LOCAL plan_cache_mode: nothing to explain
         label = "total" if "NULL::text AS grp" in statement else "grouped"
         generic, custom = slowest.plans[n] if slowest.plans else (0, 0)
