@@ -78,7 +78,7 @@ _UPSERT = """
 
 
 def _upsert(delta: str) -> str:
-    """The upsert of a delta's sums (each added row's figures are its count after it)."""
+    """The upsert of a delta's sums into the rollup rows they belong to."""
     return _UPSERT.format(
         key=", ".join(KEY),
         figures=", ".join(FIGURES),
