@@ -112,6 +112,13 @@ class Application(Base):
             "deadline_provisional",
             postgresql_where=text("status = 'submitted'"),
         ),
+        # The undecided applications whose deadline is still ahead (services/loans/stats.py).
+        Index(
+            "ix_loan_application_open_due",
+            "decision_due_at",
+            "submitted_date",
+            postgresql_where=text("status = 'submitted'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)

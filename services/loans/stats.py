@@ -1,11 +1,18 @@
-"""Loan statistics: one aggregate scan of the applications, per group and in total.
+"""Loan statistics, read from the daily rollup (`services/loans/stats_rollup.py`).
 
-The figures are additive counts and sums, so the total is the sum of the groups and averages
-and rates are computed from sums over counts. A bank's figures are its own bank's only.
+Every figure is additive (counts, sums of money, the sum and count of decision days), so the
+figures of a date range are the sums of its days' rollup rows: work in proportion to days ×
+products × dimension values, not to applications. Averages and rates are sums over counts;
+the total is the sum of the groups. The one figure that depends on now(),
+`decision_overdue_count`, is the rollup's count of undecided applications less those whose
+deadline is still ahead, read live from `loan_application` by a partial index (they are the
+applications of the last few working days), in the same statement — one snapshot. A bank's
+figures are its own bank's only.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -13,39 +20,30 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from services.loans.stats_rollup import StatsDay
 from shared.auth.tenancy import BankVisibility, sql_filter
 
-GROUPS = {  # group_by → its fixed SQL expression (never caller text)
-    "bank": "bank_code",
-    "product": "product_code",
-    "district": "district",
-    "industry": "industry",
-    "stage": "stage",
-    "month": "date_trunc('month', submitted_date)::date",
-}
 
-# One scan, additive aggregates only: the total is the sum of the groups (added up in Python),
-# averages and rates are sums over counts. No GROUP BY () — it would switch parallelism off.
-_STATS_SQL = """
-    SELECT {group} AS grp,
-           count(*) AS applications,
-           count(approved_amount) AS approved,
-           count(*) FILTER (WHERE status = 'rejected') AS rejected,
-           count(*) FILTER (WHERE status = 'withdrawn') AS withdrawn,
-           count(decided_at) AS decided,
-           count(*) FILTER (WHERE disbursed_count > 0) AS disbursed_count,
-           coalesce(sum(disbursed_total), 0) AS disbursed_amount,
-           coalesce(sum(decision_working_days), 0) AS days_sum,
-           count(decision_working_days) AS days_n,
-           count(*) FILTER (WHERE on_time) AS on_time_n,
-           count(on_time) AS on_time_of,
-           count(*) FILTER (WHERE status = 'overdue') AS overdue_count,
-           count(*) FILTER (WHERE status = 'submitted' AND decision_due_at < now())
-               AS decision_overdue_count
-    FROM loan_application
-    WHERE submitted_date BETWEEN :from_date AND :to_date {bank}
-    {grouping}
-"""
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    """How a `group_by` reads: the rollup rows of one dimension, their group expression, and
+    the same expression over `loan_application` (fixed SQL, never caller text)."""
+
+    dimension: str
+    rolled: str
+    live: str
+
+
+_MONTH = "date_trunc('month', {})::date"
+GROUPS = {  # group_by → its grouping
+    "bank": Grouping("none", "bank_code", "bank_code"),
+    "product": Grouping("none", "product_code", "product_code"),
+    "district": Grouping("district", "value", "district"),
+    "industry": Grouping("industry", "value", "industry"),
+    "stage": Grouping("stage", "value", "stage"),
+    "month": Grouping("none", _MONTH.format("day"), _MONTH.format("submitted_date")),
+}
+_TOTAL = Grouping("none", "NULL::text", "NULL::text")
 
 _ADDITIVE = (
     "applications",
@@ -62,6 +60,28 @@ _ADDITIVE = (
     "overdue_count",
     "decision_overdue_count",
 )
+_ROLLED = _ADDITIVE[:-1]
+
+# One statement, one snapshot: the rollup's sums per group, less per group the undecided
+# applications not yet due (the rest of the undecided are overdue).
+_STATS_SQL = f"""
+    WITH rolled AS (
+        SELECT {{rolled}} AS grp, {", ".join(f"sum({f}) AS {f}" for f in _ROLLED)},
+               sum(awaiting_decision) AS awaiting_decision
+        FROM {StatsDay.__tablename__}
+        WHERE dimension = :dimension AND day BETWEEN :from_date AND :to_date {{bank}}
+        GROUP BY 1
+    ), not_due AS (
+        SELECT {{live}} AS grp, count(*) AS n
+        FROM loan_application
+        WHERE status = 'submitted' AND decision_due_at >= now()
+          AND submitted_date BETWEEN :from_date AND :to_date {{bank}}
+        GROUP BY 1
+    )
+    SELECT rolled.*, awaiting_decision - coalesce(not_due.n, 0) AS decision_overdue_count
+    FROM rolled LEFT JOIN not_due ON not_due.grp IS NOT DISTINCT FROM rolled.grp
+    ORDER BY rolled.grp
+"""  # noqa: S608 (built from module constants only)
 
 
 def stats(
@@ -74,20 +94,24 @@ def stats(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per-group rows and the total for the applications of the banks the caller sees,
     submitted in [from_date, to_date]."""
+    grouping = GROUPS[group_by] if group_by is not None else _TOTAL
     bank, tenant = sql_filter("bank_code", seen)
-    params: dict[str, Any] = {"from_date": from_date, "to_date": to_date, **tenant}
-    # Plan for the actual date range every time: a cached generic plan guesses a few thousand
-    # rows for the range and gives up the parallel scan.
+    params: dict[str, Any] = {
+        "dimension": grouping.dimension,
+        "from_date": from_date,
+        "to_date": to_date,
+        **tenant,
+    }
+    # Plan for the actual dates and now() every time: a cached generic plan cannot tell a
+    # range of days, or the deadlines still ahead, from any other.
     session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    column = GROUPS[group_by] if group_by is not None else "NULL"  # fixed expressions only
-    grouping = f"GROUP BY {column} ORDER BY {column}" if group_by is not None else ""
-    sql = _STATS_SQL.format(group=column, bank=bank, grouping=grouping)
+    sql = _STATS_SQL.format(rolled=grouping.rolled, live=grouping.live, bank=bank)
     raw = [
         {k: getattr(r, k) for k in ("grp", *_ADDITIVE)} for r in session.execute(text(sql), params)
     ]
-    if group_by is None:
-        return [], _stats_row(raw[0])
     total: dict[str, Any] = {"grp": None, **{k: sum(r[k] for r in raw) for k in _ADDITIVE}}
+    if group_by is None:
+        return [], _stats_row(total)
     rows = []
     for r in raw:
         if group_by == "month":
