@@ -10,7 +10,7 @@ back write changes nothing. A row whose count reaches zero is deleted. The upgra
 it from the rows already there. `ix_loan_application_open_due` finds the undecided
 applications whose deadline is still ahead (the one figure that depends on now()).
 
-Revision ID: 20261203_0009
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-03 07:00:00
 """
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "20261203_0009"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -4,7 +4,7 @@ One row per submission day, bank, product and dimension value holds every additi
 of the statistics over the applications it counts. `dimension` is `none` (one row per day,
 bank and product, with `value` ''; it serves the totals and the bank, product and month
 groups) or `district`, `industry`, `stage` (`value` the application's). The rows are written
-only by statement-level triggers on `loan_application` (migration 20261203_0009): each
+only by statement-level triggers on `loan_application` (migration 0009): each
 INSERT, UPDATE or DELETE adds its new rows' figures and subtracts its old rows' in the
 writing transaction, so whatever writes applications — a request, the demo loader, the
 calendar reload, an operator's bulk UPDATE — keeps the rollup equal to a GROUP BY of the

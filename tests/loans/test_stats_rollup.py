@@ -336,7 +336,7 @@ def test_the_migration_backfills_and_downgrades(new_database: Callable[[], str])
     engine = make_engine(url)
     try:
         _seed(engine, 3000)
-        migrate.upgrade(url, "20261203_0009")
+        migrate.upgrade(url, "0009")
         db = make_sessionmaker(engine)
         with db.begin() as session:
             assert session.execute(text("SELECT count(*) FROM loan_stats_day")).scalar_one() > 0
