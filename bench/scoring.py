@@ -1085,6 +1085,7 @@ class LookupResult:
     sql_per_request: float
     cpu_ms_per_request: float
     connections: int
+    whoami_cpu_ms: float  # the baseline: an authenticated whoami on the same server, same run
 
 
 async def lookup_latency(
@@ -1093,8 +1094,9 @@ async def lookup_latency(
     usccs: Sequence[str],
     expected: dict[str, tuple[int, int]],
     args: argparse.Namespace,
-) -> tuple[Lookups, dict[str, Any], dict[str, Any], int]:
-    """Warm up, then measure; (lookups, server stats before and after, connections opened)."""
+) -> tuple[Lookups, dict[str, Any], dict[str, Any], int, float]:
+    """Warm up, then measure; (lookups, server stats before and after, connections opened,
+    the server's CPU per whoami measured after them)."""
     rng = random.Random(args.seed)
     pool = HttpPool(port, {"Authorization": f"Bearer {token}"})
     try:
@@ -1113,9 +1115,27 @@ async def lookup_latency(
         finally:
             gc.enable()
         after = await pool.json(STATS)
+        baseline = await whoami_cpu_ms(pool, WHOAMI_BASELINE)
     finally:
         pool.close()
-    return measured, before, after, pool.opened
+    return measured, before, after, pool.opened, baseline
+
+
+WHOAMI_BASELINE = 1000
+
+
+async def whoami_cpu_ms(pool: HttpPool, n: int) -> float:
+    """The server's CPU per authenticated `GET /v1/scoring/whoami` (token checked, quota
+    taken, no SQL), `n` in a row after the lookups: the baseline a lookup's CPU is reported
+    against, so runs on a faster or a busier machine compare."""
+    before = await pool.json(STATS)
+    for _ in range(n):
+        status, _ = await pool.get("/v1/scoring/whoami")
+        if status != 200:
+            raise RuntimeError(f"whoami answered {status}")
+    after = await pool.json(STATS)
+    cpu_ms: float = (after["cpu_s"] - before["cpu_s"]) * 1000 / n
+    return cpu_ms
 
 
 def measure_lookups(
@@ -1136,7 +1156,7 @@ def measure_lookups(
         }
     with gateway_server(url) as (base, port):
         token = get_token(base, client_id, secret)
-        lookups, before, after, opened = asyncio.run(
+        lookups, before, after, opened, whoami_ms = asyncio.run(
             lookup_latency(port, token, data.usccs, expected, args)
         )
     served = max(1, after["served"])
@@ -1147,6 +1167,7 @@ def measure_lookups(
         sql_per_request=(after["sql"] - before["sql"]) / served,
         cpu_ms_per_request=(after["cpu_s"] - before["cpu_s"]) * 1000 / served,
         connections=opened,
+        whoami_cpu_ms=whoami_ms,
     )
 
 
@@ -1274,6 +1295,11 @@ def report_lookup(lookup: LookupResult) -> bool | None:
         f"server: {lookup.sql_per_request:.2f} SQL statements and "
         f"{lookup.cpu_ms_per_request:.2f} ms CPU per request; load generator: "
         f"{lk.client_cpu * 1000 / max(1, lk.planned):.2f} ms CPU per request"
+    )
+    print(
+        f"baseline: an authenticated whoami on the same server took {lookup.whoami_cpu_ms:.2f} ms "
+        f"CPU ({WHOAMI_BASELINE:,} in a row after the lookups): a lookup is "
+        f"{lookup.cpu_ms_per_request / lookup.whoami_cpu_ms:.1f}x it"
     )
     if not lk.latencies:
         return None
