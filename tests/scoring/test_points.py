@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.scoring.models import IndicatorRow, Points
@@ -342,3 +342,23 @@ def test_industries_are_a_managed_list(api: TestClient, admin: dict[str, str]) -
     )
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["loc"] == ["row", 1, "industry"]
+
+
+def test_a_recompute_leaves_the_planner_knowing_the_new_period(
+    api: TestClient, admin: dict[str, str], db: sessionmaker[Session], periods: PeriodPool
+) -> None:
+    """The recompute analyzes `sc_points` in its own transaction: a new period's rows are in
+    the planner's statistics as soon as they are visible. Without it a points lookup was
+    planned as a scan of the period's rank index filtered by USCC until autovacuum came by —
+    every lookup reading the whole period (README, "National scale")."""
+    period, _, _ = _load(api, admin, periods)
+    api.post(f"/v1/admin/points/{period}/recompute", headers=admin, json=DEFAULT).raise_for_status()
+    with db() as session:
+        values = session.execute(
+            text(
+                "SELECT concat_ws(',', trim(most_common_vals::text, '{}'), "
+                "trim(histogram_bounds::text, '{}')) "
+                "FROM pg_stats WHERE tablename = 'sc_points' AND attname = 'period'"
+            )
+        ).scalar()
+    assert str(period) in (values or "").split(","), f"period {period} not in {values!r}"
