@@ -20,6 +20,7 @@ from services.scoring.breakdown import breakdown_json
 from services.scoring.compiled_model import CompiledModel, Value
 from services.scoring.pointsmodel import Facts, ModelDefinition, compute, derive
 from shared import vocab
+from tests.scoring.unit_models import unit_model, unit_rule
 
 D = Decimal
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "migrations" / "data" / "tz-2025.1.json"
@@ -43,22 +44,6 @@ def _same(
     got = CompiledModel(model).score(stage, industry, categories, values, notes)
     assert got.breakdown == orjson.dumps(breakdown_json(want.items))
     assert (got.points, str(got.total)) == (want.points, str(want.total))
-
-
-def _model(*rules: dict[str, Any], **extra: Any) -> ModelDefinition:
-    return ModelDefinition.model_validate(
-        {"version": "UNIT-1", "name": "unit", "indicators": list(rules), **extra}
-    )
-
-
-def _rule(indicator: str, transform: dict[str, Any], weight: str = "1") -> dict[str, Any]:
-    return {
-        "indicator": indicator,
-        "label": indicator,
-        "group": "technology",
-        "transform": transform,
-        "weight": weight,
-    }
 
 
 # ---------------------------------------------------------------- random models and facts
@@ -98,7 +83,7 @@ def _transforms(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def _models(draw: st.DrawFn) -> ModelDefinition:
     names = draw(st.lists(st.sampled_from(vocab.INDICATORS), min_size=1, max_size=8, unique=True))
-    rules = [_rule(name, draw(_transforms()), draw(_weight)) for name in names]
+    rules = [unit_rule(name, draw(_transforms()), draw(_weight)) for name in names]
     stage_weights = {
         stage: {name: draw(_weight) for name in draw(st.sets(st.sampled_from(names)))}
         for stage in draw(st.sets(st.sampled_from(STAGES)))
@@ -115,7 +100,7 @@ def _models(draw: st.DrawFn) -> ModelDefinition:
         {"key": f"b{i}", "label": f"bonus “{i}”", "when": when, "points": str(draw(_bonus))}
         for i, when in enumerate(draw(st.lists(conditions, max_size=3)))
     ]
-    return _model(*rules, stage_weights=stage_weights, bonuses=bonuses)
+    return unit_model(*rules, stage_weights=stage_weights, bonuses=bonuses)
 
 
 _value: st.SearchStrategy[Value] = st.one_of(
@@ -191,8 +176,8 @@ def test_the_default_model_on_database_rows(
 
 # ---------------------------------------------------------------- chosen edges
 
-_LOG_WEIGHTED = _model(
-    _rule("revenue", {"type": "log", "base": "1000", "coef": "1.23455", "cap": "50"})
+_LOG_WEIGHTED = unit_model(
+    unit_rule("revenue", {"type": "log", "base": "1000", "coef": "1.23455", "cap": "50"})
 )
 
 
@@ -211,7 +196,9 @@ _LOG_WEIGHTED = _model(
 def test_log_items_on_and_next_to_a_rounding_boundary(
     coef: str, value: Decimal, points: str
 ) -> None:
-    model = _model(_rule("revenue", {"type": "log", "base": "1000", "coef": coef, "cap": "50"}))
+    model = unit_model(
+        unit_rule("revenue", {"type": "log", "base": "1000", "coef": coef, "cap": "50"})
+    )
     _same(model, {"revenue": value})
     got = CompiledModel(model).score("growth", "health", (), {"revenue": value}, {})
     assert orjson.loads(got.breakdown)[0]["points"] == points
@@ -225,8 +212,8 @@ def test_log_items_on_and_next_to_a_rounding_boundary(
 def test_log_items_at_the_cap_and_powers_of_ten(stage: str, value: Decimal) -> None:
     """5 × log10(value / 10^5) reaches the cap of 15 exactly at 10^8; weighted ×0.6 for seed
     (0.6 × 15 = 9 exactly)."""
-    model = _model(
-        _rule("revenue", {"type": "log", "base": "100000", "coef": "5", "cap": "15"}),
+    model = unit_model(
+        unit_rule("revenue", {"type": "log", "base": "100000", "coef": "5", "cap": "15"}),
         stage_weights={"seed": {"revenue": "0.6"}},
     )
     _same(model, {"revenue": value}, stage=stage)
@@ -239,16 +226,16 @@ def test_log_items_at_the_cap_and_powers_of_ten(stage: str, value: Decimal) -> N
     ["0.30102999566398119521", "0.30102999566398119522", "0.30102999566398119520"],
 )
 def test_log_items_closer_to_the_cap_than_a_float_can_tell(cap: str) -> None:
-    model = _model(_rule("revenue", {"type": "log", "base": "1", "coef": "1", "cap": cap}))
+    model = unit_model(unit_rule("revenue", {"type": "log", "base": "1", "coef": "1", "cap": cap}))
     _same(model, {"revenue": D("2.00")})
 
 
 @pytest.mark.parametrize("count", [0, 1, 5, 6, 7, -1, 10**15, 10**20])
 def test_linear_items_at_and_next_to_the_cap(count: int) -> None:
     """10 × count up to 60: 6 reaches the cap exactly; huge counts go to the reference."""
-    model = _model(
-        _rule("invention_patents", {"type": "linear", "per_unit": "10", "cap": "60"}, "1.25"),
-        _rule("utility_models", {"type": "linear", "per_unit": "0.333", "cap": "2"}),
+    model = unit_model(
+        unit_rule("invention_patents", {"type": "linear", "per_unit": "10", "cap": "60"}, "1.25"),
+        unit_rule("utility_models", {"type": "linear", "per_unit": "0.333", "cap": "2"}),
     )
     _same(model, {"invention_patents": count, "utility_models": count})
 
@@ -259,8 +246,8 @@ def test_linear_items_at_and_next_to_the_cap(count: int) -> None:
      D("0.05"), D("-1"), D("0"), D(1) / D(3), 0, 1],
 )  # fmt: skip
 def test_banded_items_at_and_next_to_a_band_minimum(value: Decimal | int) -> None:
-    model = _model(
-        _rule(
+    model = unit_model(
+        unit_rule(
             "rd_intensity",
             {
                 "type": "banded",
@@ -293,9 +280,9 @@ def test_missing_values_say_why() -> None:
     ],
 )
 def test_what_the_fast_path_leaves_to_the_reference(values: dict[str, Value]) -> None:
-    model = _model(
-        _rule("invention_patents", {"type": "linear", "per_unit": "10", "cap": "1E+12"}),
-        _rule("revenue", {"type": "log", "base": "1", "coef": "7", "cap": "1000"}),
+    model = unit_model(
+        unit_rule("invention_patents", {"type": "linear", "per_unit": "10", "cap": "1E+12"}),
+        unit_rule("revenue", {"type": "log", "base": "1", "coef": "7", "cap": "1000"}),
     )
     _same(model, values)
 

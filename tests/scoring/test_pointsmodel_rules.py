@@ -23,25 +23,10 @@ from tests.factories import (
     B_POINTS,
     indicators,
 )
+from tests.scoring.unit_models import unit_model, unit_rule
 
 D = Decimal
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "migrations" / "data" / "tz-2025.1.json"
-
-
-def _model(*rules: dict[str, Any], **extra: Any) -> ModelDefinition:
-    return ModelDefinition.model_validate(
-        {"version": "UNIT-1", "name": "unit", "indicators": list(rules), **extra}
-    )
-
-
-def _rule(indicator: str, transform: dict[str, Any], weight: str = "1") -> dict[str, Any]:
-    return {
-        "indicator": indicator,
-        "label": indicator,
-        "group": "technology",
-        "transform": transform,
-        "weight": weight,
-    }
 
 
 def _facts(
@@ -74,7 +59,9 @@ BANDED = {
 def test_linear_is_value_times_per_unit_up_to_the_cap(
     value: Decimal, points: Decimal, note: str
 ) -> None:
-    item = compute(_model(_rule("invention_patents", LINEAR)), _facts(invention_patents=value))
+    item = compute(
+        unit_model(unit_rule("invention_patents", LINEAR)), _facts(invention_patents=value)
+    )
     assert (item.items[0].points, item.items[0].cap, item.items[0].note) == (points, D(60), note)
 
 
@@ -92,7 +79,7 @@ def test_linear_is_value_times_per_unit_up_to_the_cap(
 def test_log_is_coef_times_log10_over_the_base_up_to_the_cap(
     value: Decimal, points: Decimal
 ) -> None:
-    result = compute(_model(_rule("rd_expense", LOG)), _facts(rd_expense=value))
+    result = compute(unit_model(unit_rule("rd_expense", LOG)), _facts(rd_expense=value))
     assert result.items[0].points == points
 
 
@@ -106,7 +93,7 @@ def test_log_is_coef_times_log10_over_the_base_up_to_the_cap(
     ],
 )
 def test_banded_gives_the_highest_band_reached(value: Decimal, points: Decimal, note: str) -> None:
-    result = compute(_model(_rule("rd_intensity", BANDED)), _facts(rd_intensity=value))
+    result = compute(unit_model(unit_rule("rd_intensity", BANDED)), _facts(rd_intensity=value))
     assert (result.items[0].points, result.items[0].cap, result.items[0].note) == (
         points,
         D(20),
@@ -115,8 +102,8 @@ def test_banded_gives_the_highest_band_reached(value: Decimal, points: Decimal, 
 
 
 def test_weight_and_stage_weight_multiply_points_and_cap() -> None:
-    model = _model(
-        _rule("invention_patents", LINEAR, weight="1.5"),
+    model = unit_model(
+        unit_rule("invention_patents", LINEAR, weight="1.5"),
         stage_weights={"startup": {"invention_patents": "1.2"}},
     )
     startup = compute(model, _facts(stage="startup", invention_patents=D(2))).items[0]
@@ -127,7 +114,7 @@ def test_weight_and_stage_weight_multiply_points_and_cap() -> None:
 
 
 def test_a_missing_value_scores_zero_and_says_why() -> None:
-    model = _model(_rule("revenue_growth", BANDED), _rule("invention_patents", LINEAR))
+    model = unit_model(unit_rule("revenue_growth", BANDED), unit_rule("invention_patents", LINEAR))
     result = compute(model, _facts(revenue_growth=None, notes={"revenue_growth": "no data"}))
     assert [(i.value, i.points, i.note) for i in result.items] == [
         (None, D("0.0000"), "no data"),
@@ -146,7 +133,7 @@ def test_bonuses_apply_when_every_given_condition_matches() -> None:
             "points": "2.5",
         },
     ]
-    model = _model(_rule("invention_patents", LINEAR), bonuses=bonuses)
+    model = unit_model(unit_rule("invention_patents", LINEAR), bonuses=bonuses)
     both = compute(
         model, _facts("startup", "ict", ("high_tech", "tech_sme"), invention_patents=D(1))
     )
@@ -173,14 +160,18 @@ def test_bonuses_apply_when_every_given_condition_matches() -> None:
 def test_rounding_is_half_up_for_items_and_points(
     per_unit: str, value: Decimal, item: Decimal, points: int
 ) -> None:
-    model = _model(_rule("utility_models", {"type": "linear", "per_unit": per_unit, "cap": "99"}))
+    model = unit_model(
+        unit_rule("utility_models", {"type": "linear", "per_unit": per_unit, "cap": "99"})
+    )
     result = compute(model, _facts(utility_models=value))
     assert (result.items[0].points, result.total, result.points) == (item, item, points)
 
 
 def test_the_total_is_the_sum_of_the_rounded_items() -> None:
     thirds = {"type": "linear", "per_unit": "0.33333", "cap": "99"}
-    model = _model(_rule("utility_models", thirds), _rule("software_copyrights", thirds))
+    model = unit_model(
+        unit_rule("utility_models", thirds), unit_rule("software_copyrights", thirds)
+    )
     result = compute(model, _facts(utility_models=D(1), software_copyrights=D(1)))
     assert [i.points for i in result.items] == [D("0.3333"), D("0.3333")]
     assert result.total == D("0.6666")
@@ -275,13 +266,13 @@ def test_the_worked_examples_of_the_readme() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"indicators": [_rule("revenue", LOG), _rule("revenue", LOG)]}, "appear once"),
+        ({"indicators": [unit_rule("revenue", LOG), unit_rule("revenue", LOG)]}, "appear once"),
         ({"stage_weights": {"seed": {"awards_national": "2"}}}, "not in the model"),
         ({"stage_weights": {"seed": {"revenue": "0"}}}, "weights must be in (0, 100]"),
         (
             {
                 "indicators": [
-                    _rule(
+                    unit_rule(
                         "rd_intensity",
                         {
                             "type": "banded",
@@ -296,7 +287,7 @@ def test_the_worked_examples_of_the_readme() -> None:
     ],
 )
 def test_inconsistent_models_are_refused(change: dict[str, Any], message: str) -> None:
-    definition = {"version": "UNIT-1", "name": "unit", "indicators": [_rule("revenue", LOG)]}
+    definition = {"version": "UNIT-1", "name": "unit", "indicators": [unit_rule("revenue", LOG)]}
     with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace("]", r"\]")):
         ModelDefinition.model_validate({**definition, **change})
 
@@ -309,7 +300,7 @@ def test_the_stored_breakdown_shows_money_counts_and_ratios() -> None:
     assert show_value("invention_patents", D(3)) == "3"
     assert show_value("rd_staff_ratio", D(1) / D(3)) == "0.333333"
     assert show_value("rd_intensity", D("0.0300000")) == "0.03"
-    model = _model(_rule("invention_patents", LINEAR))
+    model = unit_model(unit_rule("invention_patents", LINEAR))
     stored = breakdown_json(compute(model, _facts(invention_patents=D(7))).items)
     assert stored == [
         {
