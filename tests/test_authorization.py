@@ -67,6 +67,7 @@ def _fill(path: str) -> str:
         "app_id": str(uuid.uuid4()),
         "consent_id": str(uuid.uuid4()),
         "client_id": "ic_nobody",
+        "user_id": "999999999",
         "version": "NO-SUCH-MODEL",
         "code": "NO_SUCH_CODE",
         "period": "2099",
