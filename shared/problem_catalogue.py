@@ -216,6 +216,17 @@ _KINDS = (
         "List the clients with GET /v1/admin/clients.",
     ),
     ProblemKind(
+        "user-not-found", 404, "User not found",
+        "No dashboard user has this id.",
+        "List the users with GET /v1/admin/users.",
+    ),
+    ProblemKind(
+        "user-name-taken", 409, "User name taken",
+        "Another dashboard user already has this name (names are unique, disabled users "
+        "included).",
+        "Choose another name, or reset the existing user's password.",
+    ),
+    ProblemKind(
         "key-rotation-pending", 409, "Key rotation already pending",
         "A new signing key is already waiting to start signing.",
         "Wait until its `activates_at`, then rotate again if needed.",

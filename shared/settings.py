@@ -84,6 +84,19 @@ class CoreSettings(BaseSettings):
     # On SIGTERM a server stops accepting connections and lets requests in flight finish for
     # up to this long before it cancels them.
     shutdown_grace_seconds: int = Field(default=20, ge=1)
+    # The dashboard's sign-in (services/gateway/signin.py, README "Users and the dashboard
+    # sign-in"): a session lasts at most `session_absolute_seconds`, and ends sooner after
+    # `session_idle_seconds` without use; `cookie_secure` `auto` marks the cookie Secure when
+    # the request came over https. `sign_in_max_failures` wrong passwords in a row lock a user
+    # for `sign_in_lock_seconds`; `sign_in_ip_max_failures` refused sign-ins from one address
+    # within `sign_in_ip_window_seconds` refuse that address (429) until the oldest ages out.
+    session_absolute_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 86400)
+    session_idle_seconds: int = Field(default=30 * 60, ge=60)
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    sign_in_max_failures: int = Field(default=5, ge=1)
+    sign_in_lock_seconds: int = Field(default=15 * 60, ge=1)
+    sign_in_ip_max_failures: int = Field(default=20, ge=1)
+    sign_in_ip_window_seconds: int = Field(default=15 * 60, ge=1)
 
     @field_validator("key_encryption_key")
     @classmethod

@@ -99,6 +99,9 @@ SEMANTIC_REJECTIONS: dict[str, tuple[str, str]] = {
     "GET /v1/loans/stats": ("422", "`to` is not before `from`"),
     "POST /v1/admin/consents": ("422", "expires_at is after granted_at"),
     "POST /v1/admin/clients": ("422", "a bank client's bank_code names a partner bank"),
+    "GET /v1/admin/users": ("400", "a cursor is valid only if this API issued it"),
+    "POST /v1/admin/users": ("422", "a bank user's bank_code names a partner bank; password rule"),
+    "POST /v1/admin/users/{user_id}/password": ("422", "the password rule (length, variety)"),
 }
 
 

@@ -21,9 +21,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
+from services.gateway.page_token import page_scopes
 from shared.auth.principal import ROLES
-from tests.factories import Creds, bearer, get_token, new_uscc
+from tests.factories import Creds, Factory, bearer, get_token, new_uscc
+from tests.users import browser, make_user, page_token, sign_in
 
 PUBLIC = {
     ("POST", "/oauth/token"),
@@ -67,6 +70,7 @@ def _fill(path: str) -> str:
         "app_id": str(uuid.uuid4()),
         "consent_id": str(uuid.uuid4()),
         "client_id": "ic_nobody",
+        "user_id": "999999999",
         "version": "NO-SUCH-MODEL",
         "code": "NO_SUCH_CODE",
         "period": "2099",
@@ -158,3 +162,34 @@ def test_the_public_reads_answer_without_a_token(api: TestClient) -> None:
     for method, path in PUBLIC:
         if method == "GET":
             assert api.get(_fill(path)).status_code == 200, path
+
+
+def test_dashboard_users_page_tokens_on_every_route(
+    api: TestClient, db: sessionmaker[Session], factory: Factory
+) -> None:
+    """A dashboard user's page token is admitted exactly where a client of its role is and
+    the operation asks only for read scopes: everywhere else 403, never a 2xx or a 5xx."""
+    users = {
+        "bureau": make_user(db, "bureau"),
+        "bank": make_user(db, "bank", bank_code=factory.bank()),
+    }
+    browsers = {}
+    for role, user in users.items():
+        browsers[role] = browser(api.app)
+        assert sign_in(browsers[role], user.name, user.password).status_code == 303
+    failures = []
+    for method, template, access in _operations(api):
+        path = _fill(template)
+        for role, client in browsers.items():
+            token = page_token(client)
+            headers = {**bearer(token), "Idempotency-Key": uuid.uuid4().hex}
+            body: dict[str, object] | None = {} if method in ("POST", "PUT", "PATCH") else None
+            status = api.request(method, path, headers=headers, json=body).status_code
+            admitted = role in access["roles"] and set(access["scopes"]) <= page_scopes(role)
+            if status >= 500:
+                failures.append(f"user {role} {method} {template}: {status}")
+            elif admitted and status in (401, 403):
+                failures.append(f"user {role} {method} {template}: refused ({status})")
+            elif not admitted and status != 403:
+                failures.append(f"user {role} {method} {template}: expected 403, got {status}")
+    assert not failures, "\n".join(failures)

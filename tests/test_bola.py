@@ -31,6 +31,10 @@ from it, or `test_every_path_parameter_is_classified` fails:
   tenant-owned. Every bank gets the same answer (asserted below), the bureau-only ones
   refuse every bank alike.
 
+Bank B's dashboard user (a page token minted for its signed-in session, read scopes only)
+is swept too: the owned objects (reads the same 404 as a made-up id, writes the same 403),
+the lists and the statistics, and the operator paths.
+
 Lists: every parameterless GET of the document, called by bank B (with each list filter, and
 bank A's cursor), holds none of bank A's applications, products, bank or client ids; the
 loans lists and the statistics (every `group_by` of the document, JSON and CSV) count bank B's
@@ -58,6 +62,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import product
 from typing import Any
 
 import httpx
@@ -78,6 +83,7 @@ from tests.factories import (
     product_body,
 )
 from tests.periods import PeriodPool
+from tests.users import browser, make_user, page_token, sign_in
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -209,12 +215,18 @@ class Tenants:
     firm_token_b: str
     admin: str
     period: int  # ranked here; its waivers are for period + 1
+    user_b: TestClient  # a browser signed in as bank B's dashboard user (tests/users.py)
+    user_b_id: int
     spare: list[str] = field(default_factory=list)  # ranked enterprises for the export test
 
 
 @pytest.fixture(scope="module")
 def tenants(
-    api: TestClient, admin_token: str, make_client: Callable[..., Creds], periods: PeriodPool
+    api: TestClient,
+    admin_token: str,
+    make_client: Callable[..., Creds],
+    periods: PeriodPool,
+    db: sessionmaker[Session],
 ) -> Tenants:
     admin = bearer(admin_token)
     period = periods.fresh(following=True)
@@ -244,6 +256,9 @@ def tenants(
     client_a = make_client("bank", name="甲银行", bank_code=bank_a)
     client_b = make_client("bank", name="乙银行", bank_code=bank_b)
     firm_a, firm_b = f"FA{suffix}", f"FB{suffix}"
+    user_b = make_user(db, "bank", bank_code=bank_b)
+    user_browser = browser(api.app)
+    assert sign_in(user_browser, user_b.name, user_b.password).status_code == 303
     return Tenants(
         bank_a=bank_a,
         bank_b=bank_b,
@@ -260,8 +275,16 @@ def tenants(
         firm_token_b=get_token(api, make_client("credit_firm", name="乙征信", firm_code=firm_b)),
         admin=admin_token,
         period=period,
+        user_b=user_browser,
+        user_b_id=user_b.id,
         spare=spare,
     )
+
+
+def b_tokens(t: Tenants) -> dict[str, str]:
+    """Bank B's tokens: its API client's, and its dashboard user's page token (minted now:
+    page tokens live five minutes)."""
+    return {"client": t.token_b, "user": page_token(t.user_b)}
 
 
 def _submit_body(
@@ -517,14 +540,16 @@ class Probe:
     form: int
     headers: dict[str, str]
 
-    def call(self, api: TestClient, t: Tenants, ident: str) -> httpx.Response:
+    def call(
+        self, api: TestClient, t: Tenants, ident: str, token: str | None = None
+    ) -> httpx.Response:
         body, idem = _request_parts(self.op, self.method, t)
         headers = {**self.headers, **({"Idempotency-Key": key()} if idem else {})}
         (name,) = path_params(self.path)
         value = id_forms(self.kind, ident)[self.form]
         return send(
             api,
-            t.token_b,
+            token or t.token_b,
             self.method,
             fill(self.path, {name: value}),
             body=body,
@@ -643,6 +668,37 @@ def test_another_banks_objects_are_404_on_every_operation(
         assert 200 <= answers[1].status_code < 300, (op.operation_id, answers[1].text)
 
 
+def test_a_bank_users_page_token_cannot_tell_bank_as_objects_from_none(
+    api: TestClient, spec: dict[str, Any], tenants: Tenants
+) -> None:
+    """The same sweep with bank B's dashboard user's token: reads are the same 404 as for a
+    made-up id, and writes the same 403 (the page token has no write scope) — never bank A's
+    object, never a hint that it exists."""
+    t = tenants
+    apps = {state: a_application(api, t, state) for state in STATES}
+    objects = {APPLICATION: [m.id for m in apps.values()], PRODUCT: [t.product_a]}
+    ghosts = {APPLICATION: str(uuid.uuid4()), PRODUCT: "PZ-" + uuid.uuid4().hex[:8].upper()}
+    before = {m.id: snapshot(api, t, m.id) for m in apps.values()}
+    token = page_token(t.user_b)
+    failures: list[str] = []
+    swept = list(probes(spec, objects, {ident: snap[1] for ident, snap in before.items()}))
+    for probe in swept:
+        foreign = probe.call(api, t, probe.ident, token)
+        made_up = probe.call(api, t, ghosts[probe.kind], token)
+        where = f"user: {probe.method} {probe.path} ({probe.ident} form {probe.form})"
+        if probe.op is not None and probe.method == "GET" and not is_not_found_problem(foreign):
+            failures.append(f"{where}: {foreign.status_code} {foreign.text[:200]}")
+        if probe.op is not None and probe.method != "GET" and foreign.status_code != 403:
+            failures.append(f"{where}: {foreign.status_code} {foreign.text[:200]}")
+        ids = [*id_forms(probe.kind, probe.ident), *id_forms(probe.kind, ghosts[probe.kind])]
+        if normalised(foreign, *ids) != normalised(made_up, *ids):
+            failures.append(f"{where}: tells bank A's object from a made-up id")
+    assert not failures, report(failures)
+    assert len(swept) > 100
+    after = {m.id: snapshot(api, t, m.id) for m in apps.values()}
+    assert after == before
+
+
 def test_objects_named_in_a_body_are_404_for_another_bank(
     api: TestClient, spec: dict[str, Any], tenants: Tenants
 ) -> None:
@@ -748,10 +804,10 @@ def test_lists_never_hold_another_banks_rows(
             variants += [{**base, p["name"]: v} for v in values]
         offered = op.spec["responses"]["200"].get("content", {})
         accepts = [a for a in ("application/json", "text/csv") if a in offered]
-        for params in variants:
+        for (who, token), params in product(b_tokens(t).items(), variants):
             for accept in accepts:
-                for page in _pages(api, t.token_b, op.path, params, Accept=accept):
-                    where = f"GET {op.path} {params} {accept}"
+                for page in _pages(api, token, op.path, params, Accept=accept):
+                    where = f"{who}: GET {op.path} {params} {accept}"
                     if page.status_code >= 500 or page.status_code in (401, 404):
                         failures.append(f"{where}: {page.status_code} {page.text[:200]}")
                     if op.path.startswith("/v1/loans/") and page.status_code != 200:
@@ -814,9 +870,9 @@ def test_stats_count_only_the_banks_own_rows(
         "from": (day - timedelta(days=1)).date().isoformat(),
         "to": (day + timedelta(days=1)).date().isoformat(),
     }
-    for group_by in groupings:
+    for (_, token), group_by in product(b_tokens(t).items(), groupings):
         params = {**window, **({"group_by": group_by} if group_by else {})}
-        stats = send(api, t.token_b, "GET", "/v1/loans/stats", params=params).json()
+        stats = send(api, token, "GET", "/v1/loans/stats", params=params).json()
         assert stats["bank_code"] == t.bank_b
         assert stats["total"]["applications"] == 1, (group_by, stats)
         assert sum(g["applications"] for g in stats["groups"]) == (1 if group_by else 0)
@@ -825,7 +881,7 @@ def test_stats_count_only_the_banks_own_rows(
         if group_by == "product":
             assert [g["group"] for g in stats["groups"]] == [t.product_b]
         table = send(
-            api, t.token_b, "GET", "/v1/loans/stats", params=params, headers={"Accept": "text/csv"}
+            api, token, "GET", "/v1/loans/stats", params=params, headers={"Accept": "text/csv"}
         )
         rows = list(csv.DictReader(io.StringIO(table.text)))
         assert rows[-1]["group"] == "TOTAL"
@@ -892,6 +948,7 @@ def test_operator_paths_refuse_tenants_whatever_the_id(
     assert consent.status_code == 201, consent.text
     real = {
         "client_id": t.client_a.client_id,
+        "user_id": str(t.user_b_id),
         "consent_id": str(consent.json()["id"]),
         "code": t.bank_a,
         "version": "TZ-2025.1",
@@ -900,6 +957,7 @@ def test_operator_paths_refuse_tenants_whatever_the_id(
     }
     made_up = {
         "client_id": "ic_" + uuid.uuid4().hex[:24],
+        "user_id": "987654321",
         "consent_id": str(uuid.uuid4()),
         "code": "ZZ" + uuid.uuid4().hex[:8].upper(),
         "version": "NO-SUCH-9",
@@ -933,6 +991,7 @@ def test_operator_paths_refuse_tenants_whatever_the_id(
     client = send(api, t.admin, "GET", f"/v1/admin/clients/{t.client_a.client_id}").json()
     assert client["enabled"] is True
     assert get_token(api, t.client_a)
+    assert page_token(t.user_b)  # bank B's user: not disabled, no new password
     listed = send(api, t.admin, "GET", "/v1/guarantee/consents", params={"firm_code": firm}).json()
     assert [c["live"] for c in listed["items"]] == [True]
 

@@ -17,6 +17,7 @@ from shared.db import make_engine, make_sessionmaker
 from shared.uscc import check_char
 from tests.conftest import make_settings
 from tests.factories import Creds, bearer, get_token
+from tests.users import browser, page_token, sign_in
 
 RONGXING = demo.RONGXING + check_char(demo.RONGXING)
 pytestmark = pytest.mark.slow
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.slow
 class Demo:
     api: TestClient
     clients: dict[str, demo.Credentials]
+    users: dict[str, demo.DemoUser]
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +37,12 @@ def loaded(new_database: Callable[[], str]) -> Iterator[Demo]:
     engine = make_engine(url)
     with make_sessionmaker(engine).begin() as session:
         credentials = demo.load(session, lambda _: None)
+        users = demo.users(session)
     with make_sessionmaker(engine).begin() as session, pytest.raises(demo.DatabaseNotEmpty):
         demo.load(session, lambda _: None)
     gateway = build_gateway(make_settings(url), engine)
     with TestClient(gateway) as api:
-        yield Demo(api, {c.name: c for c in credentials})
+        yield Demo(api, {c.name: c for c in credentials}, {u.name: u for u in users})
     engine.dispose()
 
 
@@ -155,3 +158,18 @@ def test_every_enterprise_is_ranked(loaded: Demo) -> None:
         "/v1/scoring/rankings", headers=bearer(bureau), params={"period": 2025, "limit": 1}
     ).json()
     assert ranking["rank_total"] == demo.ENTERPRISES == 8012
+
+
+def test_the_demo_users_sign_in_and_see_what_their_role_sees(loaded: Demo) -> None:
+    assert sorted(loaded.users) == ["abctz", "boctz", "bureau", "icbctz", "jsbank", "tzbank"]
+    h1 = {"from": "2026-01-01", "to": "2026-06-30"}
+    seen = {}
+    for name in ("bureau", "tzbank"):
+        user = loaded.users[name]
+        client = browser(loaded.api.app)
+        assert sign_in(client, user.name, user.password).headers["location"] == "/dashboard/"
+        token = page_token(client)
+        seen[name] = loaded.api.get("/v1/loans/stats", headers=bearer(token), params=h1).json()
+    assert seen["bureau"]["total"]["disbursed_count"] == 662
+    assert seen["tzbank"]["bank_code"] == "TZBANK"
+    assert 0 < seen["tzbank"]["total"]["disbursed_count"] < 662

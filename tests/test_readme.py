@@ -126,6 +126,11 @@ def _assert_secrets_kept_out_of_the_log(credentials: Path, log: str) -> None:
     assert [name for name, secret in secrets.items() if secret in log] == []
     assert str(credentials) in log  # the log says where they are instead
     assert "# bank · 泰州银行 loan system · bank_code TZBANK" in text
+    # The dashboard's users: passwords in the file only, the sign-in address and names logged.
+    passwords = dict(re.findall(r"^(\w+)_USER_PASSWORD=(\S+)$", text, flags=re.MULTILINE))
+    assert set(passwords) == {"BUREAU", "TZBANK", "JSBANK", "BOCTZ", "ICBCTZ", "ABCTZ"}
+    assert [name for name, password in passwords.items() if password in log] == []
+    assert re.search(r"sign in at http://[0-9.:]+/dashboard/sign-in as bureau, tzbank", log)
 
 
 def test_expectations_read_multi_line_comments() -> None:

@@ -1,16 +1,16 @@
 """`innocredit`: run the platform and operate it (schema, clients, keys).
 
 One module per command group: `serve` (what ./run.sh runs), `db` (migrations), `clients`
-(API clients and signing keys), `scoring` (enterprises, indicators, models, points),
-`calendar`, `demo`; `context` holds what they all run in (the database, one transaction,
-progress lines, input files).
+(API clients and signing keys), `users` (who signs in to the dashboard), `scoring`
+(enterprises, indicators, models, points), `calendar`, `demo`; `context` holds what they all
+run in (the database, one transaction, progress lines, input files).
 """
 
 from __future__ import annotations
 
 import typer
 
-from services.cli import calendar, clients, db, demo, scoring, serve
+from services.cli import calendar, clients, db, demo, scoring, serve, users
 
 app = typer.Typer(help="InnoCredit: 创新积分贷 points, loans and guarantees.", no_args_is_help=True)
 app.command()(serve.serve)
@@ -21,6 +21,7 @@ app.add_typer(scoring.enterprises_app, name="enterprises")
 app.add_typer(scoring.indicators_app, name="indicators")
 app.add_typer(scoring.models_app, name="models")
 app.add_typer(scoring.points_app, name="points")
+app.add_typer(users.app, name="users")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(demo.app, name="demo")
 

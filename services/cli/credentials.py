@@ -1,6 +1,7 @@
-"""New API clients' secrets, handed over once: to the controlling terminal when there is one,
-and to a file only its owner can read under the data directory — never to the log stream,
-which `./run.sh > server.log` or a journal keeps for anyone who can read logs."""
+"""New API clients' secrets and dashboard users' generated passwords, handed over once: to
+the controlling terminal when there is one, and to a file only its owner can read under the
+data directory — never to the log stream, which `./run.sh > server.log` or a journal keeps
+for anyone who can read logs."""
 
 from __future__ import annotations
 
@@ -147,3 +148,73 @@ def _width(text: str) -> int:
 
 def _pad(text: str, width: int) -> str:
     return text + " " * (width - _width(text))
+
+
+# ---------------------------------------------------------------- dashboard users
+
+USER_HEADINGS = ("role", "bank", "user name", "password")
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    """A dashboard user whose password was generated; it exists nowhere else (a hash is kept)."""
+
+    role: str
+    name: str
+    bank_code: str | None
+    password: str
+
+    @property
+    def variable(self) -> str:
+        """The shell variable prefix: `BUREAU_USER`, or the bank's code (`TZBANK_USER`)."""
+        client = NewClient(self.role, self.name, self.bank_code, "", "")
+        return f"{client.variable}_USER"
+
+
+def hand_over_users(users: Sequence[NewUser], data_dir: Path, *, made_by: str) -> Path:
+    """Append generated passwords to the credentials file (mode 0600) and show them on the
+    terminal, never in the output; call it inside the transaction that creates the users."""
+    path = credentials_path(data_dir)
+    _append(path, _users_section(users, made_by))
+    rows = [USER_HEADINGS] + [(u.role, u.bank_code or "-", u.name, u.password) for u in users]
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(USER_HEADINGS))]
+    table = [
+        "  " + "  ".join(_pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    _show_on_terminal(
+        "\n".join(
+            [
+                "",
+                f"Dashboard users: the passwords are shown only now, and kept in {path}:",
+                "",
+                *table,
+                "",
+                "",
+            ]
+        )
+    )
+    step(
+        f"{len(users)} dashboard user(s): their passwords are in {path} (mode 0600), "
+        "not in this output"
+    )
+    return path
+
+
+def _users_section(users: Sequence[NewUser], made_by: str) -> str:
+    created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    command = _command()
+    lines = [
+        f"# {created}: {len(users)} dashboard user(s), created by `{made_by}`.",
+        "# They sign in at <gateway>/dashboard/sign-in. The passwords are stored nowhere else",
+        "# (the database keeps argon2 hashes).",
+        f"# A new one: {command} users set-password NAME [--generate-password]",
+    ]
+    for u in users:
+        bank = f" · bank_code {u.bank_code}" if u.bank_code else ""
+        lines += [
+            f"# dashboard user · {u.role}{bank}",
+            f"{u.variable}_NAME={shlex.quote(u.name)}",
+            f"{u.variable}_PASSWORD={shlex.quote(u.password)}",
+        ]
+    return "\n".join(lines) + "\n\n"

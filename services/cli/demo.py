@@ -1,5 +1,6 @@
-"""`innocredit demo load` (and `serve --demo`): Taizhou's demo data and the API clients it
-creates, whose secrets are handed over once (`services/cli/credentials.py`)."""
+"""`innocredit demo load` (and `serve --demo`): Taizhou's demo data, the API clients and the
+dashboard users it creates, whose secrets and passwords are handed over once
+(`services/cli/credentials.py`)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,18 @@ import time
 from pathlib import Path
 
 import typer
+from sqlalchemy.orm import Session
 
 from services import demo
 from services.cli.context import engine_on, step, transaction
-from services.cli.credentials import NewClient, hand_over
+from services.cli.credentials import (
+    NewClient,
+    NewUser,
+    credentials_path,
+    hand_over,
+    hand_over_users,
+)
+from services.gateway import users as gateway_users
 from shared.db import make_sessionmaker
 from shared.settings import get_settings
 
@@ -19,6 +28,30 @@ app = typer.Typer(help="Demo data.", no_args_is_help=True)
 
 def _new_clients(credentials: list[demo.Credentials]) -> list[NewClient]:
     return [NewClient(c.role, c.name, c.code, c.client_id, c.client_secret) for c in credentials]
+
+
+def _hand_over_users(session: Session, data_dir: Path, made_by: str) -> None:
+    made = demo.users(session)
+    hand_over_users(
+        [NewUser(u.role, u.name, u.bank_code, u.password) for u in made], data_dir, made_by=made_by
+    )
+
+
+def announce_sign_in(url: str, base_url: str, data_dir: Path) -> None:
+    """Say where the dashboard's sign-in is and who may sign in (never the passwords: they
+    are in the credentials file, which this names)."""
+    engine = engine_on(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            names = [u.name for u in gateway_users.list_users(session, after=None, limit=20)]
+    finally:
+        engine.dispose()
+    if not names:
+        return
+    step(
+        f"dashboard: sign in at {base_url}/dashboard/sign-in as {', '.join(names[:20])} "
+        f"(passwords in {credentials_path(data_dir)})"
+    )
 
 
 @app.command("load")
@@ -32,6 +65,7 @@ def demo_load() -> None:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
         hand_over(_new_clients(credentials), get_settings().data_dir, made_by="demo load")
+        _hand_over_users(session, get_settings().data_dir, "demo load")
     step(f"demo loaded in {time.perf_counter() - started:.1f} s")
 
 
@@ -47,5 +81,6 @@ def load_if_empty(url: str, data_dir: Path) -> None:
             step("loading the demo data")
             credentials = demo.load(session, step)
             hand_over(_new_clients(credentials), data_dir, made_by="serve --demo")
+            _hand_over_users(session, data_dir, "serve --demo")
     finally:
         engine.dispose()

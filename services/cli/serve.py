@@ -16,7 +16,7 @@ import uvicorn
 
 from services.cli.context import database, engine_on, migration_url, step
 from services.cli.credentials import NewClient, hand_over
-from services.cli.demo import load_if_empty
+from services.cli.demo import announce_sign_in, load_if_empty
 from services.gateway.bootstrap import ADMIN_NAME, bootstrap
 from services.gateway.crypto import KeyEncryptor
 from shared import migrate
@@ -70,6 +70,7 @@ def serve(
         _prepare(settings, url)
         if with_demo:
             load_if_empty(url, settings.data_dir)
+            announce_sign_in(url, f"http://{host}:{port}", settings.data_dir)
         children: list[subprocess.Popen[bytes]] = []
         if split:
             children = _start_services(host, port, workers, settings.shutdown_grace_seconds)

@@ -1,6 +1,6 @@
 """Demo data that tells Taizhou's story: 8,012 enterprises, 5 banks, 9 products, the first half
 of 2026 with 662 disbursed loans totalling 4,112,000,000.00 yuan, consents for two credit
-firms, and API clients.
+firms, API clients, and dashboard users (`users`, created by the command that loads the demo).
 
 Everything goes through the services' own domain functions (bulk upserts, the points
 recompute, `loans.submission.submit`, `loans.lifecycle.decide/disburse/report_repayment`,
@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 
 from services.demo.enterprises import enterprises_of, indicators_of, synthetic_indicators
 from services.demo.loans import banks_and_products, loans_of_h1
-from services.demo.parties import Credentials, clients, consents_for_firms
+from services.demo.parties import (
+    BUREAU_USER,
+    Credentials,
+    DemoUser,
+    clients,
+    consents_for_firms,
+    users,
+)
 from services.demo.story import (
     COUNTS,
     DISTRICT_CODES,
@@ -32,6 +39,7 @@ from services.scoring import indicators, recompute, registry
 from services.scoring.models import Enterprise
 
 __all__ = [
+    "BUREAU_USER",
     "COUNTS",
     "DISTRICT_CODES",
     "ENTERPRISES",
@@ -41,9 +49,11 @@ __all__ = [
     "SYLLABLES",
     "Credentials",
     "DatabaseNotEmpty",
+    "DemoUser",
     "is_empty",
     "load",
     "synthetic_indicators",
+    "users",
 ]
 
 

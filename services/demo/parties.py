@@ -1,10 +1,11 @@
-"""The demo's consents for two credit-reporting firms and its API clients."""
+"""The demo's consents for two credit-reporting firms, its API clients and its dashboard users."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -13,9 +14,11 @@ from services.demo.story import (
     FIRMS,
 )
 from services.gateway import service as gateway
-from services.gateway.schemas import ClientCreate
+from services.gateway import users as gateway_users
+from services.gateway.schemas import ClientCreate, UserCreate
 from services.guarantee import consents
 from services.guarantee.schemas import ConsentIn
+from services.loans.products import bank_exists
 from services.scoring.schemas import EnterpriseIn
 
 
@@ -71,4 +74,33 @@ def clients(session: Session) -> list[Credentials]:
         client, secret = gateway.create_client(session, data)
         code = data.bank_code or data.firm_code
         out.append(Credentials(data.name, data.role, code, client.client_id, secret))
+    return out
+
+
+BUREAU_USER = "bureau"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoUser:
+    """A dashboard user created for the demo (its generated password is shown once)."""
+
+    name: str
+    role: str
+    bank_code: str | None
+    password: str
+
+
+def users(session: Session) -> list[DemoUser]:
+    """Dashboard users: `bureau` (the 科技局, every bank's figures) and one per bank, named by
+    its code in lower case (`tzbank` sees 泰州银行's only), with generated passwords."""
+    wanted: list[tuple[str, Literal["bureau", "bank"], str | None]] = [
+        (BUREAU_USER, "bureau", None)
+    ]
+    wanted += [(code.lower(), "bank", code) for code in BANKS]
+    out = []
+    for name, role, code in wanted:
+        password = gateway_users.new_password(name)
+        data = UserCreate(name=name, role=role, bank_code=code, password=password)
+        gateway_users.create_user(session, data, bank_exists)
+        out.append(DemoUser(name, role, code, password))
     return out

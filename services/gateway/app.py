@@ -20,6 +20,8 @@ from services.gateway.proxy import ServiceProxy
 from services.gateway.queries import key_loader
 from services.gateway.quota import SharedQuota
 from services.gateway.service import BankExists
+from services.gateway.signin import dashboard
+from services.gateway.users_api import admin_users
 from shared.admission import AdmissionGate
 from shared.app import ServiceSpec, create_service_app
 from shared.auth.jwt import KeySet, TokenVerifier
@@ -32,13 +34,16 @@ from shared.settings import CoreSettings
 GATEWAY = ServiceSpec(
     name="gateway",
     title="InnoCredit gateway",
-    description="OAuth 2.0 tokens, JWKS, API clients, signing keys and the audit trail.",
-    routers=(oauth, discovery, admin),
+    description="OAuth 2.0 tokens, JWKS, API clients, signing keys, the audit trail, and the "
+    "dashboard's users and sign-in.",
+    routers=(oauth, discovery, admin, admin_users, dashboard),
     tags={
         "discovery": "Finding your way without a token: the authorization server's metadata "
         "(RFC 8414) and the problem types errors name (`/problems/{slug}`).",
         "admin: clients and keys": "Operators: API clients and their secrets, signing keys, "
         "the audit trail (scope `admin`).",
+        "admin: users": "Operators: the people who sign in to the dashboard, their passwords "
+        "and lockouts (scope `admin`).",
     },
 )
 
@@ -110,7 +115,11 @@ def create_gateway(
     core.state.key_set = key_set
     core.state.key_encryptor = KeyEncryptor(settings.key_encryption_key)
     core.state.bank_exists = bank_exists
-    directory = ClientDirectory(core.state.sessionmaker, ttl_seconds=settings.client_cache_seconds)
+    directory = ClientDirectory(
+        core.state.sessionmaker,
+        ttl_seconds=settings.client_cache_seconds,
+        session_idle_seconds=settings.session_idle_seconds,
+    )
     core.state.client_directory = directory
     quota = SharedQuota(engine)  # one per process: the API's clients and the token endpoint
     core.state.quota = quota

@@ -1,4 +1,5 @@
-"""Secrets at rest: client-secret hashing (argon2id) and signing-key encryption (Fernet)."""
+"""Secrets at rest: client-secret and password hashing (argon2id), signing-key encryption
+(Fernet)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,14 @@ def verify_secret(stored_hash: str | None, secret: str) -> bool:
     except (VerificationError, InvalidHashError):
         return False
     return ok and stored_hash is not None
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    """Whether a hash was made with other parameters than today's (rehash after a verify)."""
+    try:
+        return _hasher.check_needs_rehash(stored_hash)
+    except InvalidHashError:
+        return True
 
 
 class KeyEncryptor:

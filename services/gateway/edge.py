@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway import service
-from services.gateway.directory import ClientDirectory
+from services.gateway.directory import ClientDirectory, directory_key
 from services.gateway.quota import SharedQuota
 from shared.auth.deps import PRINCIPAL_STATE, authenticate
 from shared.auth.jwt import TokenVerifier
@@ -27,6 +27,7 @@ log = logging.getLogger("innocredit.gateway")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AUDIT_CLIENT_STATE = "audit_client_id"
 AUDIT_DETAIL_STATE = "audit_detail"
+AUDIT_ACTION_STATE = "audit_action"  # a handler's name for what the request did (`sign-in`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +101,14 @@ class Edge:
         except Unauthorized as refused:
             await send_problem(scope, send, Problem.of(refused))
             return None
-        hit, status = self.directory.cached(principal.client_id)
+        # A dashboard user's token names its session too: it is good while that stands.
+        key = directory_key(principal)
+        hit, status = self.directory.cached(key)
         if not hit:
-            status = await to_thread.run_sync(self.directory.load, principal.client_id)
+            status = await to_thread.run_sync(self.directory.load, key)
         if status is None or not status.enabled:
-            await send_problem(scope, send, Problem.of(Unauthorized("The client is disabled")))
+            gone = "The session has ended" if principal.session_id else "The client is disabled"
+            await send_problem(scope, send, Problem.of(Unauthorized(gone)))
             return None
         retry_after = await self.limiter.acquire(
             principal.client_id, status.rate_limit_per_minute or self.default_rate
@@ -135,7 +139,7 @@ class Edge:
                     path=scope["path"],
                     status=status,
                     request_id=state.get("request_id"),
-                    action=f"{scope['method']} {scope['path']}",
+                    action=state.get(AUDIT_ACTION_STATE) or f"{scope['method']} {scope['path']}",
                     detail=state.get(AUDIT_DETAIL_STATE) or {},
                 )
         except Exception:  # the audit trail must not turn a served request into an error

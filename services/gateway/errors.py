@@ -10,6 +10,14 @@ class ClientNotFound(NotFound):
     slug = "client-not-found"
 
 
+class UserNotFound(NotFound):
+    slug = "user-not-found"
+
+
+class UserNameTaken(Conflict):
+    slug = "user-name-taken"
+
+
 class RotationPending(Conflict):
     slug = "key-rotation-pending"
 

@@ -1,7 +1,9 @@
-"""Tables the gateway owns (prefix `gw_`): API clients, signing keys, the audit trail."""
+"""Tables the gateway owns (prefix `gw_`): API clients, signing keys, the audit trail, and the
+dashboard's users, their sessions and the refused sign-ins counted per address."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Double,
+    ForeignKey,
     Identity,
     Index,
     Integer,
@@ -20,7 +23,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -109,3 +112,58 @@ class RateLimitState(Base):
 
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     tat: Mapped[float] = mapped_column(Double)
+
+
+class User(Base):
+    """A person who signs in to the dashboard: the bureau's staff, or a bank's (with its bank).
+
+    `failed_count` counts sign-in attempts since the last success (those still being checked
+    too), `locked_until` is set when it reaches the limit (services/gateway/users.py)."""
+
+    __tablename__ = "gw_user"
+    __table_args__ = (
+        CheckConstraint("role IN ('bureau', 'bank')", name="role"),
+        CheckConstraint("(role = 'bank') = (bank_code IS NOT NULL)", name="bank_code_iff_bank"),
+        CheckConstraint("failed_count >= 0", name="failed_count_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(10))
+    bank_code: Mapped[str | None] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    failed_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    password_changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class UserSession(Base):
+    """A signed-in browser: only the SHA-256 of its cookie's token is kept, so a copy of the
+    table signs nobody in. Ends at `expires_at`, or after the idle limit since `last_seen_at`."""
+
+    __tablename__ = "gw_user_session"
+    __table_args__ = (Index("ix_gw_user_session_user_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("gw_user.id", ondelete="CASCADE"))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class SignInFailure(Base):
+    """A refused sign-in from an address: the per-address limit counts those in its window."""
+
+    __tablename__ = "gw_sign_in_failure"
+    __table_args__ = (Index("ix_gw_sign_in_failure_ip_at", "ip", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -114,3 +114,54 @@ class AuditEventOut(BaseModel):
     request_id: str | None
     action: str
     detail: dict[str, Any]
+
+
+UserRole = TypeAliasType("UserRole", Literal["bureau", "bank"])
+"""Who a dashboard user is: the bureau's staff (every bank's figures) or a bank's (its own)."""
+
+USER_NAME_PATTERN = r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+"""No control characters, no space at either end (a name is typed into a sign-in form)."""
+
+
+class UserCreate(BaseModel):
+    """A new dashboard user; a bank's user needs `bank_code` (a partner bank), nobody else has
+    one. `password` follows the password rule (README "Users and the dashboard sign-in")."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"allOf": [_tenant_code("bank", "bank_code")]}
+    )
+
+    name: str = Field(min_length=1, max_length=100, pattern=USER_NAME_PATTERN)
+    role: UserRole
+    bank_code: str | None = Field(default=None, pattern=CODE_PATTERN)
+    password: str = Field(min_length=1, max_length=1024)
+
+    @model_validator(mode="after")
+    def _bank_matches_role(self) -> Self:
+        if (self.role == "bank") != (self.bank_code is not None):
+            raise ValueError("bank_code is required for role bank and only for it")
+        return self
+
+
+class PasswordChange(BaseModel):
+    """A user's new password (the password rule applies); their sessions end."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserOut(BaseModel):
+    """A dashboard user as operators see it (never the password or its hash)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    role: UserRole
+    bank_code: str | None
+    disabled: bool
+    failed_count: int
+    locked_until: Instant | None
+    created_at: Instant
+    password_changed_at: Instant

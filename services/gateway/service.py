@@ -53,9 +53,14 @@ def require_known_bank(session: Session, data: ClientCreate, bank_exists: BankEx
     Credit firms have no registry here (a consent names its firm by code), so `firm_code` is
     checked only for its form.
     """
-    if data.bank_code is None or bank_exists(session, data.bank_code):
+    require_bank(session, data.bank_code, bank_exists)
+
+
+def require_bank(session: Session, bank_code: str | None, bank_exists: BankExists) -> None:
+    """Refuse (422 naming `bank_code`) a code that names no partner bank; None passes."""
+    if bank_code is None or bank_exists(session, bank_code):
         return
-    msg = f"no partner bank has the code {data.bank_code!r} (GET /v1/loans/banks lists them)"
+    msg = f"no partner bank has the code {bank_code!r} (GET /v1/loans/banks lists them)"
     raise Unprocessable(
         f"Unknown bank_code: {msg}",
         errors=[{"loc": ["body", "bank_code"], "msg": msg, "type": "unknown_bank"}],
@@ -247,7 +252,6 @@ def issue_token(
                 f"Scopes not available to role {client.role}: "
                 + " ".join(sorted(granted - allowed)),
             )
-    key = ensure_signing_key(session, encryptor)
     now = clock.now()
     scope = " ".join(sorted(granted))
     claims: dict[str, Any] = {
@@ -265,9 +269,14 @@ def issue_token(
         claims["bank_code"] = client.bank_code
     if client.firm_code is not None:
         claims["firm_code"] = client.firm_code
-    pem = _private_pem(key, encryptor)
-    token = tokens.sign(claims, private_pem=pem, kid=key.kid)
+    token = sign_with_active_key(session, encryptor, claims)
     return IssuedToken(access_token=token, expires_in=ttl_seconds, scope=scope)
+
+
+def sign_with_active_key(session: Session, encryptor: KeyEncryptor, claims: dict[str, Any]) -> str:
+    """Sign `claims` with the key that signs now (the first one is created if there is none)."""
+    key = ensure_signing_key(session, encryptor)
+    return tokens.sign(claims, private_pem=_private_pem(key, encryptor), kid=key.kid)
 
 
 _pem_cache: dict[str, bytes] = {}

@@ -303,6 +303,7 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
         raise InvalidToken("firm token without firm_code")
     jti = claims.get("jti")
     exp = claims.get("exp")
+    sid = claims.get("sid")
     return Principal(
         client_id=sub,
         role=cast(Role, role),
@@ -311,4 +312,5 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
         firm_code=firm_code if role == "credit_firm" else None,
         token_id=jti if isinstance(jti, str) else None,
         expires_at=datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None,
+        session_id=sid if isinstance(sid, str) else None,
     )

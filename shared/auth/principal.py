@@ -48,6 +48,8 @@ class Principal:
     firm_code: str | None = None
     token_id: str | None = None
     expires_at: datetime | None = None
+    # The sign-in session a dashboard user's token was minted for (its `sid`); None for a client.
+    session_id: str | None = None
 
     def __post_init__(self) -> None:
         # A bank client always carries its bank, a firm client its firm, and no other role
