@@ -147,8 +147,10 @@ def recompute(
     # otherwise be unknown to it until autovacuum's next analyze, and meanwhile it planned a
     # points lookup (all three key columns given) as a scan of the period's rank index, every
     # row of the period filtered by USCC — 7 ms at 8,000 firms, the 500,000-firm lookups
-    # saturated a process at 170 a second (README, "National scale").
-    session.execute(text("ANALYZE sc_points"))
+    # saturated a process at 170 a second (README, "National scale"). Only the columns
+    # queries filter or order by: the breakdown JSON is what makes the table wide, and its
+    # statistics help no plan (the row count is updated either way).
+    session.execute(text("ANALYZE sc_points (period, model_version, uscc, rank, points)"))
     count = len(usccs)
     # Tell the credit-firm export, in this same transaction, whose features changed.
     changefeed.points_changed(session, usccs)
