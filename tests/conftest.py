@@ -22,8 +22,17 @@ from shared import migrate
 from shared.db import make_engine, make_sessionmaker
 from shared.settings import CoreSettings
 from tests import pg
+from tests.demo_db import DemoDatabase, loaded_demo
 from tests.factories import Creds, Factory, get_token
 from tests.periods import PeriodPool, scoring_data_in
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-screenshots",
+        action="store_true",
+        help="also write the README's screenshot (docs/dashboard.png) from the browser test",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -141,6 +150,13 @@ def serve_app(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def demo_database(new_database: Callable[[], str]) -> Iterator[DemoDatabase]:
+    """The demo, loaded once for the session (tests/demo_db.py)."""
+    with loaded_demo(new_database()) as loaded:
+        yield loaded
 
 
 @pytest.fixture(scope="session")

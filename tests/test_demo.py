@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from examples.bank_client import InnoCredit, run
 from services import demo
 from services.runtime import build_gateway
-from shared import migrate
-from shared.db import make_engine, make_sessionmaker
+from shared.db import make_sessionmaker
 from shared.uscc import check_char
 from tests.conftest import make_settings
+from tests.demo_db import DemoDatabase
 from tests.factories import Creds, bearer, get_token
 from tests.users import browser, page_token, sign_in
 
@@ -31,19 +31,18 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def loaded(new_database: Callable[[], str]) -> Iterator[Demo]:
-    url = new_database()
-    migrate.upgrade(url, "head")
-    engine = make_engine(url)
-    with make_sessionmaker(engine).begin() as session:
-        credentials = demo.load(session, lambda _: None)
-        users = demo.users(session)
-    with make_sessionmaker(engine).begin() as session, pytest.raises(demo.DatabaseNotEmpty):
-        demo.load(session, lambda _: None)
-    gateway = build_gateway(make_settings(url), engine)
+def loaded(demo_database: DemoDatabase) -> Iterator[Demo]:
+    gateway = build_gateway(make_settings(demo_database.url), demo_database.engine)
     with TestClient(gateway) as api:
-        yield Demo(api, {c.name: c for c in credentials}, {u.name: u for u in users})
-    engine.dispose()
+        yield Demo(api, demo_database.clients, demo_database.users)
+
+
+def test_the_demo_loads_only_into_an_empty_database(demo_database: DemoDatabase) -> None:
+    with (
+        make_sessionmaker(demo_database.engine).begin() as session,
+        pytest.raises(demo.DatabaseNotEmpty),
+    ):
+        demo.load(session, lambda _: None)
 
 
 def _token(d: Demo, name: str) -> str:

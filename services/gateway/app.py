@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.gateway.api import admin, oauth
 from services.gateway.crypto import KeyEncryptor
+from services.gateway.dashboard import mount_assets, page
 from services.gateway.directory import ClientDirectory
 from services.gateway.discovery import discovery
 from services.gateway.edge import Edge, Route
@@ -36,7 +37,7 @@ GATEWAY = ServiceSpec(
     title="InnoCredit gateway",
     description="OAuth 2.0 tokens, JWKS, API clients, signing keys, the audit trail, and the "
     "dashboard's users and sign-in.",
-    routers=(oauth, discovery, admin, admin_users, dashboard),
+    routers=(oauth, discovery, admin, admin_users, dashboard, page),
     tags={
         "discovery": "Finding your way without a token: the authorization server's metadata "
         "(RFC 8414) and the problem types errors name (`/problems/{slug}`).",
@@ -112,6 +113,7 @@ def create_gateway(
 
     core = create_service_app(GATEWAY, settings, engine=engine, verifier=verifier, edge=False)
     core.router.lifespan_context = lifespan
+    mount_assets(core)
     core.state.key_set = key_set
     core.state.key_encryptor = KeyEncryptor(settings.key_encryption_key)
     core.state.bank_exists = bank_exists

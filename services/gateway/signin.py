@@ -168,7 +168,8 @@ async def sign_out(request: Request) -> RedirectResponse:
 @dashboard.post("/api/token", dependencies=SAME_ORIGIN)
 async def page_token(request: Request) -> JSONResponse:
     """The page's `/v1` token for this browser's session: `{access_token, token_type,
-    expires_in, scope}`, never cached; 401 without a live session."""
+    expires_in, scope, user: {name, role, bank_code}}`, never cached; 401 without a live
+    session."""
     settings: CoreSettings = request.app.state.settings
     token = request.cookies.get(sessions.COOKIE_NAME)
 
@@ -200,6 +201,7 @@ async def page_token(request: Request) -> JSONResponse:
         "token_type": "Bearer",
         "expires_in": issued.expires_in,
         "scope": issued.scope,
+        "user": {"name": found.name, "role": found.role, "bank_code": found.bank_code},
     }
     return JSONResponse(body, headers={**PAGE_HEADERS, "Pragma": "no-cache"})
 

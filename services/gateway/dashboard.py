@@ -1,0 +1,96 @@
+"""The dashboard page itself: `GET /dashboard/` and its static files under `/dashboard/static/`.
+
+The page is static (services/gateway/dashboard_static/): HTML, CSS, a few ES modules and the
+vendored Apache ECharts. It computes no figure: it asks the gateway for a token for its
+session (`POST /dashboard/api/token`, services/gateway/signin.py) and reads the `/v1` API like
+any client, so a bank user sees exactly what a bank's token sees. `/dashboard/` answers only a
+signed-in browser (anyone else is sent to the sign-in form); the static files are public (they
+hold no data) and served with `nosniff`, the page's Content-Security-Policy and revalidation
+(`no-cache` with an ETag), so an upgraded gateway never serves a stale script.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from anyio import to_thread
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from services.gateway import sessions
+from services.gateway.browser import PAGE_HEADERS
+from shared import clock
+from shared.negotiation import HTML, JSON, require_acceptable
+from shared.settings import CoreSettings
+from shared.vocab import CATEGORY_LABELS, DISTRICTS, STAGE_LABELS
+
+STATIC_DIR = Path(__file__).with_name("dashboard_static")
+STATIC_PATH = "/dashboard/static"
+ASSET_HEADERS = {
+    "Content-Security-Policy": PAGE_HEADERS["Content-Security-Policy"],
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+page = APIRouter(prefix="/dashboard", include_in_schema=False)
+
+
+class DashboardAssets(StaticFiles):
+    """The page's static files with the headers above (a conditional request gets 304)."""
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers.update(ASSET_HEADERS)
+        if str(full_path).endswith(".js"):
+            response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+        return response
+
+
+def _signed_in(request: Request) -> bool:
+    settings: CoreSettings = request.app.state.settings
+    token = request.cookies.get(sessions.COOKIE_NAME)
+    if not token:
+        return False
+    with request.app.state.sessionmaker.begin() as session:
+        found = sessions.find(
+            session, token, now=clock.now(), idle_seconds=settings.session_idle_seconds
+        )
+    return found is not None
+
+
+@page.get("")
+async def dashboard_root() -> RedirectResponse:
+    """`/dashboard` → `/dashboard/` (relative links on the page resolve under it)."""
+    return RedirectResponse("/dashboard/", 308, headers=PAGE_HEADERS)
+
+
+@page.get("/", response_model=None)
+async def dashboard_page(request: Request) -> Response:
+    """The page for a signed-in browser; anyone else is sent (303) to the sign-in form."""
+    require_acceptable(request, HTML)
+    if not await to_thread.run_sync(_signed_in, request):
+        return RedirectResponse("/dashboard/sign-in", 303, headers=PAGE_HEADERS)
+    return FileResponse(STATIC_DIR / "index.html", media_type=HTML, headers=PAGE_HEADERS)
+
+
+@page.get("/vocabulary.json")
+async def vocabulary(request: Request) -> JSONResponse:
+    """The programme's fixed vocabulary the page labels its filters with (shared/vocab.py: the
+    districts, and the Chinese names of growth stages and categories); nothing secret."""
+    require_acceptable(request, JSON)
+    body = {"districts": list(DISTRICTS), "stages": STAGE_LABELS, "categories": CATEGORY_LABELS}
+    return JSONResponse(body, headers={**ASSET_HEADERS, "Cache-Control": "no-cache"})
+
+
+def mount_assets(app: FastAPI) -> None:
+    """Serve the page's static files under `/dashboard/static` on the gateway's own app."""
+    app.mount(STATIC_PATH, DashboardAssets(directory=STATIC_DIR), name="dashboard-static")

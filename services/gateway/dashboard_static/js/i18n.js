@@ -1,0 +1,109 @@
+// The page's words in Chinese (first) and English. Only labels live here: every figure, and the
+// names of banks, products, industries and districts, come from the API.
+
+const WORDS = {
+  title: ["创新积分贷 · 监测看板", "Innovation-points credit · dashboard"],
+  signOut: ["退出登录", "Sign out"],
+  periodKind: ["统计区间", "Period"],
+  year: ["年度", "Year"],
+  half: ["半年", "Half-year"],
+  quarter: ["季度", "Quarter"],
+  month: ["月度", "Month"],
+  custom: ["自定义", "Custom"],
+  yearLabel: ["年份", "Year"],
+  partLabel: ["期", "Part"],
+  from: ["起", "From"],
+  to: ["止", "To"],
+  overview: ["总览", "Overview"],
+  loans: ["贷款", "Loans"],
+  due: ["待决策申请", "Applications awaiting a decision"],
+  points: ["创新积分", "Innovation points"],
+  pointsPeriod: ["积分年度", "Points period"],
+  district: ["区域", "District"],
+  industry: ["产业", "Industry"],
+  category: ["类别", "Category"],
+  stage: ["成长阶段", "Growth stage"],
+  all: ["全部", "All"],
+  close: ["关闭", "Close"],
+  table: ["数据表", "Table"],
+  applications: ["申请笔数", "Applications"],
+  approved: ["获批笔数", "Approved"],
+  disbursedCount: ["放款笔数", "Loans disbursed"],
+  disbursedAmount: ["放款金额", "Amount disbursed"],
+  approvalRate: ["审批通过率", "Approval rate"],
+  medianDays: ["决策用时中位数", "Median days to decision"],
+  meanDays: ["决策用时均值", "Mean days to decision"],
+  onTimeRate: ["按时决策率", "On-time decisions"],
+  decisionOverdue: ["超期未决策", "Undecided past deadline"],
+  workingDays: ["个工作日", "working days"],
+  goal: ["目标 100%（两个工作日内决策）", "Goal 100 % (decision within two working days)"],
+  yi: ["亿元", "×100M yuan"],
+  yuan: ["元", "yuan"],
+  byBankProduct: ["各银行放款金额（按产品）", "Amount disbursed by bank and product"],
+  monthlyTrend: ["月度申请与放款", "Monthly applications and amount disbursed"],
+  monthlyOnTime: ["月度按时决策率", "Monthly on-time rate"],
+  byDistrict: ["分区域放款", "By district"],
+  byIndustry: ["分产业放款", "By industry"],
+  byStage: ["分成长阶段放款", "By growth stage"],
+  onTimeByBank: ["各银行按时决策率", "On-time rate by bank"],
+  dueToday: ["今日到期", "Due today"],
+  dueTomorrow: ["明日到期", "Due tomorrow"],
+  overdue: ["已超期", "Overdue"],
+  distribution: ["积分分布", "Points distribution"],
+  top100: ["积分前100名", "Top 100"],
+  bank: ["银行", "Bank"],
+  product: ["产品", "Product"],
+  monthCol: ["月份", "Month"],
+  group: ["分组", "Group"],
+  enterprise: ["企业", "Enterprise"],
+  uscc: ["统一社会信用代码", "USCC"],
+  amount: ["金额（元）", "Amount (yuan)"],
+  submittedAt: ["提交时间", "Submitted"],
+  dueAt: ["决策期限", "Decision due"],
+  elapsed: ["已用工作日", "Working days elapsed"],
+  rank: ["排名", "Rank"],
+  pointsCol: ["积分", "Points"],
+  change: ["较上期", "Change"],
+  waiver: ["泰信保费用减免", "泰信保 fee waived"],
+  waived: ["免收", "waived"],
+  notWaived: ["—", "—"],
+  newEntry: ["新进", "new"],
+  bin: ["积分区间", "Points range"],
+  count: ["企业数", "Enterprises"],
+  quantiles: ["分位数", "Quantiles"],
+  mean: ["均值", "Mean"],
+  none: ["暂无数据", "Nothing to show"],
+  noRanking: ["该年度尚未计算积分", "No ranking has been computed for this period"],
+  loading: ["加载中…", "Loading…"],
+  status: ["状态", "Status"],
+  history: ["历史", "History"],
+  at: ["时间", "At"],
+  event: ["事件", "Event"],
+  actor: ["操作方", "By"],
+  bureau: ["市科技局", "Science & technology bureau"],
+};
+
+let lang = "zh";
+
+export function setLanguage(code) {
+  lang = code === "en" ? "en" : "zh";
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+}
+
+export function language() {
+  return lang;
+}
+
+/** The label `key` in the page's language. */
+export function t(key) {
+  const pair = WORDS[key];
+  if (!pair) throw new Error(`no label ${key}`);
+  return pair[lang === "zh" ? 0 : 1];
+}
+
+/** A vocabulary code's label: Chinese from the gateway's vocabulary, English the code itself. */
+export function label(vocabulary, code) {
+  if (lang === "en") return code;
+  return (vocabulary && vocabulary[code]) || code;
+}

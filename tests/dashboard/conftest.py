@@ -1,0 +1,56 @@
+"""Fixtures of the dashboard's tests: the demo behind a real server, one chromium per session,
+and where screenshots go."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser
+
+from services.runtime import build_gateway
+from tests.browser import chromium, chromium_path
+from tests.conftest import make_settings, serve_app
+from tests.demo_db import DemoDatabase
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / ".artifacts" / "dashboard"
+README_SCREENSHOT = ROOT / "docs" / "dashboard.png"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with chromium(chromium_path()) as launched:
+        yield launched
+
+
+@pytest.fixture(scope="session")
+def demo_site(demo_database: DemoDatabase) -> Iterator[str]:
+    """The demo's gateway on a real uvicorn server (the browser needs a real address)."""
+    gateway = build_gateway(make_settings(demo_database.url), demo_database.engine)
+    with serve_app(gateway) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def bureau_api(demo_site: str, demo_database: DemoDatabase) -> Iterator[httpx.Client]:
+    """The API as the bureau's own client sees it (to compare the page with)."""
+    creds = demo_database.clients["泰州市科技局 dashboard"]
+    token = httpx.post(
+        f"{demo_site}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(creds.client_id, creds.client_secret),
+    ).json()["access_token"]
+    with httpx.Client(base_url=demo_site, headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client
+
+
+@pytest.fixture
+def screenshots(request: pytest.FixtureRequest) -> tuple[Path, Path | None]:
+    """Where a test writes its screenshots (test artefacts, gitignored), and the README's
+    screenshot when `--update-screenshots` is given."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    update = bool(request.config.getoption("--update-screenshots"))
+    return ARTIFACTS, README_SCREENSHOT if update else None

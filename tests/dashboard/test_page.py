@@ -1,0 +1,336 @@
+"""The bureau's dashboard in a real browser (Debian's chromium) on the demo: the figures are the
+API's, every chart rendered, nothing failed and nothing left the service; a bank user sees only
+its bank; a wrong password is refused and locks the user; sign-out ends the session."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page
+
+from services import demo
+from shared.clock import SHANGHAI
+from shared.db import make_sessionmaker
+from shared.uscc import check_char
+from tests.browser import renders, sign_in, wait_rendered, watched_page
+from tests.dashboard.conftest import ARTIFACTS
+from tests.demo_db import DemoDatabase
+from tests.factories import new_key
+from tests.users import make_user
+
+pytestmark = pytest.mark.slow
+RONGXING = demo.RONGXING + check_char(demo.RONGXING)
+H1_2026 = {"from": "2026-01-01", "to": "2026-06-30"}
+H1_FRAGMENT = "#kind=half&year=2026&part=1&points=2025"
+CHARTS = [
+    "bank-product",
+    "monthly",
+    "monthly-on-time",
+    "on-time-bank",
+    "district",
+    "industry",
+    "stage",
+    "distribution",
+]
+
+
+def _percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.2f} %"
+
+
+def _days(value: float | None) -> str:
+    if value is None:
+        return "—"
+    rounded = round(value * 100) / 100
+    return str(int(rounded)) if rounded == int(rounded) else str(rounded)
+
+
+def _cards(page: Page) -> dict[str, str]:
+    cards = page.locator("[data-card]")
+    return {
+        cards.nth(i).get_attribute("data-card") or "": cards.nth(i).locator(".figure").inner_text()
+        for i in range(cards.count())
+    }
+
+
+def _open_h1(page: Page, user: Any) -> None:
+    sign_in(page, user.name, user.password)
+    page.wait_for_url("**/dashboard/")
+    wait_rendered(page)
+    seen = renders(page)
+    page.goto(f"/dashboard/{H1_FRAGMENT}")
+    wait_rendered(page, seen)
+
+
+def _series(page: Page, chart: str) -> list[dict[str, Any]]:
+    series: list[dict[str, Any]] = page.evaluate(
+        """id => echarts.getInstanceByDom(document.querySelector(`[data-chart="${id}"]`))
+               .getOption().series.map(s => ({name: s.name, data: s.data}))""",
+        chart,
+    )
+    return series
+
+
+def _stats(api: httpx.Client, **params: str) -> dict[str, Any]:
+    response = api.get("/v1/loans/stats", params={**H1_2026, **params})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_the_bureau_sees_the_programme_as_the_api_reports_it(
+    browser: Browser,
+    demo_site: str,
+    demo_database: DemoDatabase,
+    bureau_api: httpx.Client,
+    screenshots: tuple[Path, Path | None],
+) -> None:
+    total = _stats(bureau_api)["total"]
+    with watched_page(browser, demo_site) as w:
+        page = w.page
+        _open_h1(page, demo_database.users["bureau"])
+        cards = _cards(page)
+        assert cards["applications"] == "842"
+        assert cards["disbursedCount"] == "662"
+        assert cards["disbursedAmount"] == "41.12"
+        amount_title = page.locator('[data-card="disbursedAmount"]').get_attribute("title")
+        assert amount_title == "4,112,000,000.00 元"
+        assert cards["approved"] == f"{total['approved']:,}"
+        assert cards["onTimeRate"] == _percent(total["on_time_rate"])
+        assert cards["approvalRate"] == _percent(total["approval_rate"])
+        assert cards["medianDays"] == _days(total["median_decision_working_days"])
+        assert cards["meanDays"] == _days(total["avg_decision_working_days"])
+        assert cards["decisionOverdue"] == str(total["decision_overdue_count"])
+
+        # Every chart is an SVG with marks, and its table has a row per figure.
+        for chart in CHARTS:
+            svg = page.locator(f'[data-chart="{chart}"] svg')
+            assert svg.count() == 1, chart
+            assert svg.locator("path").count() > 3, chart
+        # The charts' numbers are the API's: applications per month, on time per bank.
+        by_month = _stats(bureau_api, group_by="month")["groups"]
+        monthly = _series(page, "monthly")
+        assert monthly[0]["data"] == [g["applications"] for g in by_month]
+        by_bank = _stats(bureau_api, group_by="bank")["groups"]
+        on_time = _series(page, "on-time-bank")[0]["data"]
+        assert on_time == [round(g["on_time_rate"] * 100, 2) for g in by_bank]
+        # Stacked by product, each bank's bar adds up to the bank's amount (in 亿元).
+        stacked = _series(page, "bank-product")
+        for i, bank in enumerate(by_bank):
+            in_bar = sum(s["data"][i] for s in stacked)
+            assert in_bar == pytest.approx(float(bank["disbursed_amount"]) / 1e8, abs=0.011)
+        rows = page.locator('[data-panel="district"] tbody tr')
+        assert rows.count() == len(_stats(bureau_api, group_by="district")["groups"])
+
+        # Points: the 2025 distribution and top 100, waived in 2026.
+        distribution = bureau_api.get("/v1/scoring/distribution", params={"period": 2025}).json()
+        assert _series(page, "distribution")[0]["data"] == [
+            b["count"] for b in distribution["histogram"]
+        ]
+        top = page.locator('[data-panel="top100"] tbody tr')
+        assert top.count() == 100
+        first = bureau_api.get("/v1/scoring/rankings", params={"period": 2025, "limit": 1})
+        assert first.json()["items"][0]["uscc"] in top.nth(0).inner_text()
+        assert page.locator('[data-panel="top100"] tbody tr:has-text("免收")').count() == 100
+
+        page.screenshot(path=screenshots[0] / "bureau.png", full_page=True)
+        if screenshots[1] is not None:
+            page.screenshot(path=screenshots[1], full_page=False)
+        assert w.errors == []
+        assert w.outside == []
+
+
+def test_a_bank_user_sees_only_its_bank(
+    browser: Browser,
+    demo_site: str,
+    demo_database: DemoDatabase,
+    screenshots: tuple[Path, Path | None],
+) -> None:
+    with watched_page(browser, demo_site) as w:
+        page = w.page
+        _open_h1(page, demo_database.users["tzbank"])
+        assert "泰州银行" in page.locator("#who").inner_text()
+        cards = _cards(page)
+        assert 0 < int(cards["disbursedCount"].replace(",", "")) < 662
+        banks = page.evaluate(
+            """() => echarts.getInstanceByDom(document.querySelector('[data-chart="on-time-bank"]'))
+                     .getOption().xAxis[0].data"""
+        )
+        assert banks == ["泰州银行"]
+        products = page.locator('[data-panel="bank-product"] tbody tr')
+        # (The tables are folded under "数据表": their text, not what is on screen.)
+        assert set(products.locator("td:first-child").all_text_contents()) == {"泰州银行"}
+        page.screenshot(path=screenshots[0] / "tzbank.png", full_page=True)
+        assert w.errors == []
+        assert w.outside == []
+
+
+def test_a_download_holds_the_apis_figures(
+    browser: Browser, demo_site: str, demo_database: DemoDatabase, bureau_api: httpx.Client
+) -> None:
+    with watched_page(browser, demo_site) as w:
+        page = w.page
+        _open_h1(page, demo_database.users["bureau"])
+        with page.expect_download() as done:
+            page.click('[data-panel="district"] [data-download="csv"]')
+        download = done.value
+        assert download.suggested_filename == "stats-district-2026-01-01-2026-06-30.csv"
+        path = download.path()
+        got = list(csv.reader(io.StringIO(Path(path).read_text(encoding="utf-8-sig"))))
+        expected = bureau_api.get(
+            "/v1/loans/stats",
+            params={**H1_2026, "group_by": "district"},
+            headers={"Accept": "text/csv"},
+        ).text
+        assert got == list(csv.reader(io.StringIO(expected.lstrip("\ufeff"))))
+        with page.expect_download() as done:
+            page.click('[data-panel="district"] [data-download="xlsx"]')
+        assert Path(done.value.path()).read_bytes()[:2] == b"PK"
+        assert w.errors == []
+        assert w.outside == []
+
+
+def test_english_labels(browser: Browser, demo_site: str, demo_database: DemoDatabase) -> None:
+    with watched_page(browser, demo_site) as w:
+        page = w.page
+        _open_h1(page, demo_database.users["bureau"])
+        seen = renders(page)
+        page.click("#lang")
+        wait_rendered(page, seen)
+        assert page.locator("#h-cards").inner_text() == "Overview"
+        assert page.locator('[data-card="applications"] .label').inner_text() == "Applications"
+        assert _cards(page)["disbursedCount"] == "662"
+        assert "lang=en" in page.url
+        assert w.errors == []
+
+
+def test_a_wrong_password_is_refused_and_locks_the_user_out(
+    browser: Browser, demo_site: str, demo_database: DemoDatabase
+) -> None:
+    user = make_user(make_sessionmaker(demo_database.engine))
+    with watched_page(browser, demo_site) as w:
+        page = w.page
+        for _ in range(5):  # INNOCREDIT_SIGN_IN_MAX_FAILURES
+            sign_in(page, user.name, "not the password")
+            page.wait_for_url("**/dashboard/sign-in?failed=1")
+            assert page.locator("[role=alert]").is_visible()
+        sign_in(page, user.name, user.password)  # the right one, while locked
+        page.wait_for_url("**/dashboard/sign-in?failed=1")
+        page.goto("/dashboard/")
+        assert page.url.endswith("/dashboard/sign-in")
+        assert w.outside == []
+
+
+def test_sign_out_ends_the_session(
+    browser: Browser, demo_site: str, demo_database: DemoDatabase
+) -> None:
+    user = make_user(make_sessionmaker(demo_database.engine))
+    with watched_page(browser, demo_site) as w:
+        page = w.page
+        sign_in(page, user.name, user.password)
+        page.wait_for_url("**/dashboard/")
+        wait_rendered(page)
+        page.click("form[action='/dashboard/sign-out'] button")
+        page.wait_for_url("**/dashboard/sign-in")
+        page.goto("/dashboard/")
+        assert page.url.endswith("/dashboard/sign-in")
+        token = page.request.post(f"{demo_site}/dashboard/api/token", headers={"Origin": demo_site})
+        assert token.status == 401
+        assert w.errors == []
+
+
+def test_chromium_is_debians() -> None:
+    """The suite drives the distribution's browser, never one downloaded at run time."""
+    assert shutil.which("chromium") is not None
+    assert not (Path.home() / ".cache" / "ms-playwright").exists()
+
+
+def _bank_api(site: str, demo: DemoDatabase, name: str) -> httpx.Client:
+    creds = demo.clients[name]
+    token = httpx.post(
+        f"{site}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(creds.client_id, creds.client_secret),
+    ).json()["access_token"]
+    return httpx.Client(base_url=site, headers={"Authorization": f"Bearer {token}"})
+
+
+def _submitted_due(bank: httpx.Client, due_on: date) -> str | None:
+    """A submission time (10:00 in Shanghai, in the last three weeks) whose decision is due on
+    `due_on`, from the API's own deadline rule; None when no working day leads there."""
+    for back in range(1, 22):
+        day = due_on - timedelta(days=back)
+        at = datetime.combine(day, time(10), tzinfo=SHANGHAI)
+        if at > datetime.now(SHANGHAI):
+            continue
+        deadline = bank.get("/v1/loans/deadline", params={"submitted_at": at.isoformat()}).json()
+        if datetime.fromisoformat(deadline["due_at"]).astimezone(SHANGHAI).date() == due_on:
+            return at.isoformat()
+    return None
+
+
+def test_applications_awaiting_a_decision_open_with_their_history(
+    browser: Browser, demo_site: str, demo_database: DemoDatabase
+) -> None:
+    # 泰州银行 and 江苏银行 each have an application overdue by a week (submitted outside the
+    # demo's first half of 2026, which the other tests read), and one due today if today can be.
+    banks = {"TZBANK": "泰州银行 loan system", "JSBANK": "江苏银行 loan system"}
+    products = {"TZBANK": "XEGQ", "JSBANK": "SKD"}
+    made: dict[str, list[str]] = {}
+    today = datetime.now(SHANGHAI).date()
+    for code, name in banks.items():
+        with _bank_api(demo_site, demo_database, name) as bank:
+            for due_on in (today - timedelta(days=7), today):
+                submitted_at = _submitted_due(bank, due_on)
+                if submitted_at is None:
+                    continue
+                body = {
+                    "uscc": RONGXING,
+                    "product_code": products[code],
+                    "amount": "500000.00",
+                    "term_months": 12,
+                    "submitted_at": submitted_at,
+                }
+                created = bank.post(
+                    "/v1/loans/applications", json=body, headers={"Idempotency-Key": new_key()}
+                )
+                assert created.status_code == 201, created.text
+                made.setdefault(code, []).append(created.json()["id"])
+    with (
+        _bank_api(demo_site, demo_database, banks["TZBANK"]) as tzbank,
+        watched_page(browser, demo_site) as w,
+    ):
+        page = w.page
+        _open_h1(page, demo_database.users["tzbank"])
+        for when in ("overdue", "today", "tomorrow"):
+            listed = tzbank.get(
+                "/v1/loans/applications", params={"decision_due": when, "limit": 100}
+            ).json()["items"]
+            links = page.locator(f'[data-panel="due-{when}"] a[data-application]')
+            shown = [links.nth(i).get_attribute("data-application") for i in range(links.count())]
+            assert shown == [a["id"] for a in listed], when
+            assert all(a["bank_code"] == "TZBANK" for a in listed)
+        overdue = page.locator('[data-panel="due-overdue"] a[data-application]')
+        assert made["TZBANK"][0] in overdue.evaluate_all(
+            "els => els.map(e => e.dataset.application)"
+        )
+        assert made["JSBANK"][0] not in page.content()
+
+        seen = renders(page)
+        page.click(f'[data-panel="due-overdue"] a[data-application="{made["TZBANK"][0]}"]')
+        wait_rendered(page, seen)
+        dialog = page.locator("#application")
+        dialog.wait_for(state="visible")
+        assert made["TZBANK"][0] in dialog.inner_text()
+        assert dialog.locator("tbody tr").count() >= 1  # its history: submitted
+        assert "kind=half" in page.url  # the period is kept
+        page.screenshot(path=ARTIFACTS / "application.png")
+        assert w.errors == []
+        assert w.outside == []
