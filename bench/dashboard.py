@@ -5,18 +5,20 @@ What it measures: `innocredit serve --demo` (one process, JSON logs) on a throwa
 PostgreSQL, and Debian's chromium driven by Playwright. Each round opens a fresh browser
 context (no cache, no cookie), signs the bureau user in through the API of the form (not
 measured: argon2 is meant to be slow), then loads `/dashboard/` for the demo's first half of
-2026 and waits until the page says every section is drawn. The server's own access log
-(`duration_ms` per request, from the ASGI call to the last body byte) gives:
+2026 and waits until the page says every section is drawn. What the server spent on it:
 
-* ``server ms``: the sum over every request of the render (the page, its scripts and styles,
-  the token, the 7 statistics calls, the lists, the points) — the server time the issue
-  bounds (target: under 1 s);
-* ``slowest ms``: the slowest single request, and ``requests`` their number;
-* ``wall ms``: from navigation to the page's "ready" in the browser (what a person waits:
-  requests overlap, so it is less than the sum plus the browser's own work).
+* ``server CPU ms``: CPU time of the gateway process (one process: it serves the services
+  too) plus PostgreSQL's processes during the render — the server time the issue bounds
+  (target: under 1 s);
+* ``busy ms``: from the first request's arrival to the last response's end, from the server's
+  own access log (`duration_ms` per request, from the ASGI call to the last body byte;
+  the page's requests overlap, so their sum, ``sum ms``, counts waiting time more than once);
+* ``slowest``: the slowest request and its time, ``requests`` their number;
+* ``wall ms``: from navigation to the page's "ready" in the browser (what a person waits,
+  the browser's own work included).
 
-Baseline, in the same run: `GET /v1/loans/whoami` with the page's token, timed by the same
-access log (`whoami ms`, the median of 20); `server/whoami` is the ratio.
+Baseline, in the same run: `GET /v1/loans/whoami` with the page's token, 20 in a row, the
+server CPU per call (``whoami CPU ms``); ``CPU/whoami`` is the ratio.
 
 Run from the repository root (chromium: `apt-get install chromium fonts-wqy-microhei`):
 
@@ -34,12 +36,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import sync_playwright
+import psutil  # type: ignore[import-untyped]
+from playwright.sync_api import Browser, sync_playwright
 
-from bench._common import EMBEDDED, ROOT, embedded_database, free_port, table, wait_ready
+from bench._common import (
+    EMBEDDED,
+    ROOT,
+    embedded_database,
+    free_port,
+    postgres_cpu,
+    table,
+    wait_ready,
+)
 
 H1_FRAGMENT = "#kind=half&year=2026&part=1&points=2025"
 
@@ -127,90 +141,137 @@ def run(url: str, scratch: Path, chromium: str, rounds: int) -> None:
             wait_ready(f"{base}/readyz", server, timeout=300)
             print(f"demo loaded and served in {time.monotonic() - started:.1f} s")
             creds = _credentials(scratch / "data" / "credentials.env")
-            measure(base, AccessLog(log_path), chromium, rounds, creds)
+            postgres = postgres_cpu(url)
+            process = psutil.Process(server.pid)
+            cpu = lambda: _server_cpu(process, postgres)  # noqa: E731
+            measure(base, AccessLog(log_path), chromium, rounds, creds, cpu)
         finally:
             server.terminate()
             server.wait(timeout=30)
 
 
-def measure(base: str, log: AccessLog, chromium: str, rounds: int, creds: dict[str, str]) -> None:
+@dataclass
+class Render:
+    """One measured render."""
+
+    cpu_ms: float
+    busy_ms: float
+    sum_ms: float
+    slowest: tuple[str, float]
+    requests: int
+    wall_ms: float
+    whoami_cpu_ms: float
+    page_error: bool
+
+
+def _server_cpu(server: psutil.Process, postgres: Callable[[], float] | None) -> float:
+    times = server.cpu_times()
+    own: float = times.user + times.system
+    return own + (postgres() if postgres is not None else 0.0)
+
+
+def _render(
+    browser: Browser, base: str, log: AccessLog, creds: dict[str, str], cpu: Callable[[], float]
+) -> Render:
+    context = browser.new_context(base_url=base, viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    signed = context.request.post(
+        "/dashboard/sign-in",
+        form={"name": creds["BUREAU_USER_NAME"], "password": creds["BUREAU_USER_PASSWORD"]},
+        headers={"Origin": base},
+        max_redirects=0,
+    )
+    if signed.status != 303:
+        raise RuntimeError(f"sign-in answered {signed.status}")
+    time.sleep(0.5)  # the sign-in's argon2 and audit row are done and logged
+    log.skip()
+    cpu_before = cpu()
+    t0 = time.perf_counter()
+    page.goto(f"/dashboard/{H1_FRAGMENT}")
+    page.wait_for_function("() => Number(document.body.dataset.renders || 0) > 0")
+    wall = (time.perf_counter() - t0) * 1000
+    requests = page.evaluate("performance.getEntriesByType('resource').length") + 1
+    lines = _settle(log, requests)
+    cpu_ms = (cpu() - cpu_before) * 1000
+    page_error = page.locator("#error:not([hidden])").count() > 0
+    token = page.evaluate("fetch('/dashboard/api/token', {method: 'POST'}).then(r => r.json())")
+    time.sleep(0.2)
+    before = cpu()
+    for _ in range(20):
+        context.request.get(
+            "/v1/loans/whoami", headers={"Authorization": f"Bearer {token['access_token']}"}
+        )
+    whoami_cpu = (cpu() - before) * 1000 / 20
+    context.close()
+    ends = [datetime.fromisoformat(line["ts"]).timestamp() * 1000 for line in lines]
+    starts = [end - line["duration_ms"] for end, line in zip(ends, lines, strict=True)]
+    slowest = max(lines, key=lambda line: line["duration_ms"])
+    return Render(
+        cpu_ms=cpu_ms,
+        busy_ms=max(ends) - min(starts),
+        sum_ms=sum(line["duration_ms"] for line in lines),
+        slowest=(slowest["path"], slowest["duration_ms"]),
+        requests=len(lines),
+        wall_ms=wall,
+        whoami_cpu_ms=whoami_cpu,
+        page_error=page_error,
+    )
+
+
+def measure(
+    base: str,
+    log: AccessLog,
+    chromium: str,
+    rounds: int,
+    creds: dict[str, str],
+    cpu: Callable[[], float],
+) -> None:
     rows = []
-    results: list[dict[str, float]] = []
+    results: list[Render] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         for n in range(rounds + 1):  # round 0 warms the server (first connections, caches)
-            context = browser.new_context(base_url=base, viewport={"width": 1360, "height": 900})
-            page = context.new_page()
-            signed = context.request.post(
-                "/dashboard/sign-in",
-                form={"name": creds["BUREAU_USER_NAME"], "password": creds["BUREAU_USER_PASSWORD"]},
-                headers={"Origin": base},
-                max_redirects=0,
-            )
-            assert signed.status == 303, signed.status  # noqa: S101
-            time.sleep(0.3)
-            log.skip()
-            t0 = time.perf_counter()
-            page.goto(f"/dashboard/{H1_FRAGMENT}")
-            page.wait_for_function("Number(document.body.dataset.renders || 0) > 0")
-            wall = (time.perf_counter() - t0) * 1000
-            paths = page.evaluate("performance.getEntriesByType('resource').length") + 1
-            lines = _settle(log, paths)
-            errors = page.locator("#error:not([hidden])").count()
-            token = page.evaluate(
-                "fetch('/dashboard/api/token', {method: 'POST'}).then(r => r.json())"
-            )["access_token"]
-            log.skip()
-            for _ in range(20):
-                context.request.get(
-                    "/v1/loans/whoami", headers={"Authorization": f"Bearer {token}"}
-                )
-            whoami = [
-                line["duration_ms"] for line in _settle(log, 20) if line["path"].endswith("whoami")
-            ]
-            context.close()
-            durations = [line["duration_ms"] for line in lines]
-            result = {
-                "server": sum(durations),
-                "slowest": max(durations),
-                "requests": len(durations),
-                "wall": wall,
-                "whoami": statistics.median(whoami),
-            }
-            label = "warm-up" if n == 0 else str(n)
+            r = _render(browser, base, log, creds, cpu)
             rows.append(
                 [
-                    label,
-                    f"{result['server']:.0f}",
-                    f"{result['slowest']:.0f}",
-                    str(result["requests"]),
-                    f"{result['wall']:.0f}",
-                    f"{result['whoami']:.2f}",
-                    f"{result['server'] / result['whoami']:.0f}×",
-                    "none" if errors == 0 else "ERROR",
+                    "warm-up" if n == 0 else str(n),
+                    f"{r.cpu_ms:.0f}",
+                    f"{r.busy_ms:.0f}",
+                    f"{r.sum_ms:.0f}",
+                    f"{r.slowest[0]} {r.slowest[1]:.0f} ms",
+                    str(r.requests),
+                    f"{r.wall_ms:.0f}",
+                    f"{r.whoami_cpu_ms:.2f}",
+                    f"{r.cpu_ms / r.whoami_cpu_ms:.0f}x",
+                    "ERROR" if r.page_error else "none",
                 ]
             )
             if n > 0:
-                results.append(result)
+                results.append(r)
         browser.close()
     headers = [
         "round",
-        "server ms",
-        "slowest ms",
+        "server CPU ms",
+        "busy ms",
+        "sum ms",
+        "slowest",
         "requests",
         "wall ms",
-        "whoami ms",
-        "server/whoami",
+        "whoami CPU ms",
+        "CPU/whoami",
         "page error",
     ]
     print(table(headers, rows))
-    server = statistics.median(r["server"] for r in results)
-    wall = statistics.median(r["wall"] for r in results)
+    cpu_ms = statistics.median(r.cpu_ms for r in results)
+    busy = statistics.median(r.busy_ms for r in results)
+    wall = statistics.median(r.wall_ms for r in results)
     print(
-        f"median of {len(results)}: server {server:.0f} ms (target < 1000 ms: "
-        f"{'met' if server < 1000 else 'MISSED'}), wall {wall:.0f} ms, "
+        f"median of {len(results)}: server CPU {cpu_ms:.0f} ms (target < 1000 ms: "
+        f"{'met' if cpu_ms < 1000 else 'MISSED'}), busy {busy:.0f} ms, wall {wall:.0f} ms; "
         f"load average now {os.getloadavg()[0]:.2f}"
     )
+    if any(r.page_error for r in results):
+        sys.exit("the page showed an error")
 
 
 if __name__ == "__main__":

@@ -34,16 +34,21 @@ def demo_site(demo_database: DemoDatabase) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
-def bureau_api(demo_site: str, demo_database: DemoDatabase) -> Iterator[httpx.Client]:
-    """The API as the bureau's own client sees it (to compare the page with)."""
-    creds = demo_database.clients["泰州市科技局 dashboard"]
+def api_as(site: str, demo: DemoDatabase, client_name: str) -> httpx.Client:
+    """The API as one of the demo's API clients sees it (to compare the page with)."""
+    creds = demo.clients[client_name]
     token = httpx.post(
-        f"{demo_site}/oauth/token",
+        f"{site}/oauth/token",
         data={"grant_type": "client_credentials"},
         auth=(creds.client_id, creds.client_secret),
     ).json()["access_token"]
-    with httpx.Client(base_url=demo_site, headers={"Authorization": f"Bearer {token}"}) as client:
+    return httpx.Client(base_url=site, headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.fixture(scope="session")
+def bureau_api(demo_site: str, demo_database: DemoDatabase) -> Iterator[httpx.Client]:
+    """The API as the bureau's own client sees it."""
+    with api_as(demo_site, demo_database, "泰州市科技局 dashboard") as client:
         yield client
 
 

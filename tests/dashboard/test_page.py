@@ -20,7 +20,7 @@ from shared.clock import SHANGHAI
 from shared.db import make_sessionmaker
 from shared.uscc import check_char
 from tests.browser import renders, sign_in, wait_rendered, watched_page
-from tests.dashboard.conftest import ARTIFACTS
+from tests.dashboard.conftest import ARTIFACTS, api_as
 from tests.demo_db import DemoDatabase
 from tests.factories import new_key
 from tests.users import make_user
@@ -252,16 +252,6 @@ def test_chromium_is_debians() -> None:
     assert not (Path.home() / ".cache" / "ms-playwright").exists()
 
 
-def _bank_api(site: str, demo: DemoDatabase, name: str) -> httpx.Client:
-    creds = demo.clients[name]
-    token = httpx.post(
-        f"{site}/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(creds.client_id, creds.client_secret),
-    ).json()["access_token"]
-    return httpx.Client(base_url=site, headers={"Authorization": f"Bearer {token}"})
-
-
 def _submitted_due(bank: httpx.Client, due_on: date) -> str | None:
     """A submission time (10:00 in Shanghai, in the last three weeks) whose decision is due on
     `due_on`, from the API's own deadline rule; None when no working day leads there."""
@@ -286,7 +276,7 @@ def test_applications_awaiting_a_decision_open_with_their_history(
     made: dict[str, list[str]] = {}
     today = datetime.now(SHANGHAI).date()
     for code, name in banks.items():
-        with _bank_api(demo_site, demo_database, name) as bank:
+        with api_as(demo_site, demo_database, name) as bank:
             for due_on in (today - timedelta(days=7), today):
                 submitted_at = _submitted_due(bank, due_on)
                 if submitted_at is None:
@@ -304,7 +294,7 @@ def test_applications_awaiting_a_decision_open_with_their_history(
                 assert created.status_code == 201, created.text
                 made.setdefault(code, []).append(created.json()["id"])
     with (
-        _bank_api(demo_site, demo_database, banks["TZBANK"]) as tzbank,
+        api_as(demo_site, demo_database, banks["TZBANK"]) as tzbank,
         watched_page(browser, demo_site) as w,
     ):
         page = w.page
