@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.problems import Problem
@@ -33,11 +34,18 @@ def path_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
     methods = {
         method
         for method in SERVED_METHODS - {"HEAD"}
-        if any(r.matches({**scope, "method": method})[0] is Match.FULL for r in routes)
+        if any(_takes(r, scope, method) for r in routes)
     }
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)
+
+
+def _takes(route: BaseRoute, scope: Scope, method: str) -> bool:
+    # A mount matches every method; one of static files serves GET (and HEAD) only.
+    if isinstance(route, Mount) and isinstance(route.app, StaticFiles) and method != "GET":
+        return False
+    return route.matches({**scope, "method": method})[0] is Match.FULL
 
 
 def method_not_allowed(method: str, allow: str) -> Problem:

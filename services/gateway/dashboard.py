@@ -1,12 +1,13 @@
 """The dashboard page itself: `GET /dashboard/` and its static files under `/dashboard/static/`.
 
-The page is static (services/gateway/dashboard_static/): HTML, CSS, a few ES modules and the
-vendored Apache ECharts. It computes no figure: it asks the gateway for a token for its
-session (`POST /dashboard/api/token`, services/gateway/signin.py) and reads the `/v1` API like
-any client, so a bank user sees exactly what a bank's token sees. `/dashboard/` answers only a
-signed-in browser (anyone else is sent to the sign-in form); the static files are public (they
-hold no data) and served with `nosniff`, the page's Content-Security-Policy and revalidation
-(`no-cache` with an ETag), so an upgraded gateway never serves a stale script.
+The page is static: its HTML (services/gateway/dashboard.html), and its stylesheet, ES modules
+and the vendored Apache ECharts (services/gateway/dashboard_static/). It computes no figure: it
+asks the gateway for a token for its session (`POST /dashboard/api/token`,
+services/gateway/signin.py) and reads the `/v1` API like any client, so a bank user sees
+exactly what a bank's token sees. `/dashboard/` answers only a signed-in browser (anyone else
+is sent to the sign-in form); the static files are public (they hold no data) and served with
+`nosniff`, the page's Content-Security-Policy and revalidation (`no-cache` with an ETag), so an
+upgraded gateway never serves a stale script.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from shared.settings import CoreSettings
 from shared.vocab import CATEGORY_LABELS, DISTRICTS, STAGE_LABELS
 
 STATIC_DIR = Path(__file__).with_name("dashboard_static")
+PAGE = Path(__file__).with_name("dashboard.html")  # not a static file: only for a session
 STATIC_PATH = "/dashboard/static"
 ASSET_HEADERS = {
     "Content-Security-Policy": PAGE_HEADERS["Content-Security-Policy"],
@@ -79,7 +81,7 @@ async def dashboard_page(request: Request) -> Response:
     require_acceptable(request, HTML)
     if not await to_thread.run_sync(_signed_in, request):
         return RedirectResponse("/dashboard/sign-in", 303, headers=PAGE_HEADERS)
-    return FileResponse(STATIC_DIR / "index.html", media_type=HTML, headers=PAGE_HEADERS)
+    return FileResponse(PAGE, media_type=HTML, headers=PAGE_HEADERS)
 
 
 @page.get("/vocabulary.json")

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.browser import CONTENT_SECURITY_POLICY
-from services.gateway.dashboard import STATIC_DIR
+from services.gateway.dashboard import PAGE, STATIC_DIR
 from tests.users import browser, make_user, sign_in
 
 VENDOR = STATIC_DIR / "vendor" / "echarts"
@@ -55,7 +55,14 @@ def test_static_files_are_served_with_the_pages_policy(api: TestClient) -> None:
     )
     assert again.status_code == 304
     assert api.get("/dashboard/static/js/nothing.js").status_code == 404
-    assert api.get("/dashboard/static/../dashboard.py").status_code == 404
+    # The page itself is not a static file (it answers a session only), nor is the code.
+    assert api.get("/dashboard/static/dashboard.html").status_code == 404
+    assert api.get("/dashboard/static/%2e%2e/dashboard.py").status_code == 404
+    assert api.get("/dashboard/static/js/%2e%2e/%2e%2e/dashboard.py").status_code == 404
+    refused = api.post("/dashboard/static/js/main.js")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET, HEAD"
+    assert refused.headers["content-type"] == "application/problem+json"
     vocabulary = api.get("/dashboard/vocabulary.json").json()
     assert vocabulary["districts"][0] == "海陵区"
     assert vocabulary["categories"]["high_tech"] == "高新技术企业"
@@ -88,13 +95,12 @@ class _Inline(HTMLParser):
 
 
 def test_nothing_inline_and_nothing_from_elsewhere() -> None:
-    assert [p.name for p in OWN_FILES if p.suffix == ".html"] == ["index.html"]
-    for path in OWN_FILES:
+    parser = _Inline()
+    parser.feed(PAGE.read_text(encoding="utf-8"))
+    assert parser.found == []
+    assert [p for p in OWN_FILES if p.suffix == ".html"] == []
+    for path in [PAGE, *OWN_FILES]:
         text = path.read_text(encoding="utf-8")
-        if path.suffix == ".html":
-            parser = _Inline()
-            parser.feed(text)
-            assert parser.found == [], path
         # No address outside the service (the SVG's XML namespace is a name, not a request).
         urls = set(re.findall(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text)) - {
             "http://www.w3.org"

@@ -68,8 +68,8 @@ async function call(path, params, accept) {
       headers: { Authorization: `Bearer ${token}`, Accept: accept },
       credentials: "omit",
     });
-    if (response.status === 401 && attempt === 0) {
-      current = null; // revoked or expired early: mint once more, then give up
+    if (response.status === 401) {
+      current = null; // revoked or expired early: mint once more, then sign in again
       continue;
     }
     if (!response.ok) throw new ApiError(response.status, await problemOf(response));

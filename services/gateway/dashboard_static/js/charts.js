@@ -7,12 +7,16 @@ import { language } from "./i18n.js";
 
 const PALETTE = ["#1f5fa8", "#e0812b", "#3a9a5b", "#c23b3b", "#7a56b0", "#8c6d31", "#d16fb5", "#5b6b7a", "#2aa0a6"];
 
+function twoDecimals(value) {
+  return typeof value === "number" ? String(Math.round(value * 100) / 100) : String(value ?? "—");
+}
+
 function base() {
   return {
     animation: false,
     aria: { enabled: true },
     color: PALETTE,
-    tooltip: { trigger: "axis", renderMode: "richText" },
+    tooltip: { trigger: "axis", renderMode: "richText", valueFormatter: twoDecimals },
     grid: { left: 56, right: 56, top: 40, bottom: 40, containLabel: true },
     legend: { top: 0, type: "scroll" },
   };

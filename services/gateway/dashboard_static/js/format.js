@@ -25,9 +25,16 @@ export function yuan(amount) {
   return `${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}.${frac.padEnd(2, "0")}`;
 }
 
-/** An amount as a number of 亿元 for a chart axis (display only). */
+/** An amount as a number of 亿元 for a chart's bar or line (its height only: labels and tables
+ * show the exact figures). */
 export function yiNumber(amount) {
-  return Number(yi(amount));
+  return Number(amount) / 1e8;
+}
+
+/** A number from the API as the page writes it: at most two decimals; null → "—". */
+export function decimal(value) {
+  if (value === null || value === undefined) return "—";
+  return String(Math.round(Number(value) * 100) / 100);
 }
 
 /** 0.8932 → "89.32 %"; null → "—". */
@@ -42,10 +49,7 @@ export function count(value) {
 }
 
 /** Working days, at most two decimals. */
-export function days(value) {
-  if (value === null || value === undefined) return "—";
-  return String(Math.round(Number(value) * 100) / 100);
-}
+export const days = decimal;
 
 /** An instant in Asia/Shanghai, "2026-03-09 10:00". */
 export function instant(iso) {

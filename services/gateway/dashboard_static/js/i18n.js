@@ -61,9 +61,15 @@ const WORDS = {
   submittedAt: ["提交时间", "Submitted"],
   dueAt: ["决策期限", "Decision due"],
   elapsed: ["已用工作日", "Working days elapsed"],
+  decisionDays: ["决策用时（工作日）", "Working days to decision"],
+  application: ["贷款申请", "Loan application"],
+  firstN: ["前{n}条", "first {n}"],
+  previous: ["上期积分 / 全市排名", "Previous points / overall rank"],
+  overallRank: ["全市排名", "Overall rank"],
+  fullRanking: ["下载为完整排名（含筛选）", "Downloads hold the whole (filtered) ranking"],
   rank: ["排名", "Rank"],
   pointsCol: ["积分", "Points"],
-  change: ["较上期", "Change"],
+  change: ["全市排名变化", "Overall rank change"],
   waiver: ["泰信保费用减免", "泰信保 fee waived"],
   waived: ["免收", "waived"],
   notWaived: ["—", "—"],
@@ -95,11 +101,11 @@ export function language() {
   return lang;
 }
 
-/** The label `key` in the page's language. */
-export function t(key) {
+/** The label `key` in the page's language, `{name}` replaced from `values`. */
+export function t(key, values = {}) {
   const pair = WORDS[key];
   if (!pair) throw new Error(`no label ${key}`);
-  return pair[lang === "zh" ? 0 : 1];
+  return pair[lang === "zh" ? 0 : 1].replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
 }
 
 /** A vocabulary code's label: Chinese from the gateway's vocabulary, English the code itself. */

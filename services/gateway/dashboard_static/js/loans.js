@@ -33,12 +33,13 @@ function card(key, value, options = {}) {
   return element(
     "div",
     { class: "card", dataset: { card: key }, title: options.title },
-    element("div", { class: "label" }, t(key)),
+    element("div", { class: "label", id: `card-${key}` }, t(key)),
     element(
       "div",
       { class: "value" },
       element("span", { class: "figure" }, value),
       options.unit ? element("span", { class: "unit" }, options.unit) : null,
+      options.title ? element("span", { class: "visually-hidden" }, ` (${options.title})`) : null,
     ),
     options.extra || null,
   );
@@ -47,14 +48,17 @@ function card(key, value, options = {}) {
 /** The cards of the period's total. */
 export function renderCards(container, total) {
   const onTime = total.on_time_rate;
-  const meter = element("meter", {
-    min: "0",
-    max: "1",
-    low: "0.9",
-    optimum: "1",
-    value: onTime === null ? "0" : String(onTime),
-    "aria-label": t("goal"),
-  });
+  const meter =
+    onTime === null
+      ? null
+      : element("meter", {
+          min: "0",
+          max: "1",
+          low: "0.9",
+          optimum: "1",
+          value: String(onTime),
+          "aria-labelledby": "card-onTimeRate",
+        });
   container.replaceChildren(
     card("applications", count(total.applications)),
     card("approved", count(total.approved)),
@@ -251,7 +255,7 @@ export function renderDue(container, due, names, report) {
       container,
       {
         id: `due-${when}`,
-        title: `${t(title)} (${page.items.length}${page.next_cursor ? "+" : ""})`,
+        title: page.next_cursor ? `${t(title)} (${t("firstN", { n: page.items.length })})` : `${t(title)} (${page.items.length})`,
         option: null,
         open: true,
         wide: true,

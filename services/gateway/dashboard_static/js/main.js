@@ -1,13 +1,15 @@
 // The dashboard: who is signed in, the period and language, then every section loaded from the
-// API. The state a view depends on (period, language, points filters, an open application) is in
-// the URL's fragment, so a view can be bookmarked.
+// API. The state a view depends on (period, language, points filters, an opened application)
+// is in the URL's fragment, so a view can be bookmarked. A change of language, or opening an
+// application, draws again from the figures already loaded; a change of period or filter
+// loads them again. Only the latest change draws: answers to an older one are dropped.
 
 import { getJSON, user } from "./api.js";
+import { closeApplication, showApplication } from "./application.js";
 import { language, setLanguage, t } from "./i18n.js";
 import { loadDue, loadNames, loadStats, renderCards, renderDue, renderLoanPanels } from "./loans.js";
 import * as period from "./period.js";
 import { loadPoints, renderPoints } from "./points.js";
-import { showApplication } from "./application.js";
 
 const $ = (id) => document.getElementById(id);
 const controls = {
@@ -23,8 +25,12 @@ const controls = {
   range: $("period-range"),
 };
 const filters = { district: $("f-district"), industry: $("f-industry"), category: $("f-category") };
+const SECTIONS = { loans: ["cards", "loan-panels", "due-panels"], points: ["points-panels"] };
 let names = null;
+let who = null;
+let generation = 0;
 let renders = 0;
+const loaded = {}; // section → {key, data}
 
 function fragment() {
   return new URLSearchParams(window.location.hash.slice(1));
@@ -34,11 +40,6 @@ function report(error) {
   const box = $("error");
   box.textContent = error instanceof Error ? error.message : String(error);
   box.hidden = false;
-  console.warn(error); // eslint-disable-line no-console -- a warning, not an error: the page shows it
-}
-
-function clearReport() {
-  $("error").hidden = true;
 }
 
 function pointsChoice(params) {
@@ -50,43 +51,85 @@ function pointsChoice(params) {
   };
 }
 
-async function renderLoans(params) {
-  const choice = period.fromFragment(params);
-  period.render(choice, controls);
-  const { from, to } = period.range(choice);
-  const [stats, due] = await Promise.all([loadStats(from, to), loadDue()]);
-  renderCards($("cards"), stats.total);
-  renderLoanPanels($("loan-panels"), stats, names, from, to, report);
-  renderDue($("due-panels"), due, names, report);
+/** Load a section's figures unless the same ones are loaded; null when a newer render began. */
+async function figures(section, key, load, mine) {
+  if (loaded[section]?.key === key) return loaded[section].data;
+  const data = await load();
+  if (mine !== generation) return null;
+  loaded[section] = { key, data };
+  return data;
 }
 
-async function renderPointsSection(params) {
-  const choice = pointsChoice(params);
-  const chosen = { district: choice.district, industry: choice.industry, category: choice.category };
-  for (const [name, select] of Object.entries(filters)) select.value = chosen[name];
-  const points = await loadPoints(choice.period || null, chosen);
-  const shown = points ? points.ranking.period : Number(choice.period);
-  $("points-period").value = shown;
-  renderPoints($("points-panels"), points, shown, chosen, names, report);
+async function drawSection(section, key, load, draw, mine) {
+  try {
+    const data = await figures(section, key, load, mine);
+    if (data !== null) draw(data);
+  } catch (error) {
+    if (mine !== generation) return;
+    delete loaded[section];
+    for (const id of SECTIONS[section]) $(id).replaceChildren(); // never the last period's figures
+    report(error);
+  }
+}
+
+function showWho() {
+  const bank = who.bank_code ? names.banks[who.bank_code]?.name || who.bank_code : t("bureau");
+  $("who").textContent = `${who.name} · ${bank}`;
+  $("lang").textContent = language() === "zh" ? "English" : "中文";
+  $("lang").lang = language() === "zh" ? "en" : "zh-CN";
+  document.title = `${t("title")} — InnoCredit`;
 }
 
 async function renderAll() {
-  clearReport();
+  generation += 1;
+  const mine = generation;
+  $("error").hidden = true;
   const params = fragment();
   setLanguage(params.get("lang") || "zh");
-  $("lang").textContent = language() === "zh" ? "English" : "中文";
+  showWho();
   document.body.dataset.state = "loading";
+  const choice = period.fromFragment(params);
+  period.render(choice, controls);
+  const { from, to } = period.range(choice);
+  const points = pointsChoice(params);
+  const chosen = { district: points.district, industry: points.industry, category: points.category };
+  for (const [name, select] of Object.entries(filters)) select.value = chosen[name];
+  await Promise.all([
+    drawSection(
+      "loans",
+      `${from}|${to}`,
+      () => Promise.all([loadStats(from, to), loadDue()]),
+      ([stats, due]) => {
+        renderCards($("cards"), stats.total);
+        renderLoanPanels($("loan-panels"), stats, names, from, to, report);
+        renderDue($("due-panels"), due, names, report);
+      },
+      mine,
+    ),
+    drawSection(
+      "points",
+      JSON.stringify(points),
+      () => loadPoints(points.period || null, chosen),
+      (data) => {
+        const shown = data ? data.ranking.period : Number(points.period);
+        $("points-period").value = shown;
+        renderPoints($("points-panels"), data, shown, chosen, names, report);
+      },
+      mine,
+    ),
+  ]);
+  if (mine !== generation) return; // a newer change draws the page
+  const open = params.get("application");
   try {
-    await Promise.all([renderLoans(params), renderPointsSection(params)]);
-    const open = params.get("application");
     if (open) await showApplication(open, names);
+    else closeApplication();
   } catch (error) {
     report(error);
-  } finally {
-    renders += 1;
-    document.body.dataset.renders = String(renders); // tests wait for the next render
-    document.body.dataset.state = "ready";
   }
+  if (mine !== generation) return;
+  renders += 1;
+  document.body.dataset.renders = String(renders); // tests wait for the next render
+  document.body.dataset.state = "ready";
 }
 
 function update(change) {
@@ -100,10 +143,9 @@ function fillSelect(select, entries) {
 }
 
 async function start() {
-  const [who, loaded, vocabulary] = await Promise.all([user(), loadNames(), getJSON("/dashboard/vocabulary.json")]);
-  names = { ...loaded, stages: vocabulary.stages, categories: vocabulary.categories };
-  const bank = who.bank_code ? names.banks[who.bank_code]?.name || who.bank_code : t("bureau");
-  $("who").textContent = `${who.name} · ${bank}`;
+  const [me, names_, vocabulary] = await Promise.all([user(), loadNames(), getJSON("/dashboard/vocabulary.json")]);
+  who = me;
+  names = { ...names_, stages: vocabulary.stages, categories: vocabulary.categories };
   fillSelect(filters.district, vocabulary.districts.map((d) => [d, d]));
   fillSelect(filters.industry, Object.values(names.industries).map((i) => [i.code, i.name]));
   fillSelect(filters.category, Object.entries(vocabulary.categories));
@@ -122,7 +164,9 @@ async function start() {
     );
   }
   $("lang").addEventListener("click", () => update((p) => p.set("lang", language() === "zh" ? "en" : "zh")));
-  $("application").addEventListener("close", () => update((p) => p.delete("application")));
+  $("application").addEventListener("close", () => {
+    if (fragment().has("application")) update((p) => p.delete("application"));
+  });
   window.addEventListener("hashchange", renderAll);
   await renderAll();
 }

@@ -25,8 +25,12 @@ export function table(columns, rows, caption) {
         element(
           "tr",
           {},
-          ...columns.map((c) =>
-            element("td", { class: c.numeric ? "num" : null, title: c.title ? c.title(row) : null }, c.value(row)),
+          ...columns.map((c, i) =>
+            element(
+              i === 0 ? "th" : "td",
+              { scope: i === 0 ? "row" : null, class: c.numeric ? "num" : null, title: c.title ? c.title(row) : null },
+              c.value(row),
+            ),
           ),
         ),
       )
@@ -58,7 +62,9 @@ function downloads(source, report) {
  * (show the table without a click).
  */
 export function panel(container, spec, report) {
-  const chartBox = spec.option ? element("div", { class: "chart", dataset: { chart: spec.id } }) : null;
+  const chartBox = spec.option
+    ? element("div", { class: "chart", role: "img", "aria-label": spec.title, dataset: { chart: spec.id } })
+    : null;
   const tableBox = element(
     "details",
     { class: "data", open: spec.open ? "" : null },

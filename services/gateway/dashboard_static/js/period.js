@@ -3,7 +3,7 @@
 // The choice lives in the URL's fragment (#kind=half&year=2026&part=1), so a view can be
 // bookmarked and shared; the default is this year.
 
-import { t } from "./i18n.js";
+import { language, t } from "./i18n.js";
 
 const PARTS = { year: 1, half: 2, quarter: 4, month: 12 };
 
@@ -35,10 +35,12 @@ export function range(choice) {
 /** The choice in the URL's fragment, or this year. */
 export function fromFragment(params) {
   const year = Number(today().slice(0, 4));
-  const kind = params.get("kind") in PARTS || params.get("kind") === "custom" ? params.get("kind") : "year";
+  const asked = params.get("kind");
+  const kind = Object.hasOwn(PARTS, asked) || asked === "custom" ? asked : "year";
+  const askedYear = Number(params.get("year"));
   const choice = {
     kind,
-    year: Number(params.get("year")) || year,
+    year: Number.isInteger(askedYear) && askedYear >= 2000 && askedYear <= 2100 ? askedYear : year,
     part: Number(params.get("part")) || 1,
     from: params.get("from") || `${year}-01-01`,
     to: params.get("to") || today(),
@@ -61,9 +63,11 @@ export function toFragment(choice, params) {
 }
 
 function partLabel(kind, part) {
-  if (kind === "half") return [`上半年 H1`, `下半年 H2`][part - 1];
-  if (kind === "quarter") return `Q${part}`;
-  return `${part}`;
+  const zh = language() === "zh";
+  if (kind === "half") return zh ? ["上半年", "下半年"][part - 1] : `H${part}`;
+  if (kind === "quarter") return zh ? `第${part}季度` : `Q${part}`;
+  const month = new Date(Date.UTC(2000, part - 1, 1));
+  return zh ? `${part}月` : month.toLocaleString("en", { month: "short", timeZone: "UTC" });
 }
 
 /** Show `choice` in the selector's controls. */

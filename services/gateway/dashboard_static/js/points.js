@@ -1,19 +1,21 @@
 // The points section: a period's distribution (histogram and quantiles) and its top 100 with
-// the change against the period before and the 泰信保 waiver the ranking decides for the next
-// year — all from /v1/scoring and /v1/guarantee, filtered by district, industry and category.
+// where each firm stood in the period before and the 泰信保 waiver that ranking decides for the
+// next year — all from /v1/scoring and /v1/guarantee, filtered by district, industry, category.
 
 import { ApiError, getAll, getJSON } from "./api.js";
 import { histogram } from "./charts.js";
-import { count } from "./format.js";
+import { count, decimal } from "./format.js";
 import { label, t } from "./i18n.js";
 import { element, panel } from "./panels.js";
+
+const BINS = 20;
 
 /** The period's distribution, top 100 and the next year's waivers (null: no ranking yet). */
 export async function loadPoints(period, filters) {
   const params = { period, ...filters };
   try {
     const [distribution, ranking] = await Promise.all([
-      getJSON("/v1/scoring/distribution", { ...params, bins: 20 }),
+      getJSON("/v1/scoring/distribution", { ...params, bins: BINS }),
       getJSON("/v1/scoring/rankings", { ...params, limit: 100 }),
     ]);
     // A year's waivers follow from the period before's ranking: the guarantee service's list,
@@ -26,49 +28,60 @@ export async function loadPoints(period, filters) {
   }
 }
 
-function change(entry) {
+function binLabel(bin) {
+  return `${decimal(bin.lower)}–${decimal(bin.upper)}`;
+}
+
+/** Where the firm was in the period before: its points and overall rank, and the move. */
+function previous(entry) {
   if (entry.previous_rank === null || entry.previous_rank === undefined) {
     return element("span", { class: "new" }, t("newEntry"));
   }
+  return `${entry.previous_points} / ${entry.previous_rank}`;
+}
+
+function move(entry) {
+  if (entry.previous_rank === null || entry.previous_rank === undefined) return "";
   const moved = entry.previous_rank - entry.overall_rank;
   const text = moved > 0 ? `↑${moved}` : moved < 0 ? `↓${-moved}` : "—";
-  return element(
-    "span",
-    { class: moved > 0 ? "up" : moved < 0 ? "down" : null, title: `${entry.previous_rank} → ${entry.overall_rank}` },
-    text,
-  );
+  return element("span", { class: moved > 0 ? "up" : moved < 0 ? "down" : null }, text);
 }
 
 /** The distribution and top-100 panels (or one line saying the period has no ranking). */
 export function renderPoints(container, points, period, filters, names, report) {
   if (points === null) {
-    container.replaceChildren(element("p", { class: "note", dataset: { testid: "no-ranking" } }, `${period}: ${t("noRanking")}`));
+    container.replaceChildren(element("p", { class: "note", dataset: { noRanking: "" } }, `${period}: ${t("noRanking")}`));
     return;
   }
-  if (container.querySelector(".note[data-testid=no-ranking]")) container.replaceChildren();
+  container.querySelector("[data-no-ranking]")?.remove();
   const { distribution, ranking, waived } = points;
-  const labels = distribution.histogram.map((b) => `${b.from}–${b.to}`);
+  const bins = distribution.histogram;
+  const labels = bins.map(binLabel);
   const binOf = (value) => {
-    const index = distribution.histogram.findIndex((b) => value <= b.to);
-    return labels[index === -1 ? labels.length - 1 : index];
+    const index = bins.findIndex((b, i) => value < b.upper || i === bins.length - 1);
+    return labels[Math.max(index, 0)];
   };
   const quantiles = Object.entries(distribution.quantiles);
+  const marks = quantiles.filter(([q]) => ["p25", "p50", "p75", "p90"].includes(q));
   panel(
     container,
     {
       id: "distribution",
       title: `${t("distribution")} · ${distribution.period} · ${distribution.model_version}`,
-      note: `${t("count")} ${count(distribution.count)} · ${t("mean")} ${distribution.mean} · ${t("quantiles")} ${quantiles
-        .map(([q, v]) => `${q} ${v}`)
-        .join(" · ")}`,
-      option: histogram(labels, distribution.histogram.map((b) => b.count), t("count"),
-        quantiles.filter(([q]) => ["p25", "p50", "p75", "p90"].includes(q)).map(([q, v]) => ({ name: q, bin: binOf(v) }))),
+      note: `${t("count")} ${count(distribution.count)} · ${t("mean")} ${decimal(distribution.mean)} · ${t(
+        "quantiles",
+      )} ${quantiles.map(([q, v]) => `${q} ${decimal(v)}`).join(" · ")}`,
+      option: histogram(labels, bins.map((b) => b.count), t("count"), marks.map(([q, v]) => ({ name: q, bin: binOf(v) }))),
       columns: [
-        { label: t("bin"), value: (b) => `${b.from}–${b.to}` },
+        { label: t("bin"), value: binLabel },
         { label: t("count"), value: (b) => count(b.count), numeric: true },
       ],
-      rows: distribution.histogram,
-      source: null,
+      rows: bins,
+      source: {
+        path: "/v1/scoring/distribution",
+        params: { period: distribution.period, bins: BINS, ...filters },
+        filename: `distribution-${distribution.period}`,
+      },
     },
     report,
   );
@@ -78,6 +91,7 @@ export function renderPoints(container, points, period, filters, names, report) 
     {
       id: "top100",
       title: `${t("top100")} · ${ranking.period} · ${ranking.model_version}`,
+      note: t("fullRanking"),
       option: null,
       open: true,
       wide: true,
@@ -89,7 +103,9 @@ export function renderPoints(container, points, period, filters, names, report) 
         { label: t("industry"), value: (e) => industryName(e.industry) },
         { label: t("category"), value: (e) => e.categories.map((c) => label(names.categories, c)).join("、") },
         { label: t("pointsCol"), value: (e) => String(e.points), numeric: true },
-        { label: t("change"), value: change, numeric: true },
+        { label: t("overallRank"), value: (e) => String(e.overall_rank), numeric: true },
+        { label: t("previous"), value: previous, numeric: true },
+        { label: t("change"), value: move, numeric: true },
         {
           label: `${t("waiver")} ${ranking.period + 1}`,
           value: (e) => (waived.has(e.uscc) ? t("waived") : t("notWaived")),
