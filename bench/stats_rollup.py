@@ -34,7 +34,12 @@ from psycopg import sql
 
 from bench._common import median, percentile
 
-TRIGGERS = ("loan_stats_day_inserted", "loan_stats_day_updated", "loan_stats_day_deleted")
+# The day rollup's and the decision days' histogram's (migration 0011): both are the rollup.
+TRIGGERS = tuple(
+    f"{table}_{event}"
+    for table in ("loan_stats_day", "loan_stats_decision_days")
+    for event in ("inserted", "updated", "deleted")
+)
 MARK = "bench-rollup"  # created_by of the rows written here
 DAY = "2026-12-02"  # a day with applications in the generated rows
 MODES = ("off", "spread", "hot")

@@ -759,6 +759,7 @@ LIST_QUERY: dict[str, Callable[[Tenants], list[Any]]] = {
     "status": lambda t: [*STATES, "rejected", "repaid", "overdue", "defaulted"],
     "product_code": lambda t: [t.product_a, t.product_b],
     "updated_since": lambda t: ["2000-01-01T00:00:00+00:00"],
+    "decision_due": lambda t: ["overdue", "today", "tomorrow"],
     "limit": lambda t: [1, 500],
 }  # and every `group_by` of the document's enum
 REQUIRED_QUERY: dict[str, Any] = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -129,6 +130,9 @@ def lists(api: TestClient, factory: Factory, periods: PeriodPool) -> Lists:
         draft = {**model, "version": f"LIST-{new_key()[4:16]}"}
         assert api.post("/v1/admin/models", headers=admin, json=draft).status_code == 201
     app = factory.application(bank, products[0], usccs[0], state="overdue")
+    month_ago = datetime.now(UTC) - timedelta(days=30)
+    for product in products[:3]:  # undecided, long past their deadline
+        factory.application(bank, product, usccs[0], submitted_at=month_ago)
     return Lists(admin, bearer(factory.bank_token(bank)), products, period + 1, period, app.id)
 
 
@@ -143,6 +147,12 @@ CASES: dict[str, Callable[[Lists], tuple[str, dict[str, str], int, dict[str, Any
     "models": lambda w: ("/v1/scoring/models", w.admin, 2, {}),
     "runs": lambda w: ("/v1/scoring/runs", w.admin, 1, {"period": w.period}),
     "events": lambda w: (f"/v1/loans/applications/{w.app_id}/events", w.bank, 1, {}),
+    "applications by deadline": lambda w: (
+        "/v1/loans/applications",
+        w.bank,
+        1,
+        {"decision_due": "overdue"},
+    ),
 }
 
 

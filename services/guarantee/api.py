@@ -118,20 +118,21 @@ def _top_entry(standing: PointsSnapshot) -> TopEntry:
 @router.get(
     "/waivers/{year}",
     response_model=Page[TopEntry],
-    summary="The enterprises waived in a year (bureau, operators)",
+    summary="The enterprises waived in a year",
     responses=media_responses(*FILES),
 )
 def list_waivers(
     year: Year,
     session: DbSession,
-    _reader: GuaranteeReader,
-    _programme: ProgrammeWide,
+    _: GuaranteeReader,
     media: Negotiated,
     options: SpreadsheetOptions,
     paging: PageParams,
 ) -> Page[TopEntry] | StreamingResponse:
-    """The top 100 of period `year − 1`, by rank. A CSV or XLSX file holds all of them
-    (after `cursor` when one is given)."""
+    """The top 100 of period `year − 1`, by rank: the waiver status of a page of that
+    period's ranking is its USCCs' presence here. Every `guarantee:read` caller, banks too:
+    the top 100 is a published list, and a bank reads the whole ranking already. A CSV or
+    XLSX file holds all of them (after `cursor` when one is given)."""
     keyset = paging.keyset(f"waivers:{year}")
     after = int(keyset.after[0]) if keyset.after else 0
     # At most `waiver.TOP` rows by the rule: read whole, paged here.

@@ -1,24 +1,29 @@
 """Loan applications as a tenant reads them, and the record every change leaves.
 
 Reads take the caller's `BankVisibility`: a bank reaches its own bank's applications only,
-another bank's are "not found". Each change of an application bumps its version (the API's
-ETag) and appends an event saying who did what, from which status to which. Never commits.
+another bank's are "not found". The undecided ones can be listed by when their decision is
+due (`DueWindow`), each with the working days it has waited so far (`Elapsed`). Each change
+of an application bumps its version (the API's ETag) and appends an event saying who did
+what, from which status to which. Never commits.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import literal_column, select, tuple_
 from sqlalchemy.orm import Session
 
+from services.loans.calendar import WorkCalendar
 from services.loans.errors import ApplicationNotFound
 from services.loans.models import Application, ApplicationEvent
+from services.loans.schemas import DecisionDue
+from services.loans.status import Status
 from shared.auth.tenancy import BankVisibility, restrict
-from shared.clock import now
+from shared.clock import SHANGHAI, now, today
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +56,48 @@ def get_application(
 
 
 @dataclass(frozen=True, slots=True)
+class DueWindow:
+    """Undecided applications whose deadline is at or after `since` (None: any time) and
+    before `before`."""
+
+    since: datetime | None
+    before: datetime
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=SHANGHAI)
+
+
+def due_window(due: DecisionDue, calendar: WorkCalendar, on: date) -> DueWindow:
+    """The deadlines of `due` on the business date `on`: before `on` (overdue), on `on`
+    (today), or after `on` up to and including the next working day (tomorrow: deadlines fall
+    on working days, so on a Friday these are Monday's)."""
+    next_day = on + timedelta(days=1)
+    match due:
+        case "overdue":
+            return DueWindow(None, _start_of(on))
+        case "today":
+            return DueWindow(_start_of(on), _start_of(next_day))
+        case "tomorrow":
+            next_working, _ = calendar.add_working_days(on, 1)
+            return DueWindow(_start_of(next_day), _start_of(next_working + timedelta(days=1)))
+
+
+@dataclass(frozen=True, slots=True)
 class ApplicationFilter:
-    """List filters."""
+    """List filters. With `due`, the list holds undecided applications only, in deadline
+    order."""
 
     status: str | None = None
     product_code: str | None = None
     updated_since: datetime | None = None
+    due: DueWindow | None = None
+
+
+def list_position(where: ApplicationFilter, app: Application) -> tuple[datetime, uuid.UUID]:
+    """Where `app` stands in the list `where` makes: (decision_due_at, id) in a list by
+    deadline, else (updated_at, id)."""
+    return (app.decision_due_at if where.due else app.updated_at, app.id)
 
 
 def list_applications(
@@ -67,8 +108,9 @@ def list_applications(
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> Sequence[Application]:
-    """Up to `limit + 1` applications in (updated_at, id) order after `after` — a syncing
-    client sees every change."""
+    """Up to `limit + 1` applications after `after` in (updated_at, id) order — a syncing
+    client sees every change — or, for a `due` window, in (decision_due_at, id) order, read
+    by the partial index of undecided applications' deadlines."""
     stmt = restrict(select(Application), Application.bank_code, seen)
     if where.status:
         stmt = stmt.where(Application.status == where.status)
@@ -76,10 +118,42 @@ def list_applications(
         stmt = stmt.where(Application.product_code == where.product_code)
     if where.updated_since:
         stmt = stmt.where(Application.updated_at >= where.updated_since)
+    order = Application.updated_at
+    if where.due is not None:
+        order = Application.decision_due_at
+        stmt = stmt.where(
+            # A literal, not a parameter: a prepared statement's generic plan can then still
+            # use the partial index (`status = 'submitted'`).
+            Application.status == literal_column(f"'{Status.SUBMITTED}'"),
+            Application.decision_due_at < where.due.before,
+        )
+        if where.due.since is not None:
+            stmt = stmt.where(Application.decision_due_at >= where.due.since)
     if after is not None:
-        stmt = stmt.where(tuple_(Application.updated_at, Application.id) > tuple_(*after))
-    stmt = stmt.order_by(Application.updated_at, Application.id).limit(limit + 1)
+        stmt = stmt.where(tuple_(order, Application.id) > tuple_(*after))
+    stmt = stmt.order_by(order, Application.id).limit(limit + 1)
     return session.scalars(stmt).all()
+
+
+@dataclass(slots=True)
+class Elapsed:
+    """The working days an undecided application has waited: after its submission date up to
+    and including `on` (today), counted as `decision_working_days` is, by the calendar in
+    force — read through `calendar` at the first undecided application, once."""
+
+    calendar: Callable[[], WorkCalendar]
+    on: date = field(default_factory=today)
+    _loaded: WorkCalendar | None = field(default=None, init=False)
+
+    def __call__(self, app: Application) -> int | None:
+        """The working days so far; None once the application left `submitted` (decided:
+        `decision_working_days` holds them; withdrawn: nothing is awaited)."""
+        if app.status != Status.SUBMITTED:
+            return None
+        if self._loaded is None:
+            self._loaded = self.calendar()
+        days, _ = self._loaded.working_days_between(app.submitted_date, self.on)
+        return days
 
 
 def events(

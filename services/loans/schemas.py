@@ -246,6 +246,11 @@ class ApplicationOut(BaseModel):
     reason_codes: list[str]
     decided_at: Instant | None
     decision_working_days: int | None
+    working_days_elapsed: int | None = Field(
+        description="while the application awaits its decision (`submitted`): the working "
+        "days after the submission date up to and including today (Asia/Shanghai), counted as "
+        "`decision_working_days` is; null once it left `submitted`"
+    )
     on_time: bool | None
     disbursed_total: NonNegativeMoney
     disbursed_count: int
@@ -254,6 +259,11 @@ class ApplicationOut(BaseModel):
     version: int
     created_at: Instant
     updated_at: Instant
+
+
+DecisionDue = TypeAliasType("DecisionDue", Literal["overdue", "today", "tomorrow"])
+"""Undecided applications by the Asia/Shanghai business date of their decision deadline:
+before today, today, or after today up to and including the next working day."""
 
 
 class EventOut(BaseModel):
@@ -328,6 +338,17 @@ class StatsRow(BaseModel):
     on_time_rate: float | None
     overdue_count: int
     decision_overdue_count: int
+    # Added by issue 15, last: the files' columns follow these fields, and a file read by
+    # position keeps its first columns.
+    median_decision_working_days: float | None = Field(
+        description="the median of `decision_working_days` over the same decided applications "
+        "as the mean (`percentile_cont(0.5)`: the mean of the two middle values of an even "
+        "count); null when none is decided"
+    )
+    approval_rate: float | None = Field(
+        description="approved / decided (4 decimals): of the applications decided, the share "
+        "approved; null when none is decided"
+    )
 
 
 class Stats(BaseModel):

@@ -13,6 +13,12 @@ table, and a rolled-back write leaves no trace. A row counting zero applications
 `awaiting_decision` counts the applications still `submitted`; how many of them are past
 their deadline depends on now(), so `services.loans.stats` subtracts the few whose deadline is
 still ahead, read live.
+
+A median is not additive, so `loan_stats_decision_days` (migration 0011) keeps beside it the
+histogram of decision working days by the same key: per value of `decision_working_days`, how
+many decided applications took exactly that many — one row per value seen, no "over N"
+bucket, so the median read from it is exact. Its own statement-level triggers keep it, fired
+after this table's.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, Integer, Numeric, String
+from sqlalchemy import CheckConstraint, Date, Integer, Numeric, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -57,3 +63,23 @@ class StatsDay(Base):
     on_time_of: Mapped[int] = mapped_column(Integer)
     overdue_count: Mapped[int] = mapped_column(Integer)
     awaiting_decision: Mapped[int] = mapped_column(Integer)
+
+
+class DecisionDays(Base):
+    """How many decided applications of one day, bank, product and dimension value took
+    `working_days` working days to decision (read-only here: the triggers write it)."""
+
+    __tablename__ = "loan_stats_decision_days"
+    __table_args__ = (
+        CheckConstraint(
+            "dimension IN (" + ", ".join(f"'{d}'" for d in DIMENSIONS) + ")", name="dimension"
+        ),
+    )
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # submitted_date
+    bank_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    product_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(10), primary_key=True)
+    value: Mapped[str] = mapped_column(String(40), primary_key=True)
+    working_days: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    decided: Mapped[int] = mapped_column(Integer)

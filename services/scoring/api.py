@@ -31,7 +31,7 @@ from services.scoring.schemas import (
     RecomputeIn,
     RunOut,
 )
-from services.scoring.sheets import RANKING_COLUMNS
+from services.scoring.sheets import DISTRIBUTION_COLUMNS, RANKING_COLUMNS
 from shared.auth.deps import Admin, ScoringReader
 from shared.bulk import parse_rows
 from shared.db import DbSession, ReplicaSession
@@ -173,24 +173,43 @@ def _ranking_entry(row: Any) -> RankingEntry:
         total_exact=f"{row.total_exact}",
         percentile=ranking.percentile(row.below, row.rank_total),
         overall_rank=row.overall_rank,
+        previous_rank=row.previous_rank,
+        previous_points=row.previous_points,
     )
 
 
 @router.get(
     "/distribution",
     response_model=Distribution,
-    responses=problems(404),
-    summary="Points distribution",
+    responses={**problems(404), **media_responses(*FILES)},
+    summary="Points distribution (JSON, or its bins as CSV or XLSX)",
 )
 def get_distribution(
     session: ReplicaSession,
     _: ScoringReader,
+    media: Negotiated,
+    options: SpreadsheetOptions,
     period: PeriodQuery = None,
     bins: Annotated[int, Query(ge=1, le=200)] = 20,
-) -> Distribution:
-    """Histogram (equal-width bins between min and max) and quantiles of a period's points."""
+    district: District | None = None,
+    industry: Annotated[str | None, Query(max_length=40)] = None,
+    category: Category | None = None,
+) -> Distribution | StreamingResponse:
+    """Histogram (equal-width bins between min and max) and quantiles of a period's points,
+    over the enterprises the filters keep (as `/v1/scoring/rankings` filters). A CSV or XLSX
+    file holds one row per bin (`from`, `to`, `count`) with the period, model and filters."""
     of_period = ranking.ranking_of(session, period)
-    return Distribution.model_validate(ranking.distribution(session, of_period, bins))
+    where = ranking.RankingFilter(district=district, industry=industry, category=category)
+    result = Distribution.model_validate(ranking.distribution(session, of_period, bins, where))
+    if media == JSON:
+        return result
+    of = result.model_dump(
+        mode="json", include={"period", "model_version", "district", "industry", "category"}
+    )
+    rows = [{**of, "from": b.lower, "to": b.upper, "count": b.count} for b in result.histogram]
+    return file_response(
+        media, DISTRIBUTION_COLUMNS, rows, options, name=f"distribution-{of_period.period}"
+    )
 
 
 @router.get("/industries", response_model=Page[IndustryOut], summary="The industry list")

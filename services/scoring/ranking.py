@@ -82,19 +82,33 @@ class RankingFilter:
         return any((self.district, self.industry, self.category))
 
 
+# A page's standing in the period before (`period - 1`): its ranking's overall rank and points,
+# joined to the page's rows only, each by the points' primary key.
+_PREVIOUS = """
+    SELECT page.*, prev.rank AS previous_rank, prev.points AS previous_points
+    FROM ({page}) AS page
+    LEFT JOIN sc_ranking pr ON pr.period = :period - 1
+    LEFT JOIN sc_points prev ON prev.period = pr.period
+        AND prev.model_version = pr.model_version AND prev.uscc = page.uscc
+    ORDER BY page.rank
+"""
+
 # The stored overall rank is the ranking: read it straight off the index.
 _OVERALL_SQL = text(
-    """
-    SELECT p.uscc, e.name, e.district, e.industry_code, e.stage, e.categories,
-           p.points, p.total_exact, p.rank AS overall_rank, p.rank, p.rank_total,
-           p.below
-    FROM sc_points p JOIN sc_enterprise e ON e.uscc = p.uscc
-    WHERE p.period = :period AND p.model_version = :model AND p.rank > :after
-    ORDER BY p.rank LIMIT :limit
-    """
+    _PREVIOUS.format(
+        page="""
+        SELECT p.uscc, e.name, e.district, e.industry_code, e.stage, e.categories,
+               p.points, p.total_exact, p.rank AS overall_rank, p.rank, p.rank_total,
+               p.below
+        FROM sc_points p JOIN sc_enterprise e ON e.uscc = p.uscc
+        WHERE p.period = :period AND p.model_version = :model AND p.rank > :after
+        ORDER BY p.rank LIMIT :limit
+        """
+    )
 )
 
-_FILTERED_SQL = """
+_FILTERED_SQL = _PREVIOUS.format(
+    page="""
     SELECT * FROM (
         SELECT p.uscc, e.name, e.district, e.industry_code, e.stage, e.categories, p.points,
                p.total_exact, p.rank AS overall_rank,
@@ -107,20 +121,13 @@ _FILTERED_SQL = """
     WHERE rank > :after
     ORDER BY rank
     LIMIT :limit
-"""
+    """
+)
 
 
-def ranking_rows(
-    session: Session, ranking: Ranking, where: RankingFilter, *, after: int, limit: int
-) -> list[Any]:
-    """Up to `limit + 1` ranking rows after rank `after`, ranked within the filter."""
-    filters = []
-    params: dict[str, Any] = {
-        "period": ranking.period,
-        "model": ranking.model_version,
-        "after": after,
-        "limit": limit + 1,
-    }
+def _filtered(where: RankingFilter) -> tuple[str, dict[str, Any]]:
+    """The SQL conditions of a filter on the enterprise `e`, and their bound values."""
+    filters, params = [], {}
     if where.district:
         filters.append("AND e.district = :district")
         params["district"] = where.district
@@ -130,40 +137,83 @@ def ranking_rows(
     if where.category:
         filters.append("AND e.categories @> ARRAY[CAST(:category AS varchar)]")
         params["category"] = where.category
+    return " ".join(filters), params
+
+
+def ranking_rows(
+    session: Session, ranking: Ranking, where: RankingFilter, *, after: int, limit: int
+) -> list[Any]:
+    """Up to `limit + 1` ranking rows after rank `after`, ranked within the filter, each with
+    its overall rank and points in the ranking of the period before (None when unranked
+    there)."""
+    filters, bound = _filtered(where)
+    params: dict[str, Any] = {
+        "period": ranking.period,
+        "model": ranking.model_version,
+        "after": after,
+        "limit": limit + 1,
+        **bound,
+    }
     if not where.active:
         return list(session.execute(_OVERALL_SQL, params))
-    sql = _FILTERED_SQL.format(filters=" ".join(filters))  # fixed fragments, values bound
+    sql = _FILTERED_SQL.format(filters=filters)  # fixed fragments, values bound
     return list(session.execute(text(sql), params))
 
 
-_STATS_SQL = text(
+# The points of the period's ranking, of the enterprises a filter keeps (fixed fragments;
+# the enterprises are joined only for a filter).
+_POINTS = """
+    FROM sc_points p {join}
+    WHERE p.period = :period AND p.model_version = :model {filters}
+"""
+_ENTERPRISE = "JOIN sc_enterprise e ON e.uscc = p.uscc"
+
+_STATS_SQL = (
     """
     SELECT count(*) AS n, min(points) AS lo, max(points) AS hi, avg(points) AS mean,
            percentile_cont(ARRAY[0.1, 0.25, 0.5, 0.75, 0.9, 0.99])
                WITHIN GROUP (ORDER BY points) AS q
-    FROM sc_points WHERE period = :period AND model_version = :model
-    """
+"""
+    + _POINTS
 )
 
-_BINS_SQL = text(
+_BINS_SQL = (
     """
     SELECT LEAST(width_bucket(points, :lo, :hi_open, :bins), :bins) AS b, count(*)
-    FROM sc_points WHERE period = :period AND model_version = :model GROUP BY b
-    """
+"""
+    + _POINTS
+    + " GROUP BY b"
 )
 
 QUANTILES = ("p10", "p25", "p50", "p75", "p90", "p99")
 
 
-def distribution(session: Session, ranking: Ranking, bins: int) -> dict[str, Any]:
-    """Histogram (equal-width bins from min to max) and quantiles of a period's points."""
-    params = {"period": ranking.period, "model": ranking.model_version}
-    stats = session.execute(_STATS_SQL, params).one()
+def distribution(
+    session: Session, ranking: Ranking, bins: int, where: RankingFilter
+) -> dict[str, Any]:
+    """Histogram (equal-width bins from min to max) and quantiles of the points of a period's
+    ranking, over the enterprises `where` keeps (no bins, quantiles, min, max or mean when it
+    keeps none)."""
+    filters, bound = _filtered(where)
+    params = {"period": ranking.period, "model": ranking.model_version, **bound}
+    join = _ENTERPRISE if where.active else ""
+    stats = session.execute(text(_STATS_SQL.format(join=join, filters=filters)), params).one()
+    of = {
+        "period": ranking.period,
+        "model_version": ranking.model_version,
+        "district": where.district,
+        "industry": where.industry,
+        "category": where.category,
+        "count": stats.n,
+    }
+    if not stats.n:
+        return {**of, "min": None, "max": None, "mean": None, "quantiles": {}, "histogram": []}
     lo, hi = int(stats.lo), int(stats.hi)
     width = Decimal(max(hi - lo, 1)) / bins
     counts: dict[int, int] = dict(
         session.execute(
-            _BINS_SQL, {**params, "lo": lo, "hi_open": lo + width * bins, "bins": bins}
+            text(_BINS_SQL.format(join=join, filters=filters)),
+            {**params, "lo": lo, "hi_open": lo + width * bins, "bins": bins},
         ).all()
     )
     histogram = [
@@ -175,9 +225,7 @@ def distribution(session: Session, ranking: Ranking, bins: int) -> dict[str, Any
         for i in range(bins)
     ]
     return {
-        "period": ranking.period,
-        "model_version": ranking.model_version,
-        "count": stats.n,
+        **of,
         "min": lo,
         "max": hi,
         "mean": round(float(stats.mean), 2),

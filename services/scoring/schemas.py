@@ -178,6 +178,13 @@ class RankingEntry(BaseModel):
     total_exact: str
     percentile: float
     overall_rank: int
+    previous_rank: int | None = Field(
+        description="the overall rank in the ranking of the period before (for a filtered "
+        "ranking too: the city-wide rank, as `overall_rank`); null when not ranked then"
+    )
+    previous_points: int | None = Field(
+        description="the points in the ranking of the period before; null when not ranked then"
+    )
 
 
 class RankingPage(BaseModel):
@@ -199,16 +206,22 @@ class Bin(BaseModel):
 
 
 class Distribution(BaseModel):
-    """Histogram and quantiles of a period's points."""
+    """Histogram and quantiles of a period's points (of the enterprises the filters keep)."""
 
     period: int
     model_version: str
+    district: str | None
+    industry: str | None
+    category: str | None
     count: int
-    min: int
-    max: int
-    mean: float
-    quantiles: dict[str, float]
-    histogram: list[Bin]
+    min: int | None = Field(description="null when no enterprise is counted")
+    max: int | None = Field(description="null when no enterprise is counted")
+    mean: float | None = Field(description="null when no enterprise is counted")
+    quantiles: dict[str, float] = Field(
+        description="p10 p25 p50 p75 p90 p99 (`percentile_cont`); empty when no enterprise is "
+        "counted"
+    )
+    histogram: list[Bin] = Field(description="empty when no enterprise is counted")
 
 
 class IndicatorPercentile(BaseModel):

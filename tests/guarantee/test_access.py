@@ -1,6 +1,7 @@
 """Who may call what in guarantee, and the exact problem every other caller gets: the
-programme-wide lists (waivers, consents) are for the bureau and operators, the export for a
-credit-reporting firm's own client."""
+programme-wide consents are for the bureau and operators, the waiver list (a published top 100)
+for every `guarantee:read` caller, banks too, the export for a credit-reporting firm's own
+client."""
 
 from __future__ import annotations
 
@@ -36,7 +37,6 @@ def tokens(
 @pytest.mark.parametrize(
     ("role", "path", "problem", "detail"),
     [
-        ("bank", "/v1/guarantee/waivers/2091", FORBIDDEN, PROGRAMME_WIDE),
         ("bank", "/v1/guarantee/consents", FORBIDDEN, PROGRAMME_WIDE),
         ("credit_firm", "/v1/guarantee/waivers/2091", NO_SCOPE, None),
         ("credit_firm", "/v1/guarantee/consents", NO_SCOPE, None),
@@ -69,6 +69,14 @@ def test_the_bureau_and_operators_read_the_programme_wide_lists(
     api: TestClient, tokens: dict[str, str], role: str, path: str
 ) -> None:
     assert api.get(path, headers=bearer(tokens[role])).status_code == 200
+
+
+def test_a_bank_reads_the_waiver_list(api: TestClient, tokens: dict[str, str]) -> None:
+    """The top 100 is published, and a bank reads the whole ranking already (scoring:read):
+    its dashboard shows the waiver status of a ranking page from this list."""
+    r = api.get("/v1/guarantee/waivers/2091", headers=bearer(tokens["bank"]))
+    assert r.status_code == 200, r.text
+    assert set(r.json()) == {"items", "next_cursor"}
 
 
 def test_only_a_firm_pulls_the_export(api: TestClient, tokens: dict[str, str]) -> None:

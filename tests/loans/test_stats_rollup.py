@@ -1,10 +1,15 @@
-"""The statistics' rollup equals the bare aggregate of `loan_application` after every kind of
+"""The statistics' rollups equal the bare aggregate of `loan_application` after every kind of
 write: the lifecycle through the API, concurrent submissions and decisions on a real server,
 a rolled-back transaction, a calendar reload, operators' bulk UPDATE and DELETE, and the
-migration's backfill of a database that already has applications."""
+migrations' backfill of a database that already has applications. The median comes from the
+decision days' histogram (migration 0011), and is held to `percentile_cont(0.5)` over the
+applications."""
 
 from __future__ import annotations
 
+import random
+import statistics
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -43,7 +48,9 @@ REFERENCE = """
            count(on_time) AS on_time_of,
            count(*) FILTER (WHERE status = 'overdue') AS overdue_count,
            count(*) FILTER (WHERE status = 'submitted' AND decision_due_at < now())
-               AS decision_overdue_count
+               AS decision_overdue_count,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY decision_working_days) AS median,
+           count(approved_amount)::float8 / nullif(count(decided_at), 0) AS approval_ratio
     FROM loan_application
     WHERE submitted_date BETWEEN :from_date AND :to_date {bank}
     {grouping}
@@ -78,6 +85,20 @@ TABLE = """
     FROM loan_stats_day ORDER BY 1, 2, 3, 4, 5
 """
 
+# The decision days' histogram as a GROUP BY of the table would make it.
+DAYS_REFERENCE = """
+    SELECT submitted_date, bank_code, product_code, d.dimension, d.value,
+           decision_working_days, count(*)
+    FROM loan_application CROSS JOIN LATERAL (VALUES ('none', ''), ('district', district),
+        ('industry', industry), ('stage', stage)) AS d(dimension, value)
+    WHERE decision_working_days IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+"""
+DAYS = """
+    SELECT day, bank_code, product_code, dimension, value, working_days, decided
+    FROM loan_stats_decision_days ORDER BY 1, 2, 3, 4, 5, 6
+"""
+
 
 def reference(
     session: Session, seen: BankVisibility, span: tuple[date, date], group_by: str | None
@@ -91,22 +112,38 @@ def reference(
     sql = REFERENCE.format(group=column, bank=bank, grouping=grouping)
     params = {"from_date": span[0], "to_date": span[1], **tenant}
     raw = [dict(r._mapping) for r in session.execute(text(sql), params)]
-    figures = ["applications", "approved", "rejected", "withdrawn", "decided", "disbursed_count",
-               "disbursed_amount", "days_sum", "days_n", "on_time_n", "on_time_of",
-               "overdue_count", "decision_overdue_count"]  # fmt: skip
-    total = {"grp": None, **{k: sum(r[k] for r in raw) for k in figures}}
-    rows = [stats._stats_row(r) for r in raw if r["applications"]] if group_by else []
-    return rows, stats._stats_row(total if group_by else raw[0])
+    rows = [_row(r) for r in raw if r["applications"]] if group_by else []
+    # The total's own aggregate (a median is no sum of the groups').
+    whole = REFERENCE.format(group="NULL", bank=bank, grouping="")
+    return rows, _row(dict(session.execute(text(whole), params).one()._mapping))
 
 
-def assert_exact(db: sessionmaker[Session], *banks: str) -> None:
-    """The rollup table equals its GROUP BY, and every stats call (each group_by and the
-    total, every bank's and each of `banks`', over all time and over one month) equals the
-    bare aggregate."""
+def _row(aggregate: dict[str, Any]) -> dict[str, Any]:
+    """A reference row as the endpoint shows it; its approval rate from the SQL's own ratio."""
+    ratio = aggregate["approval_ratio"]
+    return {
+        **stats._stats_row(aggregate),
+        "approval_rate": None if ratio is None else round(ratio, 4),
+    }
+
+
+def assert_tables(db: sessionmaker[Session], *, days: bool = True) -> None:
+    """The rollup table (and, with `days`, the decision days' histogram) equals its GROUP BY."""
     with db.begin() as session:
         assert [tuple(r) for r in session.execute(text(TABLE))] == [
             tuple(r) for r in session.execute(text(TABLE_REFERENCE))
         ]
+        if days:
+            assert [tuple(r) for r in session.execute(text(DAYS))] == [
+                tuple(r) for r in session.execute(text(DAYS_REFERENCE))
+            ]
+
+
+def assert_exact(db: sessionmaker[Session], *banks: str) -> None:
+    """The rollup tables equal their GROUP BY, and every stats call (each group_by and the
+    total, every bank's and each of `banks`', over all time and over one month) equals the
+    bare aggregate — the median `percentile_cont(0.5)`, the approval rate approved / decided."""
+    assert_tables(db)
     spans = (EVER, (date.today().replace(day=1), date.today()))
     seens: list[BankVisibility] = [AllBanks(), *(OneBank(b) for b in banks)]
     for seen in seens:
@@ -340,7 +377,7 @@ def test_the_migration_backfills_and_downgrades(new_database: Callable[[], str])
         db = make_sessionmaker(engine)
         with db.begin() as session:
             assert session.execute(text("SELECT count(*) FROM loan_stats_day")).scalar_one() > 0
-        assert_exact(db, "TZB")
+        assert_tables(db, days=False)  # the histogram comes with 0011 (the next test)
         migrate.downgrade(url, "0008")
         with engine.begin() as conn:
             assert conn.execute(text("SELECT to_regclass('loan_stats_day')")).scalar() is None
@@ -352,6 +389,43 @@ def test_the_migration_backfills_and_downgrades(new_database: Callable[[], str])
         with engine.begin() as conn:  # no transition tables for TRUNCATE: its own trigger
             conn.execute(text("TRUNCATE loan_application CASCADE"))
             assert conn.execute(text("SELECT count(*) FROM loan_stats_day")).scalar_one() == 0
+            emptied = conn.execute(text("SELECT count(*) FROM loan_stats_decision_days"))
+            assert emptied.scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+def test_the_decision_days_migration_backfills_and_downgrades(
+    new_database: Callable[[], str],
+) -> None:
+    """0011 on a database with applications: the histogram is backfilled and kept from then
+    on; its downgrade leaves the day rollup (0009) exact and working."""
+    url = new_database()
+    migrate.upgrade(url, "0010")
+    engine = make_engine(url)
+    histogram = "SELECT count(*), coalesce(sum(decided), 0) FROM loan_stats_decision_days"
+    decided = "SELECT count(decision_working_days) FROM loan_application"
+    try:
+        _seed(engine, 3000)
+        migrate.upgrade(url, "0011")
+        db = make_sessionmaker(engine)
+        with db.begin() as session:
+            rows, counted = session.execute(text(histogram)).one()
+            assert rows > 0
+            # Each decided application counted once per dimension (none, district, industry,
+            # stage).
+            assert counted == 4 * session.execute(text(decided)).scalar_one() > 0
+        assert_exact(db, "TZB")
+        migrate.downgrade(url, "0010")
+        with engine.begin() as conn:
+            gone = "SELECT to_regclass('loan_stats_decision_days')"
+            assert conn.execute(text(gone)).scalar() is None
+            triggers = "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'loan_stats_decision%'"
+            assert conn.execute(text(triggers)).scalar_one() == 0
+        bench_loans.generate(engine, 500, seed=9)  # the day rollup alone keeps counting
+        assert_tables(db, days=False)
+        migrate.upgrade(url, "head")
+        assert_exact(db, "TZB")
     finally:
         engine.dispose()
 
@@ -370,3 +444,11 @@ def test_an_empty_range_has_zero_figures(db: sessionmaker[Session], group_by: st
     assert total["applications"] == 0
     assert total["avg_decision_working_days"] is None
     assert str(total["disbursed_amount"]) == "0.00"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_median_of_a_histogram_is_the_median_of_its_values(seed: int) -> None:
+    rng = random.Random(seed)
+    values = [rng.randint(0, 8) for _ in range(rng.randint(1, 40))]
+    assert stats.median(Counter(values)) == statistics.median(values)
+    assert stats.median({3: 0}) is None

@@ -24,13 +24,16 @@ from services.loans.api.writes import (
     IfMatchHeader,
     actor,
     application_out,
+    elapsed_in,
     etag,
 )
-from services.loans.applications import ApplicationFilter
+from services.loans.applications import ApplicationFilter, Elapsed, due_window, list_position
+from services.loans.schedule import work_calendar
 from services.loans.schemas import (
     ApplicationIn,
     ApplicationOut,
     ApplicationStatus,
+    DecisionDue,
     DecisionIn,
     DisbursementIn,
     EventOut,
@@ -38,6 +41,7 @@ from services.loans.schemas import (
 )
 from shared.auth.deps import ActingBank, BanksVisible, LoansReader, LoansWriter
 from shared.auth.tenancy import tenant_code
+from shared.clock import today
 from shared.db import DbSession
 from shared.errors import Unprocessable
 from shared.negotiation import JSON, Negotiated, media_responses
@@ -82,36 +86,54 @@ def list_applications(
     status: ApplicationStatus | None = None,
     product_code: Annotated[str | None, Query(max_length=40)] = None,
     updated_since: Annotated[Timestamp | None, Query()] = None,
+    decision_due: Annotated[
+        DecisionDue | None,
+        Query(
+            description="only undecided (`submitted`) applications whose decision deadline, as "
+            "an Asia/Shanghai business date, is before today (`overdue`), today (`today`), or "
+            "after today up to and including the next working day (`tomorrow`); ordered by "
+            "(decision_due_at, id)"
+        ),
+    ] = None,
 ) -> Page[ApplicationOut] | StreamingResponse:
-    """Ordered by (updated_at, id): a client syncing with `updated_since` sees every change.
-    A bank sees only its own bank's applications. A CSV or XLSX file holds the whole
-    filtered list (after `cursor` when one is given; `limit` sizes JSON pages only)."""
+    """Ordered by (updated_at, id): a client syncing with `updated_since` sees every change;
+    with `decision_due`, by (decision_due_at, id), most overdue first. A bank sees only its own
+    bank's applications. A CSV or XLSX file holds the whole filtered list (after `cursor` when
+    one is given; `limit` sizes JSON pages only)."""
     if updated_since is not None and updated_since.tzinfo is None:
         raise Unprocessable(
             "updated_since needs a UTC offset",
             errors=[{"loc": ["query", "updated_since"], "msg": "offset required"}],
         )
     keyset = paging.keyset(
-        f"applications:{tenant_code(seen)}:{status}:{product_code}:{updated_since}"
+        f"applications:{tenant_code(seen)}:{status}:{product_code}:{updated_since}:{decision_due}"
     )
     after = None
     if keyset.after is not None:
         at, ident = keyset.after
         after = (datetime.fromisoformat(str(at)), uuid.UUID(str(ident)))
-    where = ApplicationFilter(status, product_code, updated_since)
+    # One calendar and one date for the whole answer: its windows and its elapsed days agree.
+    calendar, on = work_calendar(session), today()
+    elapsed = Elapsed(lambda: calendar, on)
+    due = None if decision_due is None else due_window(decision_due, calendar, on)
+    where = ApplicationFilter(status, product_code, updated_since, due)
     if media != JSON:
         every = every_row(
             request.app.state.sessionmaker,
             lambda s, a, n: applications.list_applications(s, seen, where, after=a, limit=n),
-            lambda a: (a.updated_at, a.id),
+            lambda a: list_position(where, a),
             after,
         )
-        rows = (application_out(a).model_dump(mode="json") for a in every)
+        rows = (application_out(a, elapsed).model_dump(mode="json") for a in every)
         return file_response(media, APPLICATION_COLUMNS, rows, options, name="applications")
     rows_page = applications.list_applications(
         session, seen, where, after=after, limit=paging.limit
     )
-    return keyset.page(rows_page, lambda a: [a.updated_at.isoformat(), str(a.id)], application_out)
+    return keyset.page(
+        rows_page,
+        lambda a: [list_position(where, a)[0].isoformat(), str(a.id)],
+        lambda a: application_out(a, elapsed),
+    )
 
 
 @router.get(
@@ -126,7 +148,7 @@ def get_application(
     """With an `ETag` for `If-Match` on state changes."""
     app = applications.get_application(session, seen, app_id)
     response.headers["ETag"] = etag(app)
-    return application_out(app)
+    return application_out(app, elapsed_in(session))
 
 
 @router.get(
@@ -224,4 +246,4 @@ def withdraw_application(
     """Only from `submitted`; anything else is 409 invalid-transition."""
     app = lifecycle.withdraw(session, bank, app_id, actor(request, principal), if_match)
     response.headers["ETag"] = etag(app)
-    return application_out(app)
+    return application_out(app, elapsed_in(session))

@@ -18,6 +18,9 @@ STATS_COLUMNS = (
     Column("on_time_rate", "按时决策率", "number"),
     Column("overdue_count", "逾期笔数", "integer"),
     Column("decision_overdue_count", "决策超时笔数", "integer"),
+    # Added by issue 15, last: a file read by position keeps its first columns.
+    Column("median_decision_working_days", "决策工作日中位数", "number"),
+    Column("approval_rate", "批准率", "number"),
 )
 """A row of `GET /v1/loans/stats` (a group, or the total as `TOTAL`)."""
 
@@ -57,5 +60,6 @@ APPLICATION_COLUMNS = (
     Column("version", "版本", "integer"),
     Column("created_at", "创建时间", "datetime"),
     Column("updated_at", "更新时间", "datetime"),
+    Column("working_days_elapsed", "已等待工作日", "integer"),  # issue 15, last (as above)
 )
 """An application of `GET /v1/loans/applications` (the 泰信保 fee flattened)."""

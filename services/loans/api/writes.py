@@ -18,9 +18,10 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from services.loans import idempotency
-from services.loans.applications import Actor
+from services.loans.applications import Actor, Elapsed
 from services.loans.idempotency import Stored
 from services.loans.models import Application
+from services.loans.schedule import work_calendar
 from services.loans.schemas import ApplicationOut
 from shared.auth.deps import LoansWriter
 from shared.auth.principal import Principal
@@ -67,9 +68,20 @@ def actor(request: Request, principal: Principal) -> Actor:
     return Actor(principal.client_id, request.scope.get("state", {}).get("request_id"))
 
 
-def application_out(app: Application) -> ApplicationOut:
-    """The response model of an application."""
-    return ApplicationOut.model_validate(app, from_attributes=True)
+_STORED = tuple(name for name in ApplicationOut.model_fields if name != "working_days_elapsed")
+
+
+def application_out(app: Application, elapsed: Elapsed) -> ApplicationOut:
+    """The response model of an application, with the working days it has waited so far."""
+    return ApplicationOut.model_validate(
+        {**{name: getattr(app, name) for name in _STORED}, "working_days_elapsed": elapsed(app)}
+    )
+
+
+def elapsed_in(session: Session) -> Elapsed:
+    """Working days waited until today, by the calendar in force read from `session` when an
+    undecided application first needs it."""
+    return Elapsed(lambda: work_calendar(session))
 
 
 # The document declares the header required (a write without one is 400), which FastAPI
@@ -123,7 +135,9 @@ class WriteOnce:
             if created:
                 headers["Location"] = f"/v1/loans/applications/{app.id}"
             return Stored(
-                201 if created else 200, application_out(app).model_dump(mode="json"), headers
+                201 if created else 200,
+                application_out(app, elapsed_in(self.session)).model_dump(mode="json"),
+                headers,
             )
 
         stored, replayed = idempotency.run(
