@@ -37,6 +37,7 @@ const WORDS = {
   decisionOverdue: ["超期未决策", "Undecided past deadline"],
   workingDays: ["个工作日", "working days"],
   goal: ["目标 100%（两个工作日内决策）", "Goal 100 % (decision within two working days)"],
+  goalShort: ["目标 100%", "Goal 100 %"],
   yi: ["亿元", "×100M yuan"],
   yuan: ["元", "yuan"],
   byBankProduct: ["各银行放款金额（按产品）", "Amount disbursed by bank and product"],

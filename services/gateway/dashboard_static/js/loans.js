@@ -71,7 +71,8 @@ export function renderCards(container, total) {
     card("medianDays", days(total.median_decision_working_days), { unit: t("workingDays") }),
     card("meanDays", days(total.avg_decision_working_days), { unit: t("workingDays") }),
     card("onTimeRate", percent(onTime), {
-      extra: element("div", { class: "goal" }, meter, element("small", {}, t("goal"))),
+      title: t("goal"),
+      extra: element("div", { class: "goal" }, meter, element("small", {}, t("goalShort"))),
     }),
     card("decisionOverdue", count(total.decision_overdue_count), { extra: null }),
   );
