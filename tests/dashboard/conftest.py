@@ -20,8 +20,11 @@ ARTIFACTS = ROOT / ".artifacts" / "dashboard"
 README_SCREENSHOT = ROOT / "docs" / "dashboard.png"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One chromium for a module's tests. Not for the session: while Playwright's sync API is
+    open, its event loop counts as running in this thread, and a later test's `asyncio.run`
+    would refuse to start."""
     with chromium(chromium_path()) as launched:
         yield launched
 

@@ -26,6 +26,7 @@ from services.loans.schemas import ApplicationIn
 from services.loans.submission import submit
 from services.scoring import queries as scoring
 from shared.auth.tenancy import OneBank
+from shared.clock import frozen_at
 from tests.factories import A_INDICATORS, B_INDICATORS, Factory, indicators
 from tests.periods import PeriodPool
 
@@ -130,7 +131,12 @@ def test_the_fee_is_guarantees_quote_on_rows_read_once(
     with db() as session:
         try:
             fees.set_fee_rate(session, case.year, Decimal("0.0120"), "test", "test")
-            with _scoring_reads(engine) as reads:
+            # The pool's periods run past this year: submit as the loan's year sees it, or a
+            # June of a year to come would be a submission from the future.
+            with (
+                frozen_at(datetime(case.year, 6, 2, tzinfo=UTC)),
+                _scoring_reads(engine) as reads,
+            ):
                 app = submit(session, OneBank(bank), data, Actor("test", None))
             expected = fees.quote(session, case.uscc, data.amount, data.term_months, case.year)
             facts = scoring.enterprise(session, case.uscc)
