@@ -31,4 +31,7 @@ echo "» mypy" >&2
 echo "» import contracts" >&2
 .venv/bin/lint-imports --no-cache --no-logo
 echo "» pytest" >&2
+# The whole suite on two workers unless told otherwise (README "The two commands"); the
+# tests of the demo share one worker (xdist_group "demo") and so one demo load.
+if [ $# -eq 0 ]; then set -- -n 2 --dist loadgroup; fi
 exec .venv/bin/pytest "$@"
