@@ -31,7 +31,8 @@ echo "» mypy" >&2
 echo "» import contracts" >&2
 .venv/bin/lint-imports --no-cache --no-logo
 echo "» pytest" >&2
-# The whole suite on two workers unless told otherwise (README "The two commands"); the
-# tests of the demo share one worker (xdist_group "demo") and so one demo load.
-if [ $# -eq 0 ]; then set -- -n 2 --dist loadgroup; fi
+# The whole suite on two workers unless told otherwise (README "The two commands"), a test
+# file's tests on one worker (its module fixtures load once; test_fuzz's last test sees the
+# cases before it).
+if [ $# -eq 0 ]; then set -- -n 2 --dist loadfile; fi
 exec .venv/bin/pytest "$@"

@@ -20,7 +20,7 @@ from tests.factories import Creds, bearer, get_token
 from tests.users import browser, page_token, sign_in
 
 RONGXING = demo.RONGXING + check_char(demo.RONGXING)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
+pytestmark = pytest.mark.slow
 
 
 @dataclass

@@ -25,7 +25,7 @@ from tests.demo_db import DemoDatabase
 from tests.factories import new_key
 from tests.users import make_user
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
+pytestmark = pytest.mark.slow
 RONGXING = demo.RONGXING + check_char(demo.RONGXING)
 H1_2026 = {"from": "2026-01-01", "to": "2026-06-30"}
 H1_FRAGMENT = "#kind=half&year=2026&part=1&points=2025"
