@@ -94,13 +94,8 @@ def start(
     return token, sid
 
 
-def find(
-    session: Session, token: str | None, *, now: datetime, idle_seconds: int
-) -> SignedIn | None:
-    """The live session of a cookie's token and its (enabled) user, or None.
-
-    An expired or idle session found this way is deleted; a live one not seen for a minute
-    has `last_seen_at` moved to now."""
+def _of_token(session: Session, token: str | None) -> tuple[UserSession, User] | None:
+    """The session a cookie's token names and its user, whatever their state."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     row = session.execute(
@@ -108,6 +103,17 @@ def find(
         .join(User, User.id == UserSession.user_id)
         .where(UserSession.token_hash == token_hash(token))
     ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+def find(
+    session: Session, token: str | None, *, now: datetime, idle_seconds: int
+) -> SignedIn | None:
+    """The live session of a cookie's token and its (enabled) user, or None.
+
+    An expired or idle session found this way is deleted; a live one not seen for a minute
+    has `last_seen_at` moved to now."""
+    row = _of_token(session, token)
     if row is None:
         return None
     found, user = row
@@ -124,13 +130,7 @@ def find(
 
 def end(session: Session, token: str | None) -> SignedIn | None:
     """Delete the session of a cookie's token (sign-out); return whose it was, if any."""
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        return None
-    row = session.execute(
-        select(UserSession, User)
-        .join(User, User.id == UserSession.user_id)
-        .where(UserSession.token_hash == token_hash(token))
-    ).one_or_none()
+    row = _of_token(session, token)
     if row is None:
         return None
     found, user = row

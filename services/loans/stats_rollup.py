@@ -34,22 +34,29 @@ from shared.db import Base
 DIMENSIONS = ("none", "district", "industry", "stage")
 
 
-class StatsDay(Base):
+class _RollupKey:
+    """The key both rollups share: a submission day, a bank's product, a dimension value."""
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True, sort_order=-5)  # submitted_date
+    bank_code: Mapped[str] = mapped_column(String(32), primary_key=True, sort_order=-4)
+    product_code: Mapped[str] = mapped_column(String(40), primary_key=True, sort_order=-3)
+    dimension: Mapped[str] = mapped_column(String(10), primary_key=True, sort_order=-2)
+    value: Mapped[str] = mapped_column(String(40), primary_key=True, sort_order=-1)
+
+
+def _dimensions() -> CheckConstraint:
+    return CheckConstraint(
+        "dimension IN (" + ", ".join(f"'{d}'" for d in DIMENSIONS) + ")", name="dimension"
+    )
+
+
+class StatsDay(_RollupKey, Base):
     """The statistics of one day's applications of one bank's product, for one dimension
     value (read-only here: the triggers write it)."""
 
     __tablename__ = "loan_stats_day"
-    __table_args__ = (
-        CheckConstraint(
-            "dimension IN (" + ", ".join(f"'{d}'" for d in DIMENSIONS) + ")", name="dimension"
-        ),
-    )
+    __table_args__ = (_dimensions(),)
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)  # submitted_date
-    bank_code: Mapped[str] = mapped_column(String(32), primary_key=True)
-    product_code: Mapped[str] = mapped_column(String(40), primary_key=True)
-    dimension: Mapped[str] = mapped_column(String(10), primary_key=True)
-    value: Mapped[str] = mapped_column(String(40), primary_key=True)
     applications: Mapped[int] = mapped_column(Integer)
     approved: Mapped[int] = mapped_column(Integer)
     rejected: Mapped[int] = mapped_column(Integer)
@@ -65,21 +72,12 @@ class StatsDay(Base):
     awaiting_decision: Mapped[int] = mapped_column(Integer)
 
 
-class DecisionDays(Base):
+class DecisionDays(_RollupKey, Base):
     """How many decided applications of one day, bank, product and dimension value took
     `working_days` working days to decision (read-only here: the triggers write it)."""
 
     __tablename__ = "loan_stats_decision_days"
-    __table_args__ = (
-        CheckConstraint(
-            "dimension IN (" + ", ".join(f"'{d}'" for d in DIMENSIONS) + ")", name="dimension"
-        ),
-    )
+    __table_args__ = (_dimensions(),)
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)  # submitted_date
-    bank_code: Mapped[str] = mapped_column(String(32), primary_key=True)
-    product_code: Mapped[str] = mapped_column(String(40), primary_key=True)
-    dimension: Mapped[str] = mapped_column(String(10), primary_key=True)
-    value: Mapped[str] = mapped_column(String(40), primary_key=True)
     working_days: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     decided: Mapped[int] = mapped_column(Integer)
