@@ -24,6 +24,15 @@ CATEGORY_LABELS = {
     "leading_innovator": "创新型领军企业",
 }
 CATEGORIES = tuple(CATEGORY_LABELS)
+# English names, for pages offered in English (the dashboard); the API's values are the codes.
+CATEGORY_NAMES_EN = {
+    "tech_sme": "Tech-based SME",
+    "high_tech": "High-tech enterprise",
+    "gazelle": "Provincial gazelle",
+    "potential_unicorn": "Potential unicorn",
+    "leading_innovator": "Leading innovator",
+}
+STAGE_NAMES_EN = {"seed": "Seed", "startup": "Start-up", "growth": "Growth", "mature": "Mature"}
 
 # Named types (`TypeAliasType`): each is one named schema of the OpenAPI document.
 Stage = TypeAliasType("Stage", Literal["seed", "startup", "growth", "mature"])

@@ -26,7 +26,13 @@ from services.gateway.browser import PAGE_HEADERS
 from shared import clock
 from shared.negotiation import HTML, JSON, require_acceptable
 from shared.settings import CoreSettings
-from shared.vocab import CATEGORY_LABELS, DISTRICTS, STAGE_LABELS
+from shared.vocab import (
+    CATEGORY_LABELS,
+    CATEGORY_NAMES_EN,
+    DISTRICTS,
+    STAGE_LABELS,
+    STAGE_NAMES_EN,
+)
 
 STATIC_DIR = Path(__file__).with_name("dashboard_static")
 PAGE = Path(__file__).with_name("dashboard.html")  # not a static file: only for a session
@@ -87,9 +93,14 @@ async def dashboard_page(request: Request) -> Response:
 @page.get("/vocabulary.json")
 async def vocabulary(request: Request) -> JSONResponse:
     """The programme's fixed vocabulary the page labels its filters with (shared/vocab.py: the
-    districts, and the Chinese names of growth stages and categories); nothing secret."""
+    districts, and the Chinese and English names of growth stages and categories); nothing
+    secret."""
     require_acceptable(request, JSON)
-    body = {"districts": list(DISTRICTS), "stages": STAGE_LABELS, "categories": CATEGORY_LABELS}
+    body = {
+        "districts": list(DISTRICTS),
+        "stages": {"zh": STAGE_LABELS, "en": STAGE_NAMES_EN},
+        "categories": {"zh": CATEGORY_LABELS, "en": CATEGORY_NAMES_EN},
+    }
     return JSONResponse(body, headers={**ASSET_HEADERS, "Cache-Control": "no-cache"})
 
 

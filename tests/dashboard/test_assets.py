@@ -65,7 +65,9 @@ def test_static_files_are_served_with_the_pages_policy(api: TestClient) -> None:
     assert refused.headers["content-type"] == "application/problem+json"
     vocabulary = api.get("/dashboard/vocabulary.json").json()
     assert vocabulary["districts"][0] == "海陵区"
-    assert vocabulary["categories"]["high_tech"] == "高新技术企业"
+    assert vocabulary["categories"]["zh"]["high_tech"] == "高新技术企业"
+    assert vocabulary["categories"]["en"]["high_tech"] == "High-tech enterprise"
+    assert set(vocabulary["stages"]["en"]) == set(vocabulary["stages"]["zh"])
 
 
 class _Inline(HTMLParser):

@@ -217,6 +217,12 @@ def test_english_labels(browser: Browser, demo_site: str, demo_database: DemoDat
         assert page.locator('[data-card="applications"] .label').inner_text() == "Applications"
         assert _cards(page)["disbursedCount"] == "662"
         assert "lang=en" in page.url
+        assert page.evaluate("document.documentElement.lang") == "en"
+        categories = page.locator("#f-category option").all_text_contents()
+        assert "High-tech enterprise" in categories
+        stages = page.locator('[data-panel="stage"] tbody tr > :first-child').all_text_contents()
+        assert stages
+        assert set(stages) <= {"Seed", "Start-up", "Growth", "Mature"}
         assert w.errors == []
 
 

@@ -109,8 +109,8 @@ export function t(key, values = {}) {
   return pair[lang === "zh" ? 0 : 1].replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
 }
 
-/** A vocabulary code's label: Chinese from the gateway's vocabulary, English the code itself. */
+/** A vocabulary code's name in the page's language (the gateway's `/dashboard/vocabulary.json`
+ * gives `{zh: {code: name}, en: {code: name}}`), else the code. */
 export function label(vocabulary, code) {
-  if (lang === "en") return code;
-  return (vocabulary && vocabulary[code]) || code;
+  return vocabulary?.[lang]?.[code] ?? code;
 }

@@ -6,7 +6,7 @@
 
 import { getJSON, user } from "./api.js";
 import { closeApplication, showApplication } from "./application.js";
-import { language, setLanguage, t } from "./i18n.js";
+import { label, language, setLanguage, t } from "./i18n.js";
 import { loadDue, loadNames, loadStats, renderCards, renderDue, renderLoanPanels } from "./loans.js";
 import * as period from "./period.js";
 import { loadPoints, renderPoints } from "./points.js";
@@ -72,6 +72,13 @@ async function drawSection(section, key, load, draw, mine) {
   }
 }
 
+/** The category filter's options in the page's language. */
+function labelFilters() {
+  for (const option of filters.category.options) {
+    if (option.value) option.textContent = label(names.categories, option.value);
+  }
+}
+
 function showWho() {
   const bank = who.bank_code ? names.banks[who.bank_code]?.name || who.bank_code : t("bureau");
   $("who").textContent = `${who.name} · ${bank}`;
@@ -87,6 +94,7 @@ async function renderAll() {
   const params = fragment();
   setLanguage(params.get("lang") || "zh");
   showWho();
+  labelFilters();
   document.body.dataset.state = "loading";
   const choice = period.fromFragment(params);
   period.render(choice, controls);
@@ -148,7 +156,7 @@ async function start() {
   names = { ...names_, stages: vocabulary.stages, categories: vocabulary.categories };
   fillSelect(filters.district, vocabulary.districts.map((d) => [d, d]));
   fillSelect(filters.industry, Object.values(names.industries).map((i) => [i.code, i.name]));
-  fillSelect(filters.category, Object.entries(vocabulary.categories));
+  fillSelect(filters.category, Object.keys(vocabulary.categories.zh).map((code) => [code, code]));
 
   for (const control of [controls.kind, controls.year, controls.part, controls.from, controls.to]) {
     control.addEventListener("change", () => {
