@@ -226,6 +226,24 @@ def test_english_labels(browser: Browser, demo_site: str, demo_database: DemoDat
         assert w.errors == []
 
 
+def test_a_period_without_a_ranking_says_so(
+    browser: Browser, demo_site: str, demo_database: DemoDatabase
+) -> None:
+    with watched_page(browser, demo_site) as w:
+        page = w.page
+        _open_h1(page, demo_database.users["bureau"])
+        seen = renders(page)
+        page.goto("/dashboard/#kind=half&year=2026&part=1&points=2030")
+        wait_rendered(page, seen)
+        note = page.locator("[data-no-ranking]")
+        assert note.inner_text().startswith("2030")
+        assert page.locator('[data-panel="top100"]').count() == 0
+        assert _cards(page)["disbursedCount"] == "662"  # the loans still show
+        assert page.locator("#error").is_hidden()
+        assert w.errors == []  # asked, not a 404 in the browser's console
+        assert w.outside == []
+
+
 def test_a_wrong_password_is_refused_and_locks_the_user_out(
     browser: Browser, demo_site: str, demo_database: DemoDatabase
 ) -> None:

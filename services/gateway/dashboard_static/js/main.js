@@ -51,11 +51,13 @@ function pointsChoice(params) {
   };
 }
 
-/** Load a section's figures unless the same ones are loaded; null when a newer render began. */
+const STALE = Symbol("a newer render began");
+
+/** Load a section's figures unless the same ones are loaded; STALE when a newer render began. */
 async function figures(section, key, load, mine) {
   if (loaded[section]?.key === key) return loaded[section].data;
   const data = await load();
-  if (mine !== generation) return null;
+  if (mine !== generation) return STALE;
   loaded[section] = { key, data };
   return data;
 }
@@ -63,7 +65,7 @@ async function figures(section, key, load, mine) {
 async function drawSection(section, key, load, draw, mine) {
   try {
     const data = await figures(section, key, load, mine);
-    if (data !== null) draw(data);
+    if (data !== STALE) draw(data);
   } catch (error) {
     if (mine !== generation) return;
     delete loaded[section];

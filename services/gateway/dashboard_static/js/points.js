@@ -13,6 +13,10 @@ const BINS = 20;
 /** The period's distribution, top 100 and the next year's waivers (null: no ranking yet). */
 export async function loadPoints(period, filters) {
   const params = { period, ...filters };
+  // A period has a ranking when it has a recompute run (its latest run is the ranking): asked
+  // first, so a period without one is an empty list, not a 404 the browser logs as an error.
+  const runs = await getJSON("/v1/scoring/runs", { period, limit: 1 });
+  if (runs.items.length === 0) return null;
   try {
     const [distribution, ranking] = await Promise.all([
       getJSON("/v1/scoring/distribution", { ...params, bins: BINS }),
