@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -63,7 +64,7 @@ def _credentials(path: Path) -> dict[str, str]:
     for line in path.read_text().splitlines():
         if "=" in line and not line.startswith("#"):
             name, value = line.split("=", 1)
-            values[name] = value.strip("'")
+            values[name] = shlex.split(value)[0] if value else ""  # written with shlex.quote
     return values
 
 

@@ -17,8 +17,11 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
+from sqlalchemy.orm import Session
 
+from services.gateway import sessions
 from services.gateway.sessions import COOKIE_NAME, COOKIE_PATH
+from shared import clock
 from shared.errors import Forbidden
 
 CONTENT_SECURITY_POLICY = (
@@ -57,6 +60,17 @@ async def require_same_origin(request: Request) -> None:
             "This form or call under /dashboard only comes from the dashboard's own pages "
             "(the Origin header is missing or names another origin)"
         )
+
+
+def live_session(request: Request, session: Session) -> sessions.SignedIn | None:
+    """The live session this browser's cookie names, or None (`sessions.find` under the
+    `INNOCREDIT_SESSION_IDLE_SECONDS` setting, at the business clock's now)."""
+    return sessions.find(
+        session,
+        request.cookies.get(COOKIE_NAME),
+        now=clock.now(),
+        idle_seconds=request.app.state.settings.session_idle_seconds,
+    )
 
 
 def client_ip(request: Request) -> str:

@@ -21,11 +21,8 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from services.gateway import sessions
-from services.gateway.browser import PAGE_HEADERS
-from shared import clock
+from services.gateway.browser import PAGE_HEADERS, live_session
 from shared.negotiation import HTML, JSON, require_acceptable
-from shared.settings import CoreSettings
 from shared.vocab import (
     CATEGORY_LABELS,
     CATEGORY_NAMES_EN,
@@ -64,15 +61,8 @@ class DashboardAssets(StaticFiles):
 
 
 def _signed_in(request: Request) -> bool:
-    settings: CoreSettings = request.app.state.settings
-    token = request.cookies.get(sessions.COOKIE_NAME)
-    if not token:
-        return False
     with request.app.state.sessionmaker.begin() as session:
-        found = sessions.find(
-            session, token, now=clock.now(), idle_seconds=settings.session_idle_seconds
-        )
-    return found is not None
+        return live_session(request, session) is not None
 
 
 @page.get("")

@@ -26,6 +26,7 @@ from services.gateway.browser import (
     PAGE_HEADERS,
     clear_session_cookie,
     client_ip,
+    live_session,
     require_same_origin,
     set_session_cookie,
 )
@@ -171,13 +172,10 @@ async def page_token(request: Request) -> JSONResponse:
     expires_in, scope, user: {name, role, bank_code}}`, never cached; 401 without a live
     session."""
     settings: CoreSettings = request.app.state.settings
-    token = request.cookies.get(sessions.COOKIE_NAME)
 
     def issue() -> tuple[sessions.SignedIn, Any] | None:
         with request.app.state.sessionmaker.begin() as session:
-            found = sessions.find(
-                session, token, now=clock.now(), idle_seconds=settings.session_idle_seconds
-            )
+            found = live_session(request, session)
             if found is None:
                 return None
             issued = mint(
