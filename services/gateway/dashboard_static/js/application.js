@@ -3,12 +3,12 @@
 
 import { getAll, getJSON } from "./api.js";
 import { count, instant, yuan } from "./format.js";
-import { t } from "./i18n.js";
+import { nameOf, t } from "./i18n.js";
 import { element, table } from "./panels.js";
 
 const FIELDS = [
-  ["bank", (a, names) => names.banks[a.bank_code]?.name ?? a.bank_code],
-  ["product", (a, names) => names.products[a.product_code]?.name ?? a.product_code],
+  ["bank", (a, names) => nameOf(names.banks, a.bank_code)],
+  ["product", (a, names) => nameOf(names.products, a.product_code)],
   ["uscc", (a) => a.uscc],
   ["amount", (a) => yuan(a.amount)],
   ["status", (a) => a.status],

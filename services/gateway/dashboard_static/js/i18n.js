@@ -55,7 +55,6 @@ const WORDS = {
   bank: ["银行", "Bank"],
   product: ["产品", "Product"],
   monthCol: ["月份", "Month"],
-  group: ["分组", "Group"],
   enterprise: ["企业", "Enterprise"],
   uscc: ["统一社会信用代码", "USCC"],
   amount: ["金额（元）", "Amount (yuan)"],
@@ -81,7 +80,6 @@ const WORDS = {
   mean: ["均值", "Mean"],
   none: ["暂无数据", "Nothing to show"],
   noRanking: ["该年度尚未计算积分", "No ranking has been computed for this period"],
-  loading: ["加载中…", "Loading…"],
   status: ["状态", "Status"],
   history: ["历史", "History"],
   at: ["时间", "At"],
@@ -113,4 +111,9 @@ export function t(key, values = {}) {
  * gives `{zh: {code: name}, en: {code: name}}`), else the code. */
 export function label(vocabulary, code) {
   return vocabulary?.[lang]?.[code] ?? code;
+}
+
+/** A bank's, product's or industry's name as the API lists it (`byCode`), else its code. */
+export function nameOf(byCode, code) {
+  return byCode[code]?.name ?? code;
 }

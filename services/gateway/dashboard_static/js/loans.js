@@ -5,7 +5,7 @@
 import { getAll, getJSON } from "./api.js";
 import { bars, countsAndAmount, rateAgainstGoal, stackedBars } from "./charts.js";
 import { count, days, instant, percent, yi, yiNumber, yuan } from "./format.js";
-import { label, t } from "./i18n.js";
+import { label, nameOf, t } from "./i18n.js";
 import { element, panel } from "./panels.js";
 
 const STATS = "/v1/loans/stats";
@@ -97,9 +97,9 @@ function statsSource(from, to, groupBy) {
 
 /** The loan charts, each with its table and downloads. */
 export function renderLoanPanels(container, stats, names, from, to, report) {
-  const bankName = (code) => (names.banks[code] ? names.banks[code].name : code);
-  const productName = (code) => (names.products[code] ? names.products[code].name : code);
-  const industryName = (code) => (names.industries[code] ? names.industries[code].name : code);
+  const bankName = (code) => nameOf(names.banks, code);
+  const productName = (code) => nameOf(names.products, code);
+  const industryName = (code) => nameOf(names.industries, code);
   const same = (code) => code;
 
   // Bank × product: the product rows stacked under their bank.
@@ -235,8 +235,8 @@ export async function loadDue() {
 
 /** The three tables of applications awaiting a decision, each row linking to the application. */
 export function renderDue(container, due, names, report) {
-  const bankName = (code) => (names.banks[code] ? names.banks[code].name : code);
-  const productName = (code) => (names.products[code] ? names.products[code].name : code);
+  const bankName = (code) => nameOf(names.banks, code);
+  const productName = (code) => nameOf(names.products, code);
   const columns = [
     {
       label: t("applications"),

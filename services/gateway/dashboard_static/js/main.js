@@ -6,7 +6,7 @@
 
 import { getJSON, user } from "./api.js";
 import { closeApplication, showApplication } from "./application.js";
-import { label, language, setLanguage, t } from "./i18n.js";
+import { label, language, nameOf, setLanguage, t } from "./i18n.js";
 import { loadDue, loadNames, loadStats, renderCards, renderDue, renderLoanPanels } from "./loans.js";
 import * as period from "./period.js";
 import { loadPoints, renderPoints } from "./points.js";
@@ -82,7 +82,7 @@ function labelFilters() {
 }
 
 function showWho() {
-  const bank = who.bank_code ? names.banks[who.bank_code]?.name || who.bank_code : t("bureau");
+  const bank = who.bank_code ? nameOf(names.banks, who.bank_code) : t("bureau");
   $("who").textContent = `${who.name} · ${bank}`;
   $("lang").textContent = language() === "zh" ? "English" : "中文";
   $("lang").lang = language() === "zh" ? "en" : "zh-CN";

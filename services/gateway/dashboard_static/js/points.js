@@ -5,7 +5,7 @@
 import { ApiError, getAll, getJSON } from "./api.js";
 import { histogram } from "./charts.js";
 import { count, decimal } from "./format.js";
-import { label, t } from "./i18n.js";
+import { label, nameOf, t } from "./i18n.js";
 import { element, panel } from "./panels.js";
 
 const BINS = 20;
@@ -89,7 +89,6 @@ export function renderPoints(container, points, period, filters, names, report) 
     },
     report,
   );
-  const industryName = (code) => (names.industries[code] ? names.industries[code].name : code);
   panel(
     container,
     {
@@ -104,7 +103,7 @@ export function renderPoints(container, points, period, filters, names, report) 
         { label: t("enterprise"), value: (e) => e.name },
         { label: t("uscc"), value: (e) => e.uscc },
         { label: t("district"), value: (e) => e.district },
-        { label: t("industry"), value: (e) => industryName(e.industry) },
+        { label: t("industry"), value: (e) => nameOf(names.industries, e.industry) },
         { label: t("category"), value: (e) => e.categories.map((c) => label(names.categories, c)).join("、") },
         { label: t("pointsCol"), value: (e) => String(e.points), numeric: true },
         { label: t("overallRank"), value: (e) => String(e.overall_rank), numeric: true },
