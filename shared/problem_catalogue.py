@@ -10,19 +10,9 @@ tests (everything else), so a new problem is a new entry first.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True, slots=True)
-class ProblemKind:
-    """A problem type: its slug, HTTP status, title, what it means and what to do."""
-
-    slug: str
-    status: int | None  # None only for `http-error`: it carries the status it answers
-    title: str
-    means: str
-    todo: str
-
+from shared.changes.problem_types import GOVERNANCE
+from shared.problem_kind import ProblemKind
 
 _RETRY = "Retry the same request after `Retry-After` seconds (with the same Idempotency-Key)."
 _NOTHING = "Nothing was changed."
@@ -358,7 +348,7 @@ _KINDS = (
 )
 # fmt: on
 
-CATALOGUE: Mapping[str, ProblemKind] = {k.slug: k for k in _KINDS}
+CATALOGUE: Mapping[str, ProblemKind] = {k.slug: k for k in (*_KINDS, *GOVERNANCE)}
 """Every problem type by slug."""
 
 # The slug of an error the framework raises with only an HTTP status (routing, parsing).
