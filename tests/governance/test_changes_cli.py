@@ -87,7 +87,9 @@ def test_a_model_published_from_the_command_line_waits_for_a_second_operator(
     assert f"model:{version}" in shown.stdout
 
     own = _run(
-        ["changes", "approve", change, "--client-id", maker.client_id], database_url, maker.client_secret
+        ["changes", "approve", change, "--client-id", maker.client_id],
+        database_url,
+        maker.client_secret,
     )
     assert own.returncode == 1
     assert "another admin client approves it" in own.stderr
@@ -131,7 +133,9 @@ def test_a_bank_client_cannot_check_and_a_reject_keeps_its_reason(
         )
     )
     not_admin = _run(
-        ["changes", "approve", change, "--client-id", bureau.client_id], database_url, bureau.client_secret
+        ["changes", "approve", change, "--client-id", bureau.client_id],
+        database_url,
+        bureau.client_secret,
     )
     assert not_admin.returncode == 1
     assert "not an enabled admin client" in not_admin.stderr
