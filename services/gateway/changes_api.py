@@ -14,7 +14,7 @@ from shared.auth.deps import Admin, ProgrammeWide
 from shared.auth.principal import Principal
 from shared.changes import store
 from shared.changes.api import change_out
-from shared.changes.kinds import KindName
+from shared.changes.kinds import ChangeKindName
 from shared.changes.schemas import ChangeOut, ChangeStatus, RejectIn
 from shared.db import DbSession
 from shared.openapi import problems
@@ -38,7 +38,7 @@ def list_changes(
     _: ProgrammeWide,
     paging: PageParams,
     status: Annotated[ChangeStatus | None, Query()] = None,
-    kind: Annotated[KindName | None, Query()] = None,
+    kind: Annotated[ChangeKindName | None, Query()] = None,
 ) -> Page[ChangeOut]:
     """Newest first; `?status=pending` is what waits for a checker."""
     keyset = paging.keyset(f"changes:{status}:{kind}")

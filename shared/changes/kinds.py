@@ -10,19 +10,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from sqlalchemy.orm import Session
+from typing_extensions import TypeAliasType
 
 from shared.changes.errors import TargetMoved
 
-KindName = Literal[
-    "model-publish",
-    "points-recompute",
-    "calendar-load",
-    "bank",
-    "product",
-    "fee-rate",
-    "admin-client",
-]
-KIND_NAMES: tuple[str, ...] = get_args(KindName)
+ChangeKindName = TypeAliasType(
+    "ChangeKindName",
+    Literal[
+        "model-publish",
+        "points-recompute",
+        "calendar-load",
+        "bank",
+        "product",
+        "fee-rate",
+        "admin-client",
+    ],
+)
+KIND_NAMES: tuple[str, ...] = get_args(ChangeKindName.__value__)
 """Every governed kind, as `INNOCREDIT_FOUR_EYES` names them."""
 
 

@@ -6,10 +6,11 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from shared.timestamps import Instant
 
-ChangeStatus = Literal["pending", "approved", "rejected"]
+ChangeStatus = TypeAliasType("ChangeStatus", Literal["pending", "approved", "rejected"])
 
 
 class ChangeOut(BaseModel):
