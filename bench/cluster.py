@@ -233,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
             "INNOCREDIT_DB_POOL_TIMEOUT_SECONDS": "2",
             "INNOCREDIT_RATE_LIMIT_PER_MINUTE": "1000000",
             "INNOCREDIT_LOG_LEVEL": "ERROR",
+            "INNOCREDIT_FOUR_EYES": "none",  # its banks and products are written at once
             "INNOCREDIT_JWKS_URL": f"http://127.0.0.1:{g1}/.well-known/jwks.json",
         }
         services = {}

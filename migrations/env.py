@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-import shared.changefeed  # noqa: F401  (register every table)
+import shared.changefeed
+import shared.changes.model  # noqa: F401
 from shared.db import Base, sqlalchemy_url
 from shared.settings import get_settings
 

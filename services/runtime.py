@@ -5,12 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
+from services.gateway import client_changes
 from services.gateway.app import Backend, Gateway, create_gateway, database_key_set, make_verifier
+from services.gateway.changes import ChangeKinds
 from services.gateway.proxy import ServiceProxy
 from services.guarantee import app as guarantee_app
+from services.guarantee import changes as guarantee_changes
 from services.loans import app as loans_app
+from services.loans import changes as loans_changes
 from services.loans.products import bank_exists
 from services.scoring import app as scoring_app
+from services.scoring import changes as scoring_changes
 from shared.app import ServiceSpec, create_service_app
 from shared.auth.jwt import KeySet
 from shared.db import make_engine
@@ -20,6 +25,17 @@ from shared.settings import CoreSettings, get_settings
 SERVICES: dict[str, ServiceSpec] = {
     spec.name: spec for spec in (scoring_app.SERVICE, loans_app.SERVICE, guarantee_app.SERVICE)
 }
+
+CHANGE_KINDS: ChangeKinds = {
+    kind.name: kind
+    for kind in (
+        *scoring_changes.KINDS,
+        *loans_changes.KINDS,
+        *guarantee_changes.KINDS,
+        *client_changes.KINDS,
+    )
+}
+"""Every governed action (four eyes), for the gateway to run when one is approved."""
 
 
 def engine_for(settings: CoreSettings, *, read: bool = False) -> Engine:
@@ -69,6 +85,7 @@ def build_gateway(
             key_set=key_set,
             backends=backends,
             bank_exists=bank_exists,
+            change_kinds=CHANGE_KINDS,
             proxies=proxies,
         )
     verifier = make_verifier(settings, key_set)
@@ -88,7 +105,12 @@ def build_gateway(
         for spec in SERVICES.values()
     ]
     return create_gateway(
-        settings, engine=engine, key_set=key_set, backends=backends, bank_exists=bank_exists
+        settings,
+        engine=engine,
+        key_set=key_set,
+        backends=backends,
+        bank_exists=bank_exists,
+        change_kinds=CHANGE_KINDS,
     )
 
 

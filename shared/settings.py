@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.changes.kinds import KIND_NAMES
+
 # A fixed, public key-encryption key for development only. `innocredit serve` warns when it
 # is in use; production sets INNOCREDIT_KEY_ENCRYPTION_KEY (see README, "Configuration").
 DEV_KEY_ENCRYPTION_KEY = base64.urlsafe_b64encode(
@@ -97,6 +99,26 @@ class CoreSettings(BaseSettings):
     sign_in_lock_seconds: int = Field(default=15 * 60, ge=1)
     sign_in_ip_max_failures: int = Field(default=20, ge=1)
     sign_in_ip_window_seconds: int = Field(default=15 * 60, ge=1)
+    # Four eyes (README "Model governance"): which rule changes wait for a second operator.
+    # `all`, `none` (or empty), or a comma list of kinds (`shared.changes.kinds.KIND_NAMES`).
+    four_eyes: str = "all"
+
+    @field_validator("four_eyes")
+    @classmethod
+    def _known_kinds(cls, value: str) -> str:
+        names = _kind_list(value)
+        unknown = [n for n in names if n not in KIND_NAMES]
+        if unknown:
+            raise ValueError(
+                f"unknown kind(s) {', '.join(unknown)}: use all, none or a comma list of "
+                f"{', '.join(KIND_NAMES)}"
+            )
+        return value
+
+    @property
+    def governed(self) -> frozenset[str]:
+        """The kinds of change that need a second operator's approval."""
+        return frozenset(_kind_list(self.four_eyes))
 
     @field_validator("key_encryption_key")
     @classmethod
@@ -128,6 +150,16 @@ class CoreSettings(BaseSettings):
     def split_mode(self) -> bool:
         """Whether the gateway proxies to separately running services."""
         return any((self.scoring_url, self.loans_url, self.guarantee_url))
+
+
+def _kind_list(value: str) -> list[str]:
+    """The kinds `INNOCREDIT_FOUR_EYES` names: every one for `all`, none for `none` or empty."""
+    text = value.strip().lower()
+    if text == "all":
+        return list(KIND_NAMES)
+    if text in {"", "none"}:
+        return []
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 @lru_cache

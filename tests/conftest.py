@@ -72,6 +72,8 @@ def make_settings(database_url: str, **overrides: object) -> CoreSettings:
         # itself set their own.
         "unknown_kid_cooldown_seconds": 0,
         "log_format": "text",
+        # Rule changes act directly, as before four eyes; tests/governance/ turns it on.
+        "four_eyes": "none",
     }
     values.update(overrides)
     return CoreSettings.model_validate(values)

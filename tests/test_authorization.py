@@ -43,6 +43,8 @@ def the_contracts_roles(method: str, path: str) -> set[str]:
     """The contract's role table, by path family: who may call `method path`."""
     if path.endswith("/whoami"):
         return set(ROLES)
+    if path.startswith("/v1/admin/changes") and method == "GET":  # the bureau reads changes
+        return {"bureau", "admin"}
     if path.startswith("/v1/admin/"):
         return {"admin"}
     if path.startswith("/v1/guarantee/features"):
@@ -68,6 +70,7 @@ def _fill(path: str) -> str:
     values = {
         "uscc": new_uscc(),
         "app_id": str(uuid.uuid4()),
+        "change_id": str(uuid.uuid4()),
         "consent_id": str(uuid.uuid4()),
         "client_id": "ic_nobody",
         "user_id": "999999999",

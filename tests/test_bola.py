@@ -906,6 +906,7 @@ PLACEHOLDERS: dict[str, Callable[[Tenants], str]] = {
     "year": lambda t: str(t.period + 1),
     "period": lambda t: str(t.period),
     "slug": lambda t: "not-found",
+    "change_id": lambda t: str(uuid.uuid4()),  # the bureau's and operators': banks get 403
 }
 
 
@@ -951,6 +952,7 @@ def test_operator_paths_refuse_tenants_whatever_the_id(
         "client_id": t.client_a.client_id,
         "user_id": str(t.user_b_id),
         "consent_id": str(consent.json()["id"]),
+        "change_id": str(uuid.uuid4()),
         "code": t.bank_a,
         "version": "TZ-2025.1",
         "period": str(t.period),
@@ -960,6 +962,7 @@ def test_operator_paths_refuse_tenants_whatever_the_id(
         "client_id": "ic_" + uuid.uuid4().hex[:24],
         "user_id": "987654321",
         "consent_id": str(uuid.uuid4()),
+        "change_id": str(uuid.uuid4()),
         "code": "ZZ" + uuid.uuid4().hex[:8].upper(),
         "version": "NO-SUCH-9",
         "period": "2099",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from examples.bank_client import InnoCredit, run
 from services import demo
@@ -43,6 +44,17 @@ def test_the_demo_loads_only_into_an_empty_database(demo_database: DemoDatabase)
         pytest.raises(demo.DatabaseNotEmpty),
     ):
         demo.load(session, lambda _: None)
+
+
+def test_the_demo_is_the_installation_and_brings_a_second_operator(
+    demo_database: DemoDatabase,
+) -> None:
+    """The demo writes its rules through the domain functions (four eyes is on by default, and
+    no change waits for a checker), and hands over a second admin client to approve with."""
+    with demo_database.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM gov_change")).scalar_one() == 0
+    admins = [c for c in demo_database.clients.values() if c.role == "admin"]
+    assert [c.name for c in admins] == [demo.CHECKER_NAME]
 
 
 def _token(d: Demo, name: str) -> str:

@@ -33,6 +33,10 @@ ALLOWED = {
         "an operator's calendar load recomputes the provisional deadline of every bank's open "
         "applications: the schedule is the programme's, not a bank's"
     ),
+    "services/loans/changes.py::_describe_calendar": (
+        "a proposed calendar load counts whose provisional deadlines would move, over every "
+        "bank's open applications, as the load itself would recompute them"
+    ),
     "services/loans/applications.py::record_event": (
         "appends to the history of an application its caller already holds — fetched through "
         "the caller's visibility, or by the calendar load above"

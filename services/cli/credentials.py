@@ -29,12 +29,15 @@ class NewClient:
     code: str | None  # the bank's or the credit firm's code
     client_id: str
     client_secret: str
+    prefix: str | None = None  # the variables' prefix, when the role's would repeat one
 
     @property
     def variable(self) -> str:
-        """The shell variable prefix in the credentials file: the bank or firm code, else the
-        role (`TZBANK`, `ZXPJ`, `BUREAU`, `ADMIN`); a code starting with a digit gets the role
-        in front, so every prefix is a shell name."""
+        """The shell variable prefix in the credentials file: `prefix` when given, else the bank
+        or firm code, else the role (`TZBANK`, `ZXPJ`, `BUREAU`, `ADMIN`); a code starting with
+        a digit gets the role in front, so every prefix is a shell name."""
+        if self.prefix is not None:
+            return self.prefix
         if self.code is None:
             return self.role.upper()
         return self.code if not self.code[0].isdigit() else f"{self.role.upper()}_{self.code}"
@@ -93,7 +96,9 @@ def _remedy() -> str:
         f"Lost or leaked a secret: {command} clients rotate-secret CLIENT_ID "
         f"(`{command} clients list` shows the ids).\n"
         f"Another client: {command} clients create --name NAME --role ROLE "
-        "[--bank-code CODE | --firm-code CODE]"
+        "[--bank-code CODE | --firm-code CODE]\n"
+        'Four eyes (README "Model governance"): rule changes wait for a second operator; give '
+        f"another person their own admin client: {command} clients create --name NAME --role admin"
     )
 
 

@@ -27,7 +27,18 @@ app = typer.Typer(help="Demo data.", no_args_is_help=True)
 
 
 def _new_clients(credentials: list[demo.Credentials]) -> list[NewClient]:
-    return [NewClient(c.role, c.name, c.code, c.client_id, c.client_secret) for c in credentials]
+    # The demo's admin client is the second operator: CHECKER_…, beside the first start's ADMIN_….
+    return [
+        NewClient(
+            c.role,
+            c.name,
+            c.code,
+            c.client_id,
+            c.client_secret,
+            "CHECKER" if c.role == "admin" else None,
+        )
+        for c in credentials
+    ]
 
 
 def _hand_over_users(session: Session, data_dir: Path, made_by: str) -> None:

@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
+from services.cli.changes import governs, propose
 from services.cli.context import ExistingFile, read_upload, step, transaction
 from services.scoring import indicators, model_versions, recompute, registry
+from services.scoring.changes import MODEL_PUBLISH, POINTS_RECOMPUTE, recompute_params
 from services.scoring.model_body import model_from_bytes
 from services.scoring.schemas import EnterpriseIn, IndicatorIn
 from shared.bulk import parse_rows
@@ -17,6 +19,11 @@ enterprises_app = typer.Typer(help="Enterprises of the points database.", no_arg
 indicators_app = typer.Typer(help="Indicator data per period.", no_args_is_help=True)
 models_app = typer.Typer(help="Points model versions.", no_args_is_help=True)
 points_app = typer.Typer(help="Computed points and rankings.", no_args_is_help=True)
+
+MakerId = Annotated[
+    str | None,
+    typer.Option("--client-id", help="Governed: your admin client, the change's maker"),
+]
 
 
 @enterprises_app.command("load")
@@ -56,12 +63,18 @@ def indicators_load(
 
 
 @models_app.command("publish")
-def models_publish(file: ExistingFile) -> None:
-    """Create a points model version from a JSON or YAML file and publish it."""
+def models_publish(file: ExistingFile, client_id: MakerId = None) -> None:
+    """Create a points model version from a JSON or YAML file and publish it (governed: create
+    the draft and propose its publication, as --client-id)."""
     body, media = read_upload(file)
     with transaction() as session:
         definition = model_from_bytes(body, media)
         model_versions.create_draft(session, definition)
+        if governs(MODEL_PUBLISH):
+            command = f"innocredit models publish {file.name}"
+            params = {"version": definition.version}
+            propose(session, MODEL_PUBLISH, params, client_id=client_id, command=command)
+            return
         model = model_versions.publish_model(session, definition.version)
     typer.echo(f"published model {model.version}")
 
@@ -72,10 +85,17 @@ def points_recompute(
     model: Annotated[
         str | None, typer.Option(help="Model version (default: latest published)")
     ] = None,
+    client_id: MakerId = None,
 ) -> None:
-    """Recompute a period's points and ranking in one pass."""
-    step(f"recomputing {period}")
+    """Recompute a period's points and ranking in one pass (governed: propose it, as
+    --client-id)."""
     with transaction() as session:
+        if governs(POINTS_RECOMPUTE):
+            params = recompute_params(session, period, model)
+            command = f"innocredit points recompute --period {period}"
+            propose(session, POINTS_RECOMPUTE, params, client_id=client_id, command=command)
+            return
+        step(f"recomputing {period}")
         run = recompute.recompute(session, period, model_version=model, requested_by="cli")
     typer.echo(
         f"period {period}: {run.enterprise_count} enterprises under {run.model_version} "

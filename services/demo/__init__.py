@@ -18,6 +18,7 @@ from services.demo.enterprises import enterprises_of, indicators_of, synthetic_i
 from services.demo.loans import banks_and_products, loans_of_h1
 from services.demo.parties import (
     BUREAU_USER,
+    CHECKER_NAME,
     Credentials,
     DemoUser,
     clients,
@@ -40,6 +41,7 @@ from services.scoring.models import Enterprise
 
 __all__ = [
     "BUREAU_USER",
+    "CHECKER_NAME",
     "COUNTS",
     "DISTRICT_CODES",
     "ENTERPRISES",

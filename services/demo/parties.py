@@ -58,8 +58,13 @@ def consents_for_firms(
         )
 
 
+CHECKER_NAME = "second operator (checker)"
+
+
 def clients(session: Session) -> list[Credentials]:
-    """API clients for the five banks, the bureau and the two credit firms."""
+    """API clients for the five banks, the bureau, the two credit firms, and a second operator:
+    four eyes needs an admin client other than the first-start one to approve a change (the
+    README's walk-through approves with it)."""
     wanted = [
         ClientCreate(name=f"{name} loan system", role="bank", bank_code=code)
         for code, name in BANKS.items()
@@ -69,6 +74,7 @@ def clients(session: Session) -> list[Credentials]:
         ClientCreate(name=f"{firm} credit model", role="credit_firm", firm_code=firm)
         for firm in FIRMS
     ]
+    wanted.append(ClientCreate(name=CHECKER_NAME, role="admin"))
     out = []
     for data in wanted:
         client, secret = gateway.create_client(session, data)

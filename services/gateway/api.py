@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.gateway import service
+from services.gateway.client_changes import ADMIN_CLIENT
 from services.gateway.deps import Encryptor, KnownBanks
 from services.gateway.directory import ClientDirectory
 from services.gateway.edge import AUDIT_CLIENT_STATE, AUDIT_DETAIL_STATE
@@ -30,6 +31,7 @@ from services.guarantee import queries as guarantee_queries
 from shared.app import AppSettings
 from shared.auth.deps import Admin, FirmsVisible
 from shared.auth.jwt import KeySet
+from shared.changes.api import GOVERNED, Governed
 from shared.db import DbSession
 from shared.errors import RateLimited, Unprocessable
 from shared.openapi import problems
@@ -207,14 +209,19 @@ def get_jwks(session: DbSession, settings: AppSettings, response: Response) -> d
     "/clients",
     status_code=201,
     response_model=ClientCredentials,
-    responses={201: with_headers("Location")},
+    responses={201: with_headers("Location"), **GOVERNED},
     summary="Create an API client (the secret is shown this once)",
 )
 def create_client(
-    body: ClientCreate, session: DbSession, _: Admin, banks: KnownBanks, response: Response
-) -> ClientCredentials:
+    body: ClientCreate, session: DbSession, gov: Governed, banks: KnownBanks, response: Response
+) -> Any:
     """Create a client for a bank, the bureau, a credit firm or an operator; a bank's
-    `bank_code` must name a partner bank (`PUT /v1/admin/banks/{code}` registers one)."""
+    `bank_code` must name a partner bank (`PUT /v1/admin/banks/{code}` registers one). An
+    operator's client is a second pair of eyes, so it is governed (four eyes): 202 with the
+    pending change unless INNOCREDIT_FOUR_EYES leaves `admin-client` out; the approval answers
+    its secret, once."""
+    if body.role == "admin" and gov.requires(ADMIN_CLIENT):
+        return gov.propose(ADMIN_CLIENT, body.model_dump(mode="json"))
     service.require_known_bank(session, body, banks)
     client, secret = service.create_client(session, body)
     response.headers["Location"] = f"/v1/admin/clients/{client.client_id}"

@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.gateway.api import admin, oauth
+from services.gateway.changes import ChangeKinds
+from services.gateway.changes_api import admin_changes
 from services.gateway.crypto import KeyEncryptor
 from services.gateway.dashboard import mount_assets, page
 from services.gateway.directory import ClientDirectory
@@ -37,7 +39,7 @@ GATEWAY = ServiceSpec(
     title="InnoCredit gateway",
     description="OAuth 2.0 tokens, JWKS, API clients, signing keys, the audit trail, and the "
     "dashboard's users and sign-in.",
-    routers=(oauth, discovery, admin, admin_users, dashboard, page),
+    routers=(oauth, discovery, admin, admin_users, admin_changes, dashboard, page),
     tags={
         "discovery": "Finding your way without a token: the authorization server's metadata "
         "(RFC 8414) and the problem types errors name (`/problems/{slug}`).",
@@ -45,6 +47,9 @@ GATEWAY = ServiceSpec(
         "the audit trail (scope `admin`).",
         "admin: users": "Operators: the people who sign in to the dashboard, their passwords "
         "and lockouts (scope `admin`).",
+        "admin: changes": "Four eyes: the pending, approved and rejected changes of the rules "
+        "(models, rankings, calendar, banks, products, fee rates, admin clients), read by the "
+        "bureau and operators, approved or rejected by another operator than the maker.",
     },
 )
 
@@ -99,10 +104,12 @@ def create_gateway(
     key_set: KeySet,
     backends: Sequence[Backend],
     bank_exists: BankExists,
+    change_kinds: ChangeKinds,
     proxies: Sequence[ServiceProxy] = (),
 ) -> Gateway:
     """Build the gateway in front of `backends` (in-process apps or `ServiceProxy`s);
-    `bank_exists` checks a new bank client's `bank_code`."""
+    `bank_exists` checks a new bank client's `bank_code`; `change_kinds` are what an approval
+    runs (every service's governed actions: the gateway approves, in split mode too)."""
     verifier = make_verifier(settings, key_set)
 
     @asynccontextmanager
@@ -117,6 +124,7 @@ def create_gateway(
     core.state.key_set = key_set
     core.state.key_encryptor = KeyEncryptor(settings.key_encryption_key)
     core.state.bank_exists = bank_exists
+    core.state.change_kinds = change_kinds
     directory = ClientDirectory(
         core.state.sessionmaker,
         ttl_seconds=settings.client_cache_seconds,

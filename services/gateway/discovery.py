@@ -23,7 +23,8 @@ from shared.negotiation import HTML, Negotiated, media_responses
 from shared.openapi import problems
 from shared.openapi_headers import with_headers
 from shared.pagination import Page, PageParams
-from shared.problem_catalogue import CATALOGUE, ProblemKind
+from shared.problem_catalogue import CATALOGUE
+from shared.problem_kind import ProblemKind
 
 discovery = APIRouter(tags=["discovery"])
 

@@ -123,13 +123,17 @@ class Edge:
 
         async def audited_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                await to_thread.run_sync(self._write_audit, scope, message["status"])
+                change = _proposed_change(message)
+                await to_thread.run_sync(self._write_audit, scope, message["status"], change)
             await send(message)
 
         return audited_send
 
-    def _write_audit(self, scope: Scope, status: int) -> None:
+    def _write_audit(self, scope: Scope, status: int, change: str | None = None) -> None:
         state = scope.get("state", {})
+        detail = state.get(AUDIT_DETAIL_STATE) or {}
+        if change is not None:
+            detail = {**detail, "change": change}
         try:
             with self.sessionmaker.begin() as session:
                 service.record_audit(
@@ -140,7 +144,21 @@ class Edge:
                     status=status,
                     request_id=state.get("request_id"),
                     action=state.get(AUDIT_ACTION_STATE) or f"{scope['method']} {scope['path']}",
-                    detail=state.get(AUDIT_DETAIL_STATE) or {},
+                    detail=detail,
                 )
         except Exception:  # the audit trail must not turn a served request into an error
             log.exception("audit write failed", extra={"path": scope["path"], "status": status})
+
+
+_CHANGES = b"/v1/admin/changes/"
+
+
+def _proposed_change(start: Message) -> str | None:
+    """The change a governed write proposed (its 202's `Location`), for the audit row: read
+    from the answer, so a proxied service's proposal is recorded as an in-process one is."""
+    if start["status"] != 202:
+        return None
+    for name, value in start.get("headers", ()):
+        if name.lower() == b"location" and value.startswith(_CHANGES):
+            return str(value[len(_CHANGES) :].decode("latin-1"))
+    return None

@@ -6,13 +6,14 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from services.guarantee import consents, export, fees, waiver
+from services.guarantee.changes import FEE_RATE
 from services.guarantee.errors import NotAFirm
 from services.guarantee.features import FEATURE_SCHEMA_VERSION, FEATURES
 from services.guarantee.models import Consent
@@ -44,6 +45,7 @@ from shared.auth.deps import (
     refused_as,
 )
 from shared.auth.tenancy import OneFirm, tenant_code
+from shared.changes.api import GOVERNED, Governed
 from shared.db import DbSession
 from shared.negotiation import JSON, NDJSON, Negotiated, media_responses
 from shared.openapi import problems
@@ -186,12 +188,16 @@ def list_fee_rates(
     "/fee-rates",
     status_code=201,
     response_model=FeeRateOut,
+    responses=GOVERNED,
     summary="Set the 泰信保 fee rate from a year on",
 )
-def create_fee_rate(body: FeeRateIn, session: DbSession, principal: Admin) -> FeeRateOut:
-    """The newest setting for the latest effective year ≤ a loan's year applies."""
+def create_fee_rate(body: FeeRateIn, session: DbSession, gov: Governed) -> Any:
+    """The newest setting for the latest effective year ≤ a loan's year applies. Governed (four
+    eyes): 202 with the pending change unless INNOCREDIT_FOUR_EYES leaves `fee-rate` out."""
+    if gov.requires(FEE_RATE):
+        return gov.propose(FEE_RATE, body.model_dump(mode="json"))
     return FeeRateOut.model_validate(
-        fees.set_fee_rate(session, body.effective_year, body.rate, body.note, principal.client_id)
+        fees.set_fee_rate(session, body.effective_year, body.rate, body.note, gov.maker.client_id)
     )
 
 

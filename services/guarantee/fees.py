@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from services.guarantee.errors import NoFeeRate
 from services.guarantee.models import FeeRate
 from services.guarantee.waiver import Waiver, waiver_for
+from shared.changes.locks import lock_target
 from shared.money import round_cents
 
 
@@ -22,6 +23,7 @@ def set_fee_rate(
     session: Session, effective_year: int, rate: Decimal, note: str, by: str
 ) -> FeeRate:
     """Set the rate for loans from `effective_year` on (earlier settings stay in the history)."""
+    lock_target(session, "fee-rates")  # one lock for every year: after an approval of one
     row = FeeRate(effective_year=effective_year, rate=rate, note=note, set_by=by)
     session.add(row)
     session.flush()

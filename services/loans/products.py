@@ -18,10 +18,12 @@ from services.loans.errors import BankNotFound, ProductNotFound, WrongTransition
 from services.loans.models import Bank, Product
 from services.loans.schemas import ProductIn
 from shared.auth.tenancy import BankVisibility, OneBank, restrict
+from shared.changes.locks import lock_target
 
 
 def put_bank(session: Session, code: str, name: str) -> Bank:
     """Create or rename a bank."""
+    lock_target(session, f"bank:{code}")  # after an approval of the same bank, not amid it
     stmt = insert(Bank).values(code=code, name=name)
     session.execute(
         stmt.on_conflict_do_update(
@@ -52,6 +54,7 @@ def list_banks(
 
 def put_product(session: Session, code: str, data: ProductIn) -> Product:
     """Create or replace a product."""
+    lock_target(session, f"product:{code}")  # after an approval of the same product
     if session.get(Bank, data.bank_code) is None:
         raise BankNotFound(f"No bank {data.bank_code!r}: create it with PUT /v1/admin/banks/…")
     values: dict[str, Any] = data.model_dump(mode="python")

@@ -17,6 +17,7 @@ from services.loans.errors import BadCalendar
 from services.loans.models import Application, CalendarYear
 from services.loans.schemas import CalendarIn
 from services.loans.status import Status
+from shared.changes.locks import lock_target
 from shared.timestamps import format_instant
 
 
@@ -46,6 +47,7 @@ def load_calendar(session: Session, year: int, data: CalendarIn, actor: Actor) -
 
     Returns how many applications got a new deadline.
     """
+    lock_target(session, f"calendar:{year}")  # after an approval of the same year
     problems = validate_year(year, data.holidays, data.make_up_workdays)
     if problems:
         raise BadCalendar(

@@ -11,8 +11,13 @@ from fastapi.responses import StreamingResponse
 
 from services.scoring import diagnosis, indicators, model_versions, ranking, registry
 from services.scoring import recompute as pipeline  # a handler below is named `recompute`
+from services.scoring.changes import (
+    MODEL_PUBLISH,
+    POINTS_RECOMPUTE,
+    model_out,
+    recompute_params,
+)
 from services.scoring.model_body import model_from_bytes
-from services.scoring.models import PointsModel
 from services.scoring.pointsmodel import ModelDefinition
 from services.scoring.schemas import (
     BreakdownItem,
@@ -34,6 +39,7 @@ from services.scoring.schemas import (
 from services.scoring.sheets import DISTRIBUTION_COLUMNS, RANKING_COLUMNS
 from shared.auth.deps import Admin, ScoringReader
 from shared.bulk import parse_rows
+from shared.changes.api import GOVERNED, Governed
 from shared.db import DbSession, ReplicaSession
 from shared.negotiation import JSON, Negotiated, media_responses
 from shared.openapi import parsed_body, problems
@@ -237,13 +243,13 @@ def list_models(
     if keyset.after:
         after = (datetime.fromisoformat(str(keyset.after[0])), str(keyset.after[1]))
     rows = model_versions.list_models(session, after=after, limit=paging.limit)
-    return keyset.page(rows, lambda m: [m.created_at.isoformat(), m.version], _model_out)
+    return keyset.page(rows, lambda m: [m.created_at.isoformat(), m.version], model_out)
 
 
 @router.get("/models/{version}", response_model=ModelOut, summary="One points model version")
 def get_model(version: str, session: DbSession, _: ScoringReader) -> ModelOut:
     """The definition: indicators, transforms, weights, stage weights, bonuses."""
-    return _model_out(model_versions.get_model(session, version))
+    return model_out(model_versions.get_model(session, version))
 
 
 @router.get("/runs", response_model=Page[RunOut], summary="Recent recompute runs")
@@ -260,16 +266,6 @@ def list_recompute_runs(
     rows = pipeline.list_runs(session, period=period, after=after, limit=paging.limit)
     return keyset.page(
         rows, lambda r: [r.id], lambda r: RunOut.model_validate(r, from_attributes=True)
-    )
-
-
-def _model_out(model: PointsModel) -> ModelOut:
-    return ModelOut(
-        version=model.version,
-        status=model.status,
-        created_at=model.created_at,
-        published_at=model.published_at,
-        definition=ModelDefinition.model_validate(model.definition),
     )
 
 
@@ -358,7 +354,7 @@ def create_model(
     definition: ModelBody, session: DbSession, _: Admin, response: Response
 ) -> ModelOut:
     """A new version, as a draft; publish it to compute points with it."""
-    model = _model_out(model_versions.create_draft(session, definition))
+    model = model_out(model_versions.create_draft(session, definition))
     response.headers["Location"] = f"/v1/scoring/models/{model.version}"
     return model
 
@@ -372,35 +368,42 @@ def create_model(
 )
 def replace_model(version: str, definition: ModelBody, session: DbSession, _: Admin) -> ModelOut:
     """Only drafts change; a published version is immutable (409)."""
-    return _model_out(model_versions.replace_draft(session, version, definition))
+    return model_out(model_versions.replace_draft(session, version, definition))
 
 
 @admin.post(
     "/models/{version}/publish",
     response_model=ModelOut,
-    responses=problems(409),
+    responses={**GOVERNED, **problems(409)},
     summary="Publish a draft model version",
 )
-def publish_model(version: str, session: DbSession, _: Admin) -> ModelOut:
-    """From now on the version is immutable and can compute points."""
-    return _model_out(model_versions.publish_model(session, version))
+def publish_model(version: str, session: DbSession, gov: Governed) -> Any:
+    """From now on the version is immutable and can compute points. Governed (four eyes): 202
+    with the pending change (linking to the draft's impact report) unless
+    INNOCREDIT_FOUR_EYES leaves `model-publish` out."""
+    if gov.requires(MODEL_PUBLISH):
+        return gov.propose(MODEL_PUBLISH, {"version": version})
+    return model_out(model_versions.publish_model(session, version))
 
 
 @admin.post(
     "/points/{period}/recompute",
     response_model=RunOut,
-    responses=problems(409),
+    responses={**GOVERNED, **problems(409)},
     summary="Recompute a period's points and ranking",
 )
 def recompute_points(
-    period: PeriodPath, session: DbSession, principal: Admin, body: RecomputeIn | None = None
-) -> RunOut:
+    period: PeriodPath, session: DbSession, gov: Governed, body: RecomputeIn | None = None
+) -> Any:
     """All enterprises of the period in one pass, atomically replacing that period's points
-    for the model (default: the latest published), which becomes the period's ranking."""
+    for the model (default: the latest published), which becomes the period's ranking.
+    Governed (four eyes): 202 with the pending change, its model resolved now, unless
+    INNOCREDIT_FOUR_EYES leaves `points-recompute` out."""
+    model_version = body.model_version if body else None
+    if gov.requires(POINTS_RECOMPUTE):
+        params = recompute_params(session, period, model_version)
+        return gov.propose(POINTS_RECOMPUTE, params)
     run = pipeline.recompute(
-        session,
-        period,
-        model_version=body.model_version if body else None,
-        requested_by=principal.client_id,
+        session, period, model_version=model_version, requested_by=gov.maker.client_id
     )
     return RunOut.model_validate(run, from_attributes=True)

@@ -16,7 +16,11 @@ from tests.processes import INNOCREDIT
 def _run(args: list[str], database_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*INNOCREDIT, *args],
-        env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
+        env={
+            "DATABASE_URL": database_url,
+            "PATH": "/usr/bin:/bin",
+            "INNOCREDIT_FOUR_EYES": "none",  # the direct path; tests/governance/ the other
+        },
         capture_output=True,
         text=True,
         timeout=120,

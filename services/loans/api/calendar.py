@@ -3,13 +3,14 @@ operator's upload of the official one (JSON or CSV)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import ValidationError
 
 from services.loans import schedule
 from services.loans.api.writes import actor
+from services.loans.changes import CALENDAR_LOAD, calendar_loaded
 from services.loans.schemas import (
     CalendarDayIn,
     CalendarIn,
@@ -19,6 +20,7 @@ from services.loans.schemas import (
 )
 from shared.auth.deps import Admin, LoansReader
 from shared.bulk import CSV_TYPES, parse_rows
+from shared.changes.api import GOVERNED, Governed
 from shared.clock import local_date
 from shared.db import DbSession
 from shared.errors import Unprocessable, UnsupportedMediaType, validation_errors
@@ -110,6 +112,7 @@ async def _calendar_body(request: Request, _: Admin) -> CalendarIn:
 @admin.put(
     "/calendar/{year}",
     response_model=CalendarLoaded,
+    responses=GOVERNED,
     openapi_extra=_CALENDAR_BODY,
     summary="Load a year's official schedule (JSON or CSV)",
 )
@@ -118,14 +121,12 @@ def put_calendar(
     body: Annotated[CalendarIn, Depends(_calendar_body)],
     request: Request,
     session: DbSession,
-    principal: Admin,
-) -> CalendarLoaded:
-    """Overrides the bundled schedule; recomputes provisional deadlines of open applications."""
-    count = schedule.load_calendar(session, year, body, actor(request, principal))
-    return CalendarLoaded(
-        year=year,
-        source="loaded",
-        holidays=sorted(set(body.holidays)),
-        make_up_workdays=sorted(set(body.make_up_workdays)),
-        recomputed_applications=count,
-    )
+    gov: Governed,
+) -> Any:
+    """Overrides the bundled schedule; recomputes provisional deadlines of open applications.
+    Governed (four eyes): 202 with the pending change unless INNOCREDIT_FOUR_EYES leaves
+    `calendar-load` out."""
+    if gov.requires(CALENDAR_LOAD):
+        return gov.propose(CALENDAR_LOAD, {"year": year, "calendar": body.model_dump(mode="json")})
+    count = schedule.load_calendar(session, year, body, actor(request, gov.maker))
+    return calendar_loaded(year, body, count)

@@ -3,15 +3,17 @@ operators)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
 from services.loans import products, quotes
+from services.loans.changes import BANK, PRODUCT
 from services.loans.models import Product
 from services.loans.schemas import BankIn, BankOut, ProductIn, ProductOut, Quote
-from shared.auth.deps import Admin, BanksVisible, LoansReader
+from shared.auth.deps import BanksVisible, LoansReader
 from shared.auth.tenancy import tenant_code
+from shared.changes.api import GOVERNED, Governed
 from shared.clock import today
 from shared.db import DbSession
 from shared.openapi import problems
@@ -79,18 +81,29 @@ def get_loan_quote(
     return quotes.quote(session, product, uscc, today())
 
 
-@admin.put("/banks/{code}", response_model=BankOut, summary="Create or rename a bank")
-def put_bank(code: CodePath, body: BankIn, session: DbSession, _: Admin) -> BankOut:
-    """Bank codes are permanent: clients and applications refer to them."""
+@admin.put(
+    "/banks/{code}",
+    response_model=BankOut,
+    responses=GOVERNED,
+    summary="Create or rename a bank",
+)
+def put_bank(code: CodePath, body: BankIn, session: DbSession, gov: Governed) -> Any:
+    """Bank codes are permanent: clients and applications refer to them. Governed (four
+    eyes): 202 with the pending change unless INNOCREDIT_FOUR_EYES leaves `bank` out."""
+    if gov.requires(BANK):
+        return gov.propose(BANK, {"code": code, "name": body.name})
     return BankOut.model_validate(products.put_bank(session, code, body.name))
 
 
 @admin.put(
     "/products/{code}",
     response_model=ProductOut,
-    responses=problems(409),
+    responses={**GOVERNED, **problems(409)},
     summary="Create or replace a product",
 )
-def put_product(code: ProductPath, body: ProductIn, session: DbSession, _: Admin) -> ProductOut:
-    """A product stays with its bank; changing `bank_code` is refused (409)."""
+def put_product(code: ProductPath, body: ProductIn, session: DbSession, gov: Governed) -> Any:
+    """A product stays with its bank; changing `bank_code` is refused (409). Governed (four
+    eyes): 202 with the pending change unless INNOCREDIT_FOUR_EYES leaves `product` out."""
+    if gov.requires(PRODUCT):
+        return gov.propose(PRODUCT, {"code": code, "product": body.model_dump(mode="json")})
     return _product_out(products.put_product(session, code, body))
