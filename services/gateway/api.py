@@ -32,6 +32,7 @@ from shared.app import AppSettings
 from shared.auth.deps import Admin, FirmsVisible
 from shared.auth.jwt import KeySet
 from shared.changes.api import GOVERNED, Governed
+from shared.changes.errors import ForeignAdminSecret
 from shared.db import DbSession
 from shared.errors import RateLimited, Unprocessable
 from shared.openapi import problems
@@ -252,10 +253,18 @@ def get_client(client_id: str, session: DbSession, _: Admin) -> ClientOut:
 @admin.post(
     "/clients/{client_id}/rotate-secret",
     response_model=ClientCredentials,
+    responses=problems(403),
     summary="Replace a client's secret (the new one is shown this once)",
 )
-def rotate_client_secret(client_id: str, session: DbSession, _: Admin) -> ClientCredentials:
-    """The old secret stops working at once; tokens already issued run until they expire."""
+def rotate_client_secret(
+    client_id: str, session: DbSession, caller: Admin, gov: Governed
+) -> ClientCredentials:
+    """The old secret stops working at once; tokens already issued run until they expire.
+    Under four eyes (`admin-client` governed) an operator replaces only its own admin secret:
+    whoever holds a second admin client's secret is a second pair of eyes."""
+    target = service.get_client(session, client_id, for_update=True)
+    if target.role == "admin" and client_id != caller.client_id and gov.requires(ADMIN_CLIENT):
+        raise ForeignAdminSecret(f"{client_id} is another operator's admin client")
     client, secret = service.rotate_client_secret(session, client_id)
     return ClientCredentials(
         client_id=client.client_id, client_secret=secret, client=ClientOut.model_validate(client)

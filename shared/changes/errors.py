@@ -27,3 +27,7 @@ class ChangeOwn(Forbidden):
 
 class TargetMoved(Conflict):
     slug = "change-target-moved"
+
+
+class ForeignAdminSecret(Forbidden):
+    slug = "admin-secret-foreign"

@@ -32,6 +32,14 @@ GOVERNANCE = (
         "Wait a moment and read the change (GET /v1/admin/changes/{id}).",
     ),
     ProblemKind(
+        "admin-secret-foreign", 403, "Another operator's secret is not yours to replace",
+        "Four eyes: whoever replaces an admin client's secret could then act as that client "
+        "and approve their own changes, so through the API an operator replaces only its own "
+        "admin secret.",
+        "Ask the owner of that admin client, or replace it on the host with "
+        "`innocredit clients rotate-secret` (the installation, like `clients create`).",
+    ),
+    ProblemKind(
         "change-own", 403, "The maker cannot approve its own change",
         "Four eyes: a change is approved by an admin client other than the one that proposed "
         "it. The maker may withdraw it (reject, with a reason).",

@@ -234,6 +234,20 @@ def test_an_admin_client_is_governed_and_its_secret_shown_once(gov: Governed) ->
     assert direct.status_code == 201  # only an operator's client is a second pair of eyes
 
 
+def test_an_operator_replaces_only_its_own_admin_secret(gov: Governed) -> None:
+    other = gov.make_client("admin", name="a third operator")
+    foreign = gov.api.post(f"/v1/admin/clients/{other.client_id}/rotate-secret", headers=gov.m)
+    _problem(foreign, 403, "admin-secret-foreign")
+    assert get_token(gov.api, other)  # its secret still works: nothing was replaced
+    own = gov.api.post(
+        f"/v1/admin/clients/{other.client_id}/rotate-secret", headers=gov.headers(other)
+    )
+    assert own.status_code == 200, own.text
+    bureau = gov.make_client("bureau", name="a bureau screen")
+    rotated = gov.api.post(f"/v1/admin/clients/{bureau.client_id}/rotate-secret", headers=gov.m)
+    assert rotated.status_code == 200  # a non-operator's secret is not a pair of eyes
+
+
 def test_the_bureau_reads_changes_and_only_operators_decide(
     gov: Governed, factory: Factory
 ) -> None:
