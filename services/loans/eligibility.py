@@ -58,10 +58,12 @@ def product_shifts(session: Session, on: date, groups: Sequence[PointsGroup]) ->
     """Every product's eligibility before and after, over `groups` of firms, on day `on`
     (products in bank, code order)."""
     products = session.scalars(select(Product).order_by(Product.bank_code, Product.code)).all()
-    return [_shift(product, on, groups) for product in products]
+    return [shift_of(product, on, groups) for product in products]
 
 
-def _shift(product: Product, on: date, groups: Sequence[PointsGroup]) -> ProductShift:
+def shift_of(product: Product, on: date, groups: Sequence[PointsGroup]) -> ProductShift:
+    """One product's eligibility before and after over `groups` (the rule once per distinct
+    categories and points)."""
     seen: dict[tuple[frozenset[str], int], tuple[bool, Decimal]] = {}
 
     def rule(categories: frozenset[str], points: int) -> tuple[bool, Decimal]:
