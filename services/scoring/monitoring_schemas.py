@@ -6,8 +6,16 @@ from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from typing_extensions import TypeAliasType
 
+from services.scoring.psi import StabilityBand
 from shared.money import Money
+
+ModelStatus = TypeAliasType("ModelStatus", Literal["draft", "published"])
+BaselineSource = TypeAliasType("BaselineSource", Literal["stored", "computed"])
+GroupDimension = TypeAliasType(
+    "GroupDimension", Literal["district", "industry", "stage", "category"]
+)
 
 
 class StabilityBin(BaseModel):
@@ -30,7 +38,7 @@ class Stability(BaseModel):
     baseline_count: int
     actual_count: int
     psi: float = Field(description="Σ (actual share − baseline share) · ln(actual / baseline)")
-    band: Literal["stable", "investigate", "significant"] = Field(
+    band: StabilityBand = Field(
         description="< 0.10 stable, 0.10–0.25 investigate, ≥ 0.25 significant"
     )
     chi2: float = Field(description="Pearson's chi-square of homogeneity on the bins' counts")
@@ -98,7 +106,7 @@ class TopChange(BaseModel):
 class GroupMeans(BaseModel):
     """Mean points of a district, industry, stage or category, before and after."""
 
-    dimension: Literal["district", "industry", "stage", "category"]
+    dimension: GroupDimension
     value: str
     count: int
     mean_before: float
@@ -127,9 +135,9 @@ class Impact(BaseModel):
 
     period: int
     version: str
-    version_status: Literal["draft", "published"]
+    version_status: ModelStatus
     baseline: str
-    baseline_source: Literal["stored", "computed"] = Field(
+    baseline_source: BaselineSource = Field(
         description="`stored`: the ranking's points (baseline = its model, no indicator or "
         "enterprise changed since); `computed`: scored now"
     )

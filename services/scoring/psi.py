@@ -20,7 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-Band = Literal["stable", "investigate", "significant"]
+from typing_extensions import TypeAliasType
+
+StabilityBand = TypeAliasType("StabilityBand", Literal["stable", "investigate", "significant"])
+"""The band of a PSI (a named schema of the OpenAPI document)."""
 
 INVESTIGATE, SIGNIFICANT = 0.10, 0.25
 ZERO_COUNT = 0.5
@@ -48,7 +51,7 @@ class Stability:
     baseline_count: int
     actual_count: int
     psi: float
-    band: Band
+    band: StabilityBand
     chi2: float
     dof: int
     p_value: float | None  # None with fewer than two bins: nothing to test
@@ -75,7 +78,7 @@ def bin_counts(values: Sequence[float], edges: Sequence[float]) -> list[int]:
     return counts
 
 
-def band_of(psi: float) -> Band:
+def band_of(psi: float) -> StabilityBand:
     """The band of a PSI: < 0.10 stable, < 0.25 investigate, else significant."""
     if psi < INVESTIGATE:
         return "stable"
