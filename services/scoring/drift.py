@@ -47,8 +47,8 @@ def runs(
 ) -> Runs:
     """The two runs: by id (`run` and `baseline_run`, both), else the rankings of `period`
     (default the latest ranked) and `baseline_period` (default the period before)."""
-    by_period = period is None and baseline_period is None
-    if run is not None and baseline_run is not None and by_period:
+    no_period = period is None and baseline_period is None
+    if run is not None and baseline_run is not None and no_period:
         return Runs(_run(session, run), _run(session, baseline_run))
     if run is not None or baseline_run is not None:
         errors = [
