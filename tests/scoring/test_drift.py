@@ -183,7 +183,9 @@ def test_a_run_whose_points_are_gone_is_a_problem(
     assert f"Points of run {old['id']} are no longer kept" in gone.json()["detail"]
 
 
-def test_bad_questions_are_problems(api: TestClient, factory: Factory, world: World) -> None:
+def test_bad_questions_are_problems(
+    api: TestClient, factory: Factory, periods: PeriodPool, world: World
+) -> None:
     admin = factory.admin
     run = world.runs[world.period]
     cases = [
@@ -199,10 +201,13 @@ def test_bad_questions_are_problems(api: TestClient, factory: Factory, world: Wo
         "/v1/scoring/drift", headers=admin, params={"run": 2**62, "baseline_run": run}
     )
     assert unknown.status_code == 404
-    no_before = api.get(
-        "/v1/scoring/drift", headers=admin, params={"period": world.period - 1}
-    )  # its period before has no ranking
-    assert no_before.status_code == 404
+    no_baseline = api.get(
+        "/v1/scoring/drift",
+        headers=admin,
+        params={"period": world.period, "baseline_period": periods.fresh()},
+    )
+    assert no_baseline.status_code == 404
+    assert no_baseline.json()["type"].endswith("/problems/points-not-found")
     bank = bearer(factory.bank_token(factory.bank()))
     assert (
         api.get("/v1/scoring/drift", headers=bank, params={"period": world.period}).status_code
