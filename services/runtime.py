@@ -13,6 +13,7 @@ from services.guarantee import app as guarantee_app
 from services.guarantee import changes as guarantee_changes
 from services.loans import app as loans_app
 from services.loans import changes as loans_changes
+from services.loans.eligibility import product_shifts
 from services.loans.products import bank_exists
 from services.scoring import app as scoring_app
 from services.scoring import changes as scoring_changes
@@ -93,13 +94,15 @@ def build_gateway(
         Backend(
             spec.name,
             spec.route_prefixes,
-            create_service_app(
-                spec,
-                settings,
-                engine=engine,
-                verifier=verifier,
-                edge=False,
-                read_engine=read_engine,
+            _inject(
+                create_service_app(
+                    spec,
+                    settings,
+                    engine=engine,
+                    verifier=verifier,
+                    edge=False,
+                    read_engine=read_engine,
+                )
             ),
         )
         for spec in SERVICES.values()
@@ -125,9 +128,18 @@ def build_service(
         unknown_kid_cooldown_seconds=settings.unknown_kid_cooldown_seconds,
     )
     verifier = make_verifier(settings, keys)
-    return create_service_app(
-        SERVICES[name], settings, engine=engine, verifier=verifier, read_engine=read_engine
+    return _inject(
+        create_service_app(
+            SERVICES[name], settings, engine=engine, verifier=verifier, read_engine=read_engine
+        )
     )
+
+
+def _inject(app: FastAPI) -> FastAPI:
+    """Give a service app what it may not import but needs: scoring's what-if report asks
+    loans which products a change of points moves (`shared.eligibility`)."""
+    app.state.product_shifts = product_shifts
+    return app
 
 
 # Factories for `uvicorn --factory` (what `innocredit serve` and deploy/ run).

@@ -185,6 +185,10 @@ def xlsx_value(value: Any, kind: Kind) -> Any:
             return str(value)
 
 
+Sheet = tuple[str, Sequence[Column], Iterable[Row]]
+"""One sheet of a workbook: its name (at most 31 characters), columns and rows."""
+
+
 def write_xlsx(
     path: str,
     columns: Sequence[Column],
@@ -195,29 +199,42 @@ def write_xlsx(
     tmpdir: str | None = None,
 ) -> int:
     """Write the workbook to `path` (one sheet, a bold frozen header row); the row count."""
+    return write_xlsx_sheets(path, [(sheet, columns, rows)], options, tmpdir=tmpdir)[0]
+
+
+def write_xlsx_sheets(
+    path: str, sheets: Sequence[Sheet], options: FileOptions, *, tmpdir: str | None = None
+) -> list[int]:
+    """Write a workbook of several sheets to `path`, each as `write_xlsx` writes its one;
+    the row count of each."""
     book = xlsxwriter.Workbook(path, {"constant_memory": True, "tmpdir": tmpdir})
     try:
-        ws = book.add_worksheet(sheet[:31])
         bold = book.add_format({"bold": True})
-        formats = [
-            book.add_format({"num_format": _NUMBER_FORMATS[c.kind]})
-            if c.kind in _NUMBER_FORMATS
-            else None
-            for c in columns
-        ]
-        for i, column in enumerate(columns):
-            ws.set_column(i, i, _WIDTHS.get(column.kind, 12))
-        ws.freeze_panes(1, 0)
-        ws.write_row(0, 0, _header(columns, options), bold)
-        kinds = [c.kind for c in columns]
-        count = 0
-        for count, row in enumerate(rows, start=1):
-            cells = zip(_cells(columns, row), kinds, formats, strict=True)
-            for col, (raw, kind, fmt) in enumerate(cells):
-                _write_cell(ws, count, col, xlsx_value(raw, kind), fmt)
-        return count
+        return [_write_sheet(book, bold, sheet, options) for sheet in sheets]
     finally:
         book.close()
+
+
+def _write_sheet(book: Any, bold: Any, sheet: Sheet, options: FileOptions) -> int:
+    name, columns, rows = sheet
+    ws = book.add_worksheet(name[:31])
+    formats = [
+        book.add_format({"num_format": _NUMBER_FORMATS[c.kind]})
+        if c.kind in _NUMBER_FORMATS
+        else None
+        for c in columns
+    ]
+    for i, column in enumerate(columns):
+        ws.set_column(i, i, _WIDTHS.get(column.kind, 12))
+    ws.freeze_panes(1, 0)
+    ws.write_row(0, 0, _header(columns, options), bold)
+    kinds = [c.kind for c in columns]
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        cells = zip(_cells(columns, row), kinds, formats, strict=True)
+        for col, (raw, kind, fmt) in enumerate(cells):
+            _write_cell(ws, count, col, xlsx_value(raw, kind), fmt)
+    return count
 
 
 def _write_cell(ws: Any, row: int, col: int, value: Any, fmt: Any) -> None:
@@ -238,9 +255,14 @@ def xlsx_chunks(
     columns: Sequence[Column], rows: Iterable[Row], options: FileOptions, *, sheet: str
 ) -> Iterator[bytes]:
     """The workbook's bytes: written to a temporary file as `rows` come, then read back."""
+    return xlsx_sheets_chunks([(sheet, columns, rows)], options)
+
+
+def xlsx_sheets_chunks(sheets: Sequence[Sheet], options: FileOptions) -> Iterator[bytes]:
+    """The bytes of a workbook of several sheets, as `xlsx_chunks` makes one."""
     with tempfile.TemporaryDirectory(prefix="innocredit-xlsx-") as tmp:
         path = os.path.join(tmp, "file.xlsx")
-        write_xlsx(path, columns, rows, options, sheet=sheet, tmpdir=tmp)
+        write_xlsx_sheets(path, sheets, options, tmpdir=tmp)
         with open(path, "rb") as fh:
             while chunk := fh.read(_CHUNK):
                 yield chunk
@@ -322,4 +344,14 @@ def file_response(
         file_chunks(media, columns, rows, options, name=name),
         media_type=headers.pop("Content-Type"),
         headers=headers,
+    )
+
+
+def workbook_response(
+    sheets: Sequence[Sheet], options: FileOptions, *, name: str
+) -> StreamingResponse:
+    """Stream a workbook of several sheets, downloaded as `name.xlsx`."""
+    headers = file_headers(XLSX, name)
+    return StreamingResponse(
+        xlsx_sheets_chunks(sheets, options), media_type=headers.pop("Content-Type"), headers=headers
     )

@@ -91,3 +91,7 @@ INDICATOR_LABELS = {
 }
 DERIVED_INDICATORS = ("rd_intensity", "rd_staff_ratio", "revenue_growth")
 RAW_INDICATORS = tuple(i for i in INDICATORS if i not in DERIVED_INDICATORS)
+
+WAIVER_TOP = 100
+"""The 泰信保 waiver: ranks 1 to 100 of period `year − 1` pay no guarantee fee in `year`
+(`services.guarantee.waiver`; the what-if report names who would enter or leave them)."""

@@ -92,6 +92,8 @@ SEMANTIC_REJECTIONS: dict[str, tuple[str, str]] = {
     "POST /v1/admin/models": ("422", "a model definition is checked as a whole"),
     "PUT /v1/admin/models/{version}": ("422", "a model definition is checked as a whole"),
     "POST /v1/admin/points/{period}/recompute": ("422", "the period needs indicator data"),
+    "GET /v1/scoring/models/{version}/impact": ("422", "the period needs indicator data"),
+    "GET /v1/scoring/drift": ("422", "run and baseline_run go together, without periods"),
     "PUT /v1/admin/calendar/{year}": ("422", "the dates must fall in the path's year"),
     "PUT /v1/admin/products/{code}": ("422", "term, rate and tier bounds are ordered"),
     "POST /v1/loans/applications": ("422", "eligibility, the quote and the product's terms"),
@@ -725,6 +727,20 @@ def _scoring_fixes() -> dict[str, Fix]:
             "version", lambda w: [MODEL, *w.drafts_to_replace, *w.drafts_to_publish]
         ),
         "GET /v1/scoring/runs": lambda w, case: _edit(case, query=_params(period=_maybe([PERIOD]))),
+        "GET /v1/scoring/models/{version}/impact": lambda w, case: _edit(
+            case,
+            path=_params(version=_one([MODEL, *w.drafts_to_replace])),
+            query=_params(period=_maybe([PERIOD]), baseline=_maybe([MODEL])),
+        ),
+        "GET /v1/scoring/drift": lambda w, case: _edit(
+            case,
+            query=_params(
+                period=_maybe([PERIOD]),
+                baseline_period=_maybe([PERIOD - 1]),
+                run=st.just(DROP),
+                baseline_run=st.just(DROP),
+            ),
+        ),
         "PUT /v1/admin/enterprises": enterprises,
         "PUT /v1/admin/indicators/{period}": indicators,
         "POST /v1/admin/models": new_model,

@@ -51,6 +51,8 @@ def the_contracts_roles(method: str, path: str) -> set[str]:
         return {"credit_firm", "admin"} if path.endswith("/schema") else {"credit_firm"}
     if path == "/v1/guarantee/consents":  # the waiver list is a published top 100: any reader
         return {"bureau", "admin"}
+    if path == "/v1/scoring/drift" or path.endswith("/impact"):  # model monitoring
+        return {"bureau", "admin"}
     if path.startswith("/v1/loans/") and method != "GET":
         return {"bank"}
     if path.startswith(("/v1/scoring/", "/v1/loans/", "/v1/guarantee/")):

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from services.guarantee.errors import EnterpriseUnknown
 from services.scoring import queries as scoring
+from shared.vocab import WAIVER_TOP
 
-TOP = 100
+TOP = WAIVER_TOP
 """Ranks 1 to 100 of period `year − 1` are waived in `year`."""
 
 

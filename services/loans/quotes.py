@@ -1,7 +1,8 @@
-"""The quote rule: whether an enterprise qualifies for a product, and for how much.
+"""The quote: whether an enterprise qualifies for a product, and for how much, with reasons.
 
-`offer_for` is the rule itself and needs no database (the demo plans its loans with it);
-`standing` reads what it is applied to from scoring, once per request.
+`offer_for` explains the rule of `services.loans.eligibility` to one enterprise and needs no
+database (the demo plans its loans with it); `standing` reads what it is applied to from
+scoring, once per request.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from services.loans.eligibility import category_allowed, is_active, tier_reached
 from services.loans.errors import EnterpriseUnknown
 from services.loans.models import Product
 from services.loans.schemas import Quote, Reason
@@ -45,7 +47,7 @@ def offer_for(
     the way and a limit tier is reached (the highest tier reached sets the maximum).
     """
     reasons: list[Reason] = []
-    if on < product.active_from or (product.active_to is not None and on > product.active_to):
+    if not is_active(product, on):
         reasons.append(
             Reason(
                 code="product-inactive",
@@ -53,9 +55,7 @@ def offer_for(
                 + (f" to {product.active_to}" if product.active_to else ""),
             )
         )
-    if product.eligible_categories and not set(product.eligible_categories) & set(
-        enterprise.categories
-    ):
+    if not category_allowed(product, enterprise.categories):
         reasons.append(
             Reason(
                 code="category-missing",
@@ -75,11 +75,10 @@ def offer_for(
             )
         )
     else:
-        tiers = [t for t in product.limit_tiers if t["min_points"] <= snapshot.points]
-        if not tiers:
+        tier = tier_reached(product, snapshot.points)
+        if tier is None:
             reasons.append(Reason(code="no-tier", message="no limit tier reached"))
         else:
-            tier = tiers[-1]
             max_amount = Decimal(tier["max_amount"])
             if not reasons:
                 reasons.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.scoring import monitoring_api
 from services.scoring.api import admin, router
 from shared.app import ServiceSpec
 
@@ -11,7 +12,7 @@ SERVICE = ServiceSpec(
     description=(
         "Enterprises, indicator data, the points model, rankings and the 诊断书 (diagnosis)."
     ),
-    routers=(router, admin),
+    routers=(router, monitoring_api.router, admin),
     route_prefixes=(
         "/v1/scoring",
         "/v1/admin/enterprises",
@@ -25,6 +26,9 @@ SERVICE = ServiceSpec(
         "scoring": "Innovation points: enterprises, points and their breakdown, rankings, the "
         "distribution, the 诊断书, industries, model versions and recompute runs "
         "(scope `scoring:read`).",
+        "scoring: monitoring": "The bureau and operators: what a points model would change "
+        "before it is published (impact) and drift between recompute runs (PSI with band and "
+        "chi-square p-value); scope `scoring:read`, roles bureau and admin.",
         "admin: scoring": "Operators: enterprises, industries, indicator data, points models "
         "and recomputes (scope `admin`).",
     },

@@ -1,0 +1,51 @@
+"""What a change of points does to the credit products: the shape of the answer scoring asks
+for and loans gives.
+
+Scoring may not read loans (the import contracts), yet a draft model's impact report names
+the firms that would gain or lose each product. So the composition root (`services.runtime`)
+hands the scoring app loans' `product_shifts` as a `ProductShifts`, as it hands the gateway
+`bank_exists`; this module is the neutral ground both sides name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True, slots=True)
+class PointsGroup:
+    """Firms with the same categories and the same points before and after a change."""
+
+    categories: frozenset[str]
+    points_before: int
+    points_after: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProductShift:
+    """One product's eligibility before and after a change of points, over the same firms:
+    how many qualify, how many gain or lose it, how many reach a higher or lower limit tier
+    (eligible both times), and the sum of their maximum amounts (yuan)."""
+
+    product_code: str
+    bank_code: str
+    name: str
+    min_points: int
+    eligible_before: int
+    eligible_after: int
+    gained: int
+    lost: int
+    tier_up: int
+    tier_down: int
+    max_amount_before: Decimal
+    max_amount_after: Decimal
+
+
+ProductShifts = Callable[[Session, date, Sequence[PointsGroup]], list[ProductShift]]
+"""Every product's shift on day `on` for the groups of firms given (loans' `product_shifts`)."""
