@@ -175,6 +175,12 @@ def test_a_model_publish_links_its_impact_and_a_recompute_runs_with_the_model_pr
         "diff"
     ]
     assert "/impact?period=" in change["links"]["impact"]
+    report = gov.api.get(change["links"]["impact"], headers=gov.c)  # what the checker reads
+    assert report.status_code == 200, report.text
+    assert (report.json()["version"], report.json()["version_status"]) == (
+        draft["version"],
+        "draft",
+    )
     model = gov.api.get(f"/v1/scoring/models/{draft['version']}", headers=factory.admin)
     assert model.json()["status"] == "draft"
     assert _approved(gov, change)["result"]["status"] == "published"
