@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
 from services import demo
-from shared import migrate
+from shared import clock, migrate
 from shared.db import make_engine, make_sessionmaker
 
 
@@ -24,6 +25,7 @@ class DemoDatabase:
     engine: Engine
     clients: dict[str, demo.Credentials]
     users: dict[str, demo.DemoUser]
+    loaded_at: datetime  # when the load committed: what tests write comes after
 
 
 @contextmanager
@@ -36,7 +38,11 @@ def loaded_demo(url: str) -> Iterator[DemoDatabase]:
         users = demo.users(session)
     try:
         yield DemoDatabase(
-            url, engine, {c.name: c for c in credentials}, {u.name: u for u in users}
+            url,
+            engine,
+            {c.name: c for c in credentials},
+            {u.name: u for u in users},
+            clock.now(),
         )
     finally:
         engine.dispose()

@@ -7,22 +7,29 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import uuid
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page
 
 from services import demo
+from services.gateway import service as gateway_service
+from services.gateway.schemas import ClientCreate
+from services.runtime import build_gateway
 from shared.clock import SHANGHAI
 from shared.db import make_sessionmaker
 from shared.uscc import check_char
 from tests.browser import renders, sign_in, wait_rendered, watched_page
+from tests.conftest import make_settings
 from tests.dashboard.conftest import ARTIFACTS, api_as
 from tests.demo_db import DemoDatabase
-from tests.factories import new_key
+from tests.factories import DEFAULT_MODEL, Creds, bearer, get_token, new_key
 from tests.users import make_user
 
 pytestmark = pytest.mark.slow
@@ -176,6 +183,8 @@ def test_a_bank_user_sees_only_its_bank(
         products = page.locator('[data-panel="bank-product"] tbody tr')
         # (The tables are folded under "数据表": their text, not what is on screen.)
         assert set(products.locator(":scope > :first-child").all_text_contents()) == {"泰州银行"}
+        assert page.locator("#governance").is_hidden()  # rule changes and drift: the bureau's
+        assert page.locator("#governance-panels > *").count() == 0
         page.screenshot(path=screenshots[0] / "tzbank.png", full_page=True)
         assert w.errors == []
         assert w.outside == []
@@ -379,3 +388,80 @@ def test_applications_awaiting_a_decision_open_with_their_history(
         assert dialog.is_hidden()
         assert w.errors == []
         assert w.outside == []
+
+
+def _maker(demo_database: DemoDatabase) -> Creds:
+    """A second operator on the demo (its own is the checker): the maker of a change."""
+    data = ClientCreate(name="dashboard test maker", role="admin")
+    with make_sessionmaker(demo_database.engine).begin() as session:
+        client, secret = gateway_service.create_client(session, data)
+        return Creds(client.client_id, secret)
+
+
+def test_the_bureau_sees_a_pending_model_change_with_its_impact_and_the_latest_drift(
+    browser: Browser,
+    demo_site: str,
+    demo_database: DemoDatabase,
+    bureau_api: httpx.Client,
+    screenshots: tuple[Path, Path | None],
+) -> None:
+    """An operator proposes a draft model (invention patents weighted double) under four eyes:
+    the bureau's page lists the pending change with its what-if figures and the latest drift,
+    each the API's; the maker then withdraws it."""
+    governed = build_gateway(
+        make_settings(demo_database.url, four_eyes="all"), demo_database.engine
+    )
+    with TestClient(governed, base_url="http://testserver") as api:
+        maker = bearer(get_token(api, _maker(demo_database)))
+        model = api.get(f"/v1/scoring/models/{DEFAULT_MODEL}", headers=maker).json()["definition"]
+        model["version"] = "DASH-" + uuid.uuid4().hex[:8]
+        patents = next(i for i in model["indicators"] if i["indicator"] == "invention_patents")
+        patents["weight"] = str(Decimal(patents["weight"]) * 2)
+        assert api.post("/v1/admin/models", headers=maker, json=model).status_code == 201
+        proposed = api.post(f"/v1/admin/models/{model['version']}/publish", headers=maker)
+        assert proposed.status_code == 202, proposed.text
+        change = proposed.json()
+        try:
+            impact = bureau_api.get(change["links"]["impact"]).json()
+            drift = bureau_api.get("/v1/scoring/drift").json()
+            with watched_page(browser, demo_site) as w:
+                page = w.page
+                sign_in(
+                    page, demo_database.users["bureau"].name, demo_database.users["bureau"].password
+                )
+                page.wait_for_url("**/dashboard/")
+                wait_rendered(page)
+                assert page.locator("#error").is_hidden(), page.locator("#error").text_content()
+                row = page.locator(
+                    f'[data-panel="pending-changes"] tbody tr:has-text("{model["version"]}")'
+                )
+                assert row.count() == 1
+                moved = f"{impact['rank_changes']['moved']:,}/{impact['enterprise_count']:,}"
+                assert moved in row.inner_text()
+                assert f"进入 {len(impact['top']['entering'])}" in row.inner_text()
+                panel = page.locator(f'[data-panel="impact-{change["id"][:8]}"]')
+                buckets = impact["rank_changes"]["buckets"]
+                assert _series(page, f"impact-{change['id'][:8]}") == [
+                    {"name": "排名上升", "data": [b["up"] for b in buckets]},
+                    {"name": "排名下降", "data": [b["down"] for b in buckets]},
+                ]
+                assert panel.locator("tbody tr").count() == len(impact["products"])
+                assert _series(page, "drift")[0]["data"] == [drift["points"]["psi"]] + [
+                    i["stability"]["psi"] for i in drift["indicators"]
+                ]
+                assert page.locator('[data-panel="drift"] tbody tr').count() == 1 + len(
+                    drift["indicators"]
+                )
+                section = page.locator("#governance")
+                section.screenshot(path=screenshots[0] / "governance.png")
+                if screenshots[1] is not None:
+                    section.screenshot(path=screenshots[1].with_name("dashboard-governance.png"))
+                assert w.errors == []
+                assert w.outside == []
+        finally:
+            withdrawn = api.post(
+                f"/v1/admin/changes/{change['id']}/reject",
+                headers=maker,
+                json={"reason": "a dashboard test's draft"},
+            )
+            assert withdrawn.status_code == 200, withdrawn.text

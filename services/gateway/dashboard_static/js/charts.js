@@ -116,3 +116,31 @@ export function histogram(labels, counts, name, quantileMarks) {
     ],
   };
 }
+
+/** PSI per quantity as bars coloured by band, with the bands' edges (0.10 investigate, 0.25
+ * significant). The axis stops at 1 (far beyond "significant"): a larger PSI — a quantity
+ * missing in one period — runs off the top with its value written on it. */
+export function psiBars(categories, values, name) {
+  const edge = (value, color) => ({ yAxis: value, lineStyle: { type: "dashed", color }, label: { formatter: String(value) } });
+  const colour = (psi) => (psi < 0.1 ? "#3a9a5b" : psi < 0.25 ? "#e0812b" : "#c23b3b");
+  return {
+    ...base(),
+    legend: { show: false },
+    xAxis: { type: "category", data: categories, axisLabel: { ...CATEGORY_LABELS, rotate: 30, overflow: "truncate" } },
+    yAxis: { type: "value", name, max: (extent) => Math.max(0.3, Math.min(extent.max, 1)) },
+    series: [
+      {
+        type: "bar",
+        name,
+        data: values,
+        itemStyle: { color: (item) => colour(item.value) },
+        label: {
+          show: true,
+          position: "insideTop",
+          formatter: (item) => (item.value > 1 ? String(Math.round(item.value * 10) / 10) : ""),
+        },
+        markLine: { silent: true, symbol: "none", data: [edge(0.1, "#e0812b"), edge(0.25, "#c23b3b")] },
+      },
+    ],
+  };
+}

@@ -7,6 +7,7 @@
 import { getJSON, user } from "./api.js";
 import { closeApplication, showApplication } from "./application.js";
 import { label, language, nameOf, setLanguage, t } from "./i18n.js";
+import { loadGovernance, renderGovernance } from "./governance.js";
 import { loadDue, loadNames, loadStats, renderCards, renderDue, renderLoanPanels } from "./loans.js";
 import * as period from "./period.js";
 import { loadPoints, renderPoints } from "./points.js";
@@ -25,7 +26,11 @@ const controls = {
   range: $("period-range"),
 };
 const filters = { district: $("f-district"), industry: $("f-industry"), category: $("f-category") };
-const SECTIONS = { loans: ["cards", "loan-panels", "due-panels"], points: ["points-panels"] };
+const SECTIONS = {
+  loans: ["cards", "loan-panels", "due-panels"],
+  points: ["points-panels"],
+  governance: ["governance-panels"],
+};
 let names = null;
 let who = null;
 let generation = 0;
@@ -127,6 +132,16 @@ async function renderAll() {
       },
       mine,
     ),
+    // Rule changes and drift are the bureau's (the API refuses them to a bank's user).
+    who.role === "bureau"
+      ? drawSection(
+          "governance",
+          "latest",
+          loadGovernance,
+          (data) => renderGovernance($("governance-panels"), data, report),
+          mine,
+        )
+      : null,
   ]);
   if (mine !== generation) return; // a newer change draws the page
   const open = params.get("application");
@@ -155,6 +170,7 @@ function fillSelect(select, entries) {
 async function start() {
   const [me, names_, vocabulary] = await Promise.all([user(), loadNames(), getJSON("/dashboard/vocabulary.json")]);
   who = me;
+  $("governance").hidden = who.role !== "bureau";
   names = { ...names_, stages: vocabulary.stages, categories: vocabulary.categories };
   fillSelect(filters.district, vocabulary.districts.map((d) => [d, d]));
   fillSelect(filters.industry, Object.values(names.industries).map((i) => [i.code, i.name]));

@@ -45,7 +45,7 @@ export function table(columns, rows, caption) {
 }
 
 function downloads(source, report) {
-  const buttons = ["csv", "xlsx"].map((kind) => {
+  const buttons = (source.kinds || ["csv", "xlsx"]).map((kind) => {
     const button = element("button", { type: "button", dataset: { download: kind } }, kind.toUpperCase());
     button.addEventListener("click", () => {
       download(source.path, source.params, kind, source.filename).catch(report);
@@ -58,7 +58,8 @@ function downloads(source, report) {
 /**
  * Put a panel into `container` (replacing one with the same id): `spec` has `id`, `title`,
  * `option` (an ECharts option, or null for a table-only panel), `columns`, `rows`, `source`
- * ({path, params, filename}: the API call whose CSV/XLSX holds these figures), and `open`
+ * ({path, params, filename, kinds?}: the API call whose CSV/XLSX holds these figures; `kinds`
+ * when it serves only some of them), and `open`
  * (show the table without a click).
  */
 export function panel(container, spec, report) {
