@@ -11,6 +11,7 @@ to answer (404). The `versions` object names what an answer was made with, with 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -46,10 +47,12 @@ class BeforeHistory(NotFound):
     """An `as_of` before anything was published: there was no answer to give then."""
 
 
-def require_history(at: datetime | None, start: datetime | None) -> None:
-    """Refuse (404) an instant before `start`, the programme's first ranking (None: none yet)."""
+def require_history(at: datetime | None, first: Callable[[], datetime | None]) -> None:
+    """Refuse (404) an instant before the programme's first ranking (`first()`: when it was
+    published, None when it has not been; asked only for a past instant)."""
     if at is None:
         return
+    start = first()
     if start is None or at < start:
         since = f"; its history starts at {format_instant(start)}" if start else ""
         raise BeforeHistory(

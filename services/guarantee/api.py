@@ -79,7 +79,7 @@ def _this_year(at: datetime | None = None) -> int:
 
 def _ranking_used(session: Session, year: int, at: datetime | None) -> Versions:
     """The ranking run a waiver of `year` rests on (that of `year − 1`, at `at`)."""
-    require_history(at, scoring.history_start(session))
+    require_history(at, lambda: scoring.history_start(session))
     run = scoring.ranking_run(session, year - 1, at)
     if run is None:
         return Versions()

@@ -125,10 +125,15 @@ def current_points(
     """Points of `uscc` in `period`'s ranking (default: the latest period in whose ranking it
     has points), now or at the instant `at`."""
     stmt = select(Points).where(Points.uscc == uscc)
-    if at is None:
-        stmt = stmt.join(Ranking, Ranking.run_id == Points.run_id)
-    else:
+    if at is not None:
         stmt = stmt.where(text(_IN_FORCE_AT).bindparams(at=at))
+    elif period is not None:  # the ranking's run as a value: the points' whole key
+        stmt = stmt.where(
+            Points.run_id
+            == select(Ranking.run_id).where(Ranking.period == period).scalar_subquery()
+        )
+    else:
+        stmt = stmt.join(Ranking, Ranking.run_id == Points.run_id)
     stmt = (
         stmt.where(Points.period == period)
         if period is not None

@@ -89,10 +89,12 @@ def points_of(
             f"{uscc} had no points for period {ranking.period} at {format_instant(at)}"
         )
     wanted = period if period is not None else select(func.max(Ranking.period)).scalar_subquery()
+    # The ranking's run as a value: the points are then read by their whole key.
+    run = select(Ranking.run_id).where(Ranking.period == wanted).scalar_subquery()
     found = session.execute(
         select(Points, Ranking)
         .join(Ranking, Ranking.run_id == Points.run_id)
-        .where(Points.uscc == uscc, Ranking.period == wanted)
+        .where(Points.run_id == run, Points.uscc == uscc, Ranking.period == wanted)
     ).first()
     if found is not None:
         return found[0], found[1]

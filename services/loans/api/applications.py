@@ -165,7 +165,7 @@ def get_application_deadline(
     """When the decision is due and whether that is provisional; `as_of`: as it stood at that
     instant (a calendar load may have moved it since), 404 when the application did not exist
     yet."""
-    require_history(as_of, scoring.history_start(session))
+    require_history(as_of, lambda: scoring.history_start(session))
     return deadlines.deadline_of(session, seen, app_id, as_of)
 
 

@@ -47,7 +47,7 @@ def get_decision_deadline(
             "submitted_at needs a UTC offset, e.g. 2026-11-20T10:00:00+08:00",
             errors=[{"loc": ["query", "submitted_at"], "msg": "offset required"}],
         )
-    require_history(as_of, scoring.history_start(session))
+    require_history(as_of, lambda: scoring.history_start(session))
     submitted_date = local_date(submitted_at)
     calendar = schedule.work_calendar(session, as_of)
     found = calendar.deadline_after(submitted_date)

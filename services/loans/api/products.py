@@ -80,7 +80,7 @@ def get_loan_quote(
     """Whether the enterprise qualifies now and for how much, with the reasons. `as_of`: with
     the product's terms, the enterprise's points and attributes, and the date, of that
     instant."""
-    require_history(as_of, scoring.history_start(session))
+    require_history(as_of, lambda: scoring.history_start(session))
     product, since = products.product_version(session, seen, code, as_of)
     on = today() if as_of is None else local_date(as_of)
     used = Versions(product_valid_from=since)
