@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
 from services.loans.applications import Actor, record_event, touch
@@ -37,7 +37,7 @@ def work_calendar(session: Session, at: datetime | None = None) -> WorkCalendar:
                 select(CalendarLoad)
                 .where(CalendarLoad.loaded_at <= at)
                 .order_by(CalendarLoad.year, CalendarLoad.loaded_at.desc(), CalendarLoad.id.desc())
-                .distinct(CalendarLoad.year)
+                .ext(distinct_on(CalendarLoad.year))
             )
         )
     loaded = {
