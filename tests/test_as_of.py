@@ -169,7 +169,7 @@ def history(
         make = world.factory()
         make.enterprises([enterprise(world.firms[0], name="甲科技集团有限公司")])
         keep()  # the enterprise renamed (the current answer)
-        yield world, kept
+    yield world, kept  # each test sets the clock after the world's last instant
 
 
 def test_as_of_each_instant_gives_the_bodies_served_then(
