@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -105,7 +105,7 @@ class World:
 @pytest.fixture(scope="module")
 def history(
     api: TestClient, make_client: Callable[..., Creds], periods: PeriodPool
-) -> Iterator[tuple[World, list[tuple[datetime, dict[str, bytes]]]]]:
+) -> tuple[World, list[tuple[datetime, dict[str, bytes]]]]:
     """The world, and the bodies served at each instant before a change."""
     world = World(api, make_client)
     moment = [START]
@@ -169,7 +169,7 @@ def history(
         make = world.factory()
         make.enterprises([enterprise(world.firms[0], name="甲科技集团有限公司")])
         keep()  # the enterprise renamed (the current answer)
-    yield world, kept  # each test sets the clock after the world's last instant
+    return world, kept  # each test sets the clock after the world's last instant
 
 
 def test_as_of_each_instant_gives_the_bodies_served_then(
