@@ -124,7 +124,7 @@ FLOOR_SQL = """
         SELECT p.uscc, p.period, p.model_version, p.points, p.rank, p.rank_total, p.below,
                p.breakdown, e.categories, e.stage, e.district, e.industry_code
         FROM sc_points p
-        JOIN sc_ranking r ON r.period = p.period AND r.model_version = p.model_version
+        JOIN sc_ranking r ON r.run_id = p.run_id
         JOIN sc_enterprise e ON e.uscc = p.uscc
         WHERE EXISTS (
             SELECT 1 FROM gt_consent c

@@ -378,7 +378,8 @@ def set_up_world(base: str, engine: Engine, enterprises: int, seed: int) -> Worl
         call("POST", "/v1/admin/fee-rates", {"effective_year": PERIOD, "rate": FEE_RATE})
     with raw(engine, transaction=False) as conn:
         points = conn.execute(
-            "SELECT uscc, points FROM sc_points WHERE period = %s AND model_version = %s",
+            "SELECT p.uscc, p.points FROM sc_points p JOIN sc_ranking r ON r.run_id = p.run_id "
+            "WHERE r.period = %s AND r.model_version = %s",
             (PERIOD, MODEL_VERSION),
         ).fetchall()
     eligible = sorted(uscc for uscc, p in points if p >= ENTRY_POINTS)

@@ -429,7 +429,8 @@ def measure_stats(
 
 _EXPECTED_PAGE = """
     SELECT p.uscc FROM sc_points p JOIN sc_enterprise e ON e.uscc = p.uscc
-    WHERE p.period = :period AND p.model_version = :model
+    JOIN sc_ranking r ON r.run_id = p.run_id
+    WHERE r.period = :period AND r.model_version = :model
       AND (CAST(:district AS text) IS NULL OR e.district = :district)
     ORDER BY p.points DESC, p.total_exact DESC, p.uscc
     OFFSET :after LIMIT :limit
@@ -460,7 +461,8 @@ def _ranking_pages(
         district, in_district = connection.execute(
             text(
                 "SELECT e.district, count(*) FROM sc_points p JOIN sc_enterprise e USING (uscc) "
-                "WHERE p.period = :period GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+                "JOIN sc_ranking r ON r.run_id = p.run_id "
+                "WHERE r.period = :period GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
             ),
             {"period": PERIOD},
         ).one()

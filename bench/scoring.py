@@ -14,6 +14,7 @@ each size in a fresh scratch database:
   its time. When no run has stored points yet, a diagnostic recompute with the planner's
   nested loops disabled (``SET LOCAL enable_nestloop = off``; not the shipped plan) stores
   them for the rest of the bench and shows what the code costs with a sane plan.
+  Every run's points are kept (migration 0013), so run #k writes beside k − 1 earlier runs.
   SQL statement timings (facts reads, delete, rank update) come from engine events; the rest of
   the call is Python compute and the COPY of the points.
 * ``naive``: the per-row baseline, in the same run: for each enterprise one SQL round trip for
@@ -163,7 +164,10 @@ NAIVE_READ_SQL = (
 )
 INDICATOR_COLUMNS = ("uscc", "period", *vocab.RAW_INDICATORS)
 # Every column of sc_points, whatever it has: the scratch table is LIKE sc_points.
-POINTS_OUT_SQL = "COPY (SELECT * FROM sc_points WHERE period = %s AND model_version = %s) TO STDOUT"
+POINTS_OUT_SQL = (
+    "COPY (SELECT * FROM sc_points WHERE run_id = "
+    "(SELECT run_id FROM sc_ranking WHERE period = %s)) TO STDOUT"
+)
 FLOOR_WRITE_SQL = "COPY bench_scoring_floor FROM STDIN"
 FLOOR_COUNT_SQL = "SELECT count(*) FROM bench_scoring_floor"
 NAIVE_INSERT_SQL = """
@@ -181,7 +185,8 @@ NAIVE_COLUMNS = """
 NAIVE_CHECK_SQL = """
     SELECT count(*) FROM bench_scoring_naive n
     JOIN sc_points p
-      ON p.period = n.period AND p.model_version = n.model_version AND p.uscc = n.uscc
+      ON p.run_id = (SELECT run_id FROM sc_ranking r WHERE r.period = n.period)
+     AND p.uscc = n.uscc
     WHERE p.points = n.points AND p.total_exact = n.total_exact AND p.breakdown = n.breakdown
 """
 
@@ -614,9 +619,9 @@ def check_points(engine: Engine, result: SizeResult, run_id: int, count: int, la
                 "SELECT count(*) AS rows, count(DISTINCT rank) AS ranks, min(rank) AS lo, "
                 "max(rank) AS hi, min(rank_total) AS t_lo, max(rank_total) AS t_hi, "
                 "count(*) FILTER (WHERE run_id = :run) AS mine "
-                "FROM sc_points WHERE period = :period AND model_version = :model"
+                "FROM sc_points WHERE run_id = :run"
             ),
-            {"period": PERIOD, "model": MODEL, "run": run_id},
+            {"run": run_id},
         ).one()
         ranking_run = connection.execute(
             text("SELECT run_id FROM sc_ranking WHERE period = :period"), {"period": PERIOD}
@@ -658,7 +663,7 @@ def points_payload(engine: Engine) -> list[bytes]:
     with (
         transaction(engine) as conn,
         conn.cursor() as cursor,
-        cursor.copy(POINTS_OUT_SQL, (PERIOD, MODEL)) as copy,
+        cursor.copy(POINTS_OUT_SQL, (PERIOD,)) as copy,
     ):
         chunks.extend(bytes(chunk) for chunk in copy)
     return chunks
@@ -1149,9 +1154,9 @@ def measure_lookups(
             for uscc, points, rank in connection.execute(
                 text(
                     "SELECT uscc, points, rank FROM sc_points "
-                    "WHERE period = :period AND model_version = :model"
+                    "WHERE run_id = (SELECT run_id FROM sc_ranking WHERE period = :period)"
                 ),
-                {"period": PERIOD, "model": MODEL},
+                {"period": PERIOD},
             )
         }
     with gateway_server(url) as (base, port):

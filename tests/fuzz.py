@@ -847,6 +847,7 @@ def _loans_fixes() -> dict[str, Fix]:
         ),
         "GET /v1/loans/applications/{app_id}": app_path,
         "GET /v1/loans/applications/{app_id}/events": app_path,
+        "GET /v1/loans/applications/{app_id}/deadline": app_path,
         "POST /v1/loans/applications/{app_id}/decision": decision,
         "POST /v1/loans/applications/{app_id}/disbursements": disbursement,
         "POST /v1/loans/applications/{app_id}/repayment-status": repayment,

@@ -85,3 +85,48 @@ def test_readiness_holds_through_a_rolling_upgrade(new_database: Callable[[], st
         assert ready.json()["checks"]["migrations"] == "ahead"
     finally:
         engine.dispose()
+
+
+def test_history_up_and_down_with_two_runs_of_one_model(new_database: Callable[[], str]) -> None:
+    """0013 backfills an enterprise's first version; its downgrade keeps, of two runs of one
+    model, the later run's points (the old key holds one row per period, model, enterprise)."""
+    url = new_database()
+    migrate.upgrade(url, "0011")
+    engine = make_engine(url)
+    uscc = "91321200MA1XXXXXX0"
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO sc_enterprise (uscc, name, district, industry_code, stage) "
+                    "SELECT :u, '甲', '海陵区', code, 'growth' FROM sc_industry LIMIT 1"
+                ),
+                {"u": uscc},
+            )
+        migrate.upgrade(url, "0013")
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT name FROM sc_enterprise_version")).all() == [("甲",)]
+            for points in (100, 120):
+                run = conn.execute(
+                    text(
+                        "INSERT INTO sc_recompute_run (period, model_version, started_at, "
+                        "finished_at, duration_ms, enterprise_count) "
+                        "VALUES (2025, 'TZ-2025.1', now(), now(), 0, 1) RETURNING id"
+                    )
+                ).scalar_one()
+                conn.execute(
+                    text(
+                        "INSERT INTO sc_points (run_id, uscc, period, model_version, points, "
+                        "total_exact, rank, rank_total, below, breakdown, computed_at) "
+                        "VALUES (:r, :u, 2025, 'TZ-2025.1', :p, :p, 1, 1, 0, '[]', now())"
+                    ),
+                    {"r": run, "u": uscc, "p": points},
+                )
+        migrate.downgrade(url, "0011")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT points FROM sc_points")).all() == [(120,)]
+            key = inspect(conn).get_pk_constraint("sc_points")["constrained_columns"]
+        assert key == ["period", "model_version", "uscc"]
+        migrate.upgrade(url, "head")
+    finally:
+        engine.dispose()

@@ -29,12 +29,15 @@ from services.guarantee.schemas import (
     TopEntry,
     WaiverBasis,
     WaiverOut,
+    WaiverPage,
 )
 from services.guarantee.sheets import FEATURE_COLUMNS, WAIVER_COLUMNS
+from services.scoring import queries as scoring
 from services.scoring.queries import PointsSnapshot
 from shared import changefeed as feed
 from shared import clock, replica
 from shared.app import settings_of
+from shared.as_of import AsOf, Versions, require_history
 from shared.auth.deps import (
     Admin,
     ExportReader,
@@ -71,15 +74,25 @@ router = APIRouter(prefix="/v1/guarantee", tags=["guarantee"])
 admin = APIRouter(prefix="/v1/admin", tags=["admin: guarantee"])
 
 
-def _this_year() -> int:
-    return clock.today().year
+def _this_year(at: datetime | None = None) -> int:
+    """The year of today, or of the instant `at`, in Asia/Shanghai."""
+    return (clock.today() if at is None else clock.local_date(at)).year
+
+
+def _ranking_used(session: Session, year: int, at: datetime | None) -> Versions:
+    """The ranking run a waiver of `year` rests on (that of `year − 1`, at `at`)."""
+    require_history(at, lambda: scoring.history_start(session))
+    run = scoring.ranking_run(session, year - 1, at)
+    if run is None:
+        return Versions()
+    return Versions(ranking_run=run.run_id, model_version=run.model_version)
 
 
 # `ActingFirm`, refused as the export's own problem (`NotAFirm`, 403).
 ExportingFirm = Annotated[OneFirm, Depends(refused_as(NotAFirm, acting_firm))]
 
 
-def _waiver_out(uscc: str, found: waiver.Waiver) -> WaiverOut:
+def _waiver_out(uscc: str, found: waiver.Waiver, versions: Versions) -> WaiverOut:
     basis = None
     if found.ranking_period is not None and found.model_version is not None:
         basis = WaiverBasis(
@@ -89,7 +102,12 @@ def _waiver_out(uscc: str, found: waiver.Waiver) -> WaiverOut:
             model_version=found.model_version,
         )
     return WaiverOut(
-        uscc=uscc, year=found.year, waived=found.waived, basis=basis, reason=found.reason
+        uscc=uscc,
+        year=found.year,
+        waived=found.waived,
+        basis=basis,
+        reason=found.reason,
+        versions=versions,
     )
 
 
@@ -100,11 +118,15 @@ def get_waiver(
     uscc: Uscc,
     session: DbSession,
     _: GuaranteeReader,
+    as_of: AsOf,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> WaiverOut:
     """Waived when in the top 100 of the ranking of the previous year's period; no ranking
-    for that period → `waived: false, reason: "ranking-unavailable"`."""
-    return _waiver_out(uscc, waiver.waiver_for(session, uscc, year or _this_year()))
+    for that period → `waived: false, reason: "ranking-unavailable"`. `as_of`: on the
+    ranking of that instant (and `year` defaults to that instant's)."""
+    year = year or _this_year(as_of)
+    used = _ranking_used(session, year, as_of)
+    return _waiver_out(uscc, waiver.waiver_for(session, uscc, year, as_of), used)
 
 
 def _top_entry(standing: PointsSnapshot) -> TopEntry:
@@ -119,7 +141,7 @@ def _top_entry(standing: PointsSnapshot) -> TopEntry:
 
 @router.get(
     "/waivers/{year}",
-    response_model=Page[TopEntry],
+    response_model=WaiverPage,
     summary="The enterprises waived in a year",
     responses=media_responses(*FILES),
 )
@@ -130,19 +152,23 @@ def list_waivers(
     media: Negotiated,
     options: SpreadsheetOptions,
     paging: PageParams,
-) -> Page[TopEntry] | StreamingResponse:
+    as_of: AsOf,
+) -> WaiverPage | StreamingResponse:
     """The top 100 of period `year − 1`, by rank: the waiver status of a page of that
     period's ranking is its USCCs' presence here. Every `guarantee:read` caller, banks too:
     the top 100 is a published list, and a bank reads the whole ranking already. A CSV or
-    XLSX file holds all of them (after `cursor` when one is given)."""
-    keyset = paging.keyset(f"waivers:{year}")
+    XLSX file holds all of them (after `cursor` when one is given). `as_of`: the list of
+    that instant; a cursor pages the ranking run it came from (another run's is refused)."""
+    used = _ranking_used(session, year, as_of)
+    keyset = paging.keyset(f"waivers:{year}:{used.ranking_run}")
     after = int(keyset.after[0]) if keyset.after else 0
     # At most `waiver.TOP` rows by the rule: read whole, paged here.
-    rest = [s for s in waiver.top_list(session, year) if s.rank > after]
+    rest = [s for s in waiver.top_list(session, year, as_of) if s.rank > after]
     if media != JSON:
         rows = [_top_entry(s).model_dump(mode="json") for s in rest]
         return file_response(media, WAIVER_COLUMNS, rows, options, name=f"waivers-{year}")
-    return keyset.page(rest[: paging.limit + 1], lambda s: [s.rank], _top_entry)
+    page = keyset.page(rest[: paging.limit + 1], lambda s: [s.rank], _top_entry)
+    return WaiverPage(items=page.items, next_cursor=page.next_cursor, versions=used)
 
 
 @router.post(
@@ -151,11 +177,15 @@ def list_waivers(
     responses=problems(409),
     summary="Price the 泰信保 guarantee",
 )
-def quote_guarantee_fee(body: QuoteIn, session: DbSession, _: GuaranteeReader) -> QuoteOut:
+def quote_guarantee_fee(
+    body: QuoteIn, session: DbSession, _: GuaranteeReader, as_of: AsOf
+) -> QuoteOut:
     """fee = amount × annual rate × months / 12, half-up to cents; waived → payable 0.00.
-    Writes nothing."""
-    year = body.year or _this_year()
-    found = fees.quote(session, body.uscc, body.amount, body.term_months, year)
+    Writes nothing. `as_of`: with the ranking and the fee rate in force at that instant (and
+    `year` defaults to that instant's)."""
+    year = body.year or _this_year(as_of)
+    used = _ranking_used(session, year, as_of)
+    found = fees.quote(session, body.uscc, body.amount, body.term_months, year, as_of)
     return QuoteOut(
         uscc=body.uscc,
         year=year,
@@ -165,7 +195,8 @@ def quote_guarantee_fee(body: QuoteIn, session: DbSession, _: GuaranteeReader) -
         fee=found.fee,
         waived=found.waived,
         payable_fee=found.payable_fee,
-        waiver=_waiver_out(body.uscc, found.waiver),
+        waiver=_waiver_out(body.uscc, found.waiver, used),
+        versions=used.model_copy(update={"fee_rate_id": found.fee_rate_id}),
     )
 
 

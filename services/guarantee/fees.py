@@ -1,6 +1,6 @@
-"""泰信保 fee rates (a history: the newest setting for the latest effective year applies) and
-fee quotes: fee = amount × annual rate × months / 12, half-up to cents, nothing payable when
-the waiver applies."""
+"""泰信保 fee rates (a history: the newest setting for the latest effective year applies, so
+the rate in force at any past instant is known too) and fee quotes: fee = amount × annual
+rate × months / 12, half-up to cents, nothing payable when the waiver applies."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from services.guarantee.errors import NoFeeRate
 from services.guarantee.models import FeeRate
 from services.guarantee.waiver import Waiver, waiver_for
+from shared import clock
 from shared.changes.locks import lock_target
 from shared.money import round_cents
 
@@ -22,22 +23,28 @@ from shared.money import round_cents
 def set_fee_rate(
     session: Session, effective_year: int, rate: Decimal, note: str, by: str
 ) -> FeeRate:
-    """Set the rate for loans from `effective_year` on (earlier settings stay in the history)."""
+    """Set the rate for loans from `effective_year` on (earlier settings stay in the history),
+    as of the application clock's now."""
     lock_target(session, "fee-rates")  # one lock for every year: after an approval of one
-    row = FeeRate(effective_year=effective_year, rate=rate, note=note, set_by=by)
+    row = FeeRate(
+        effective_year=effective_year, rate=rate, note=note, set_by=by, set_at=clock.now()
+    )
     session.add(row)
     session.flush()
     session.refresh(row)
     return row
 
 
-def fee_rate_for(session: Session, year: int) -> FeeRate:
-    """The rate in force for `year`: the latest setting with the latest effective year ≤ year."""
+def fee_rate_for(session: Session, year: int, at: datetime | None = None) -> FeeRate:
+    """The rate in force for `year`: the latest setting with the latest effective year ≤ year
+    (of those set by the instant `at`, when given)."""
+    stmt = select(FeeRate).where(FeeRate.effective_year <= year)
+    if at is not None:
+        stmt = stmt.where(FeeRate.set_at <= at)
     row = session.scalars(
-        select(FeeRate)
-        .where(FeeRate.effective_year <= year)
-        .order_by(FeeRate.effective_year.desc(), FeeRate.set_at.desc(), FeeRate.id.desc())
-        .limit(1)
+        stmt.order_by(
+            FeeRate.effective_year.desc(), FeeRate.set_at.desc(), FeeRate.id.desc()
+        ).limit(1)
     ).first()
     if row is None:
         raise NoFeeRate(f"No 泰信保 fee rate is set for {year}")
@@ -66,6 +73,7 @@ class FeeQuote:
     waived: bool
     payable_fee: Decimal
     waiver: Waiver
+    fee_rate_id: int | None = None  # the `gt_fee_rate` row used
 
 
 def fee(amount: Decimal, rate: Decimal, months: int) -> Decimal:
@@ -73,15 +81,28 @@ def fee(amount: Decimal, rate: Decimal, months: int) -> Decimal:
     return round_cents(amount * rate * months / 12)
 
 
-def quote(session: Session, uscc: str, amount: Decimal, term_months: int, year: int) -> FeeQuote:
-    """The 泰信保 fee for a loan taken in `year`."""
-    return priced(session, waiver_for(session, uscc, year), amount, term_months)
+def quote(
+    session: Session,
+    uscc: str,
+    amount: Decimal,
+    term_months: int,
+    year: int,
+    at: datetime | None = None,
+) -> FeeQuote:
+    """The 泰信保 fee for a loan taken in `year`, now or as quoted at the instant `at`."""
+    return priced(session, waiver_for(session, uscc, year, at), amount, term_months, at)
 
 
-def priced(session: Session, waiver: Waiver, amount: Decimal, term_months: int) -> FeeQuote:
-    """The 泰信保 fee for a loan taken in `waiver.year`, whose waiver is already decided."""
-    rate = fee_rate_for(session, waiver.year).rate
-    due = fee(amount, rate, term_months)
-    return FeeQuote(
-        waiver.year, rate, due, waiver.waived, Decimal("0.00") if waiver.waived else due, waiver
-    )
+def priced(
+    session: Session,
+    waiver: Waiver,
+    amount: Decimal,
+    term_months: int,
+    at: datetime | None = None,
+) -> FeeQuote:
+    """The 泰信保 fee for a loan taken in `waiver.year`, whose waiver is already decided (with
+    the rate in force at `at`; None: now)."""
+    rate = fee_rate_for(session, waiver.year, at)
+    due = fee(amount, rate.rate, term_months)
+    payable = Decimal("0.00") if waiver.waived else due
+    return FeeQuote(waiver.year, rate.rate, due, waiver.waived, payable, waiver, rate.id)

@@ -7,6 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.as_of import Versions
 from shared.integers import JSON_INTEGER, Integer
 from shared.money import NonNegativeMoney, PositiveMoney
 from shared.rates import NonNegativeRate
@@ -33,6 +34,7 @@ class WaiverOut(BaseModel):
     waived: bool
     basis: WaiverBasis | None
     reason: str
+    versions: Versions = Field(description="the ranking run of `year − 1` it rests on")
 
 
 class FeeRateIn(BaseModel):
@@ -80,6 +82,7 @@ class QuoteOut(BaseModel):
     waived: bool
     payable_fee: NonNegativeMoney
     waiver: WaiverOut
+    versions: Versions = Field(description="the ranking run and the fee rate used")
 
 
 class ConsentIn(BaseModel):
@@ -124,6 +127,14 @@ class TopEntry(BaseModel):
     points: int
     ranking_period: int
     model_version: str
+
+
+class WaiverPage(BaseModel):
+    """A page of the year's waived enterprises, and the ranking run they come from."""
+
+    items: list[TopEntry]
+    next_cursor: str | None
+    versions: Versions = Field(description="the ranking run of `year − 1` the list is from")
 
 
 class FeatureOut(BaseModel):

@@ -9,6 +9,7 @@ read the enterprise and its latest points (a loan submission) does not know.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -59,13 +60,14 @@ def decide(
     )
 
 
-def waiver_for(session: Session, uscc: str, year: int) -> Waiver:
-    """Whether `uscc`'s fee is waived in `year` (`EnterpriseUnknown` if it is not in the points
+def waiver_for(session: Session, uscc: str, year: int, at: datetime | None = None) -> Waiver:
+    """Whether `uscc`'s fee is waived in `year`, now or as it was at the instant `at` (the
+    ranking of `year − 1` then in force; `EnterpriseUnknown` if it is not in the points
     database)."""
     if scoring.enterprise(session, uscc) is None:
         raise EnterpriseUnknown(f"No enterprise with USCC {uscc} in the points database")
-    ranking = scoring.ranking_period(session, year - 1)
-    standing = None if ranking is None else scoring.current_points(session, uscc, year - 1)
+    ranking = scoring.ranking_period(session, year - 1, at)
+    standing = None if ranking is None else scoring.current_points(session, uscc, year - 1, at)
     return decide(year, ranking, standing)
 
 
@@ -93,6 +95,9 @@ def waiver_given(
     return decide(year, ranking, scoring.current_points(session, enterprise.uscc, prior))
 
 
-def top_list(session: Session, year: int) -> list[scoring.PointsSnapshot]:
-    """The enterprises waived in `year`: the top 100 of period `year − 1`."""
-    return scoring.top(session, year - 1, TOP)
+def top_list(
+    session: Session, year: int, at: datetime | None = None
+) -> list[scoring.PointsSnapshot]:
+    """The enterprises waived in `year`: the top 100 of period `year − 1` (its ranking at the
+    instant `at`; None: now)."""
+    return scoring.top(session, year - 1, TOP, at)

@@ -198,5 +198,6 @@ def record_event(
             actor=actor.client_id,
             request_id=actor.request_id,
             data=data,
+            at=now(),  # the application clock: an `as_of` instant compares with it
         )
     )

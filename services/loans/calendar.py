@@ -45,6 +45,7 @@ class YearSchedule:
     source: CalendarSource
     holidays: frozenset[date]
     make_up_workdays: frozenset[date]
+    loaded_at: datetime | None = None  # when an operator loaded it (source "loaded")
 
     @property
     def provisional(self) -> bool:
@@ -114,6 +115,10 @@ class WorkCalendar:
     def is_working_day(self, day: date) -> bool:
         """Whether `day` is a working day."""
         return self.schedule(day.year).is_working_day(day)
+
+    def consulted(self) -> list[YearSchedule]:
+        """The schedules read so far, by year: what an answer was counted with."""
+        return [self._cache[year] for year in sorted(self._cache)]
 
     def add_working_days(self, start: date, count: int) -> tuple[date, bool]:
         """The `count`-th working day after `start` (start itself never counts), and whether

@@ -78,6 +78,44 @@ class Product(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class BankVersion(Base):
+    """A bank's name from `valid_from` on (append-only; the bank's row is the latest)."""
+
+    __tablename__ = "loan_bank_version"
+    __table_args__ = (Index("ix_loan_bank_version_code_valid_from_id", "code", "valid_from", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(ForeignKey("loan_bank.code"))
+    name: Mapped[str] = mapped_column(String(200))
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProductVersion(Base):
+    """A product's terms from `valid_from` on (append-only; the product's row is the latest):
+    what a quote at any past instant was made with."""
+
+    __tablename__ = "loan_product_version"
+    __table_args__ = (
+        Index("ix_loan_product_version_code_valid_from_id", "code", "valid_from", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(ForeignKey("loan_product.code"))
+    bank_code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    min_points: Mapped[int] = mapped_column(Integer)
+    eligible_categories: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
+    limit_tiers: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    term_min_months: Mapped[int] = mapped_column(SmallInteger)
+    term_max_months: Mapped[int] = mapped_column(SmallInteger)
+    rate_min: Mapped[Decimal] = mapped_column(RATE)
+    rate_max: Mapped[Decimal] = mapped_column(RATE)
+    guarantee: Mapped[bool] = mapped_column(Boolean)
+    active_from: Mapped[date] = mapped_column(Date)
+    active_to: Mapped[date | None] = mapped_column(Date)
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class CalendarYear(Base):
     """A year whose working-day schedule an operator loaded (overrides the bundled one)."""
 
@@ -87,6 +125,20 @@ class CalendarYear(Base):
     holidays: Mapped[list[date]] = mapped_column(ARRAY(Date))
     make_up_workdays: Mapped[list[date]] = mapped_column(ARRAY(Date))
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    loaded_by: Mapped[str | None] = mapped_column(String(40))
+
+
+class CalendarLoad(Base):
+    """One load of a year's schedule (append-only; `loan_calendar_year` holds the latest)."""
+
+    __tablename__ = "loan_calendar_load"
+    __table_args__ = (Index("ix_loan_calendar_load_year_loaded_at_id", "year", "loaded_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    year: Mapped[int] = mapped_column(SmallInteger)
+    holidays: Mapped[list[date]] = mapped_column(ARRAY(Date))
+    make_up_workdays: Mapped[list[date]] = mapped_column(ARRAY(Date))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     loaded_by: Mapped[str | None] = mapped_column(String(40))
 
 

@@ -2,12 +2,12 @@
 
 `offer_for` explains the rule of `services.loans.eligibility` to one enterprise and needs no
 database (the demo plans its loans with it); `standing` reads what it is applied to from
-scoring, once per request.
+scoring, once per request — now, or as it was at an instant.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -17,22 +17,39 @@ from services.loans.errors import EnterpriseUnknown
 from services.loans.models import Product
 from services.loans.schemas import Quote, Reason
 from services.scoring import queries as scoring
+from shared.as_of import Versions
 
 
 def standing(
-    session: Session, uscc: str
+    session: Session, uscc: str, at: datetime | None = None
 ) -> tuple[scoring.EnterpriseFacts, scoring.PointsSnapshot | None]:
-    """An enterprise's attributes and current points; an unknown enterprise is 404."""
-    enterprise = scoring.enterprise(session, uscc)
+    """An enterprise's attributes and current points (as they were at `at`; None: now); an
+    unknown enterprise is 404."""
+    enterprise = scoring.enterprise(session, uscc, at)
     if enterprise is None:
         raise EnterpriseUnknown(f"No enterprise with USCC {uscc} in the points database")
-    return enterprise, scoring.current_points(session, uscc)
+    return enterprise, scoring.current_points(session, uscc, at=at)
 
 
-def quote(session: Session, product: Product, uscc: str, on: date) -> Quote:
-    """Eligibility and maximum amount for an enterprise's current points, with reasons."""
-    enterprise, snapshot = standing(session, uscc)
-    return offer_for(product, enterprise, snapshot, on)
+def quote(
+    session: Session,
+    product: Product,
+    uscc: str,
+    on: date,
+    *,
+    at: datetime | None = None,
+    versions: Versions | None = None,
+) -> Quote:
+    """Eligibility and maximum amount for an enterprise's current points (or those at `at`),
+    with reasons and the `versions` it was made with (completed with the ranking run's)."""
+    enterprise, snapshot = standing(session, uscc, at)
+    offer = offer_for(product, enterprise, snapshot, on)
+    used = versions or Versions()
+    if snapshot is not None:
+        used = used.model_copy(
+            update={"ranking_run": snapshot.run_id, "model_version": snapshot.model_version}
+        )
+    return offer.model_copy(update={"versions": used})
 
 
 def offer_for(

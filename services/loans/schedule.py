@@ -2,34 +2,64 @@
 
 `services.loans.calendar` computes with schedules; this module reads and stores them. Loading
 a year is an operator's act for the whole programme: it recomputes the provisional deadline
-of every bank's open applications. Never commits.
+of every bank's open applications. Every load is kept (`loan_calendar_load`), so the calendar
+is also read as it was at an instant. Never commits.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
 from services.loans.applications import Actor, record_event, touch
 from services.loans.calendar import WorkCalendar, YearSchedule, unloaded, validate_year
 from services.loans.errors import BadCalendar
-from services.loans.models import Application, CalendarYear
+from services.loans.models import Application, CalendarLoad, CalendarYear
 from services.loans.schemas import CalendarIn
 from services.loans.status import Status
+from shared import clock
+from shared.as_of import CalendarVersion
 from shared.changes.locks import lock_target
 from shared.timestamps import format_instant
 
 
-def work_calendar(session: Session) -> WorkCalendar:
-    """The calendar in force: loaded years over bundled, statutory or weekday ones."""
+def work_calendar(session: Session, at: datetime | None = None) -> WorkCalendar:
+    """The calendar in force now, or at the instant `at`: loaded years (each year's latest
+    load by then) over bundled, statutory or weekday ones."""
+    rows: list[CalendarYear] | list[CalendarLoad]
+    if at is None:
+        rows = list(session.scalars(select(CalendarYear)))
+    else:
+        rows = list(
+            session.scalars(
+                select(CalendarLoad)
+                .where(CalendarLoad.loaded_at <= at)
+                .order_by(CalendarLoad.year, CalendarLoad.loaded_at.desc(), CalendarLoad.id.desc())
+                .ext(distinct_on(CalendarLoad.year))
+            )
+        )
     loaded = {
         row.year: YearSchedule(
-            row.year, "loaded", frozenset(row.holidays), frozenset(row.make_up_workdays)
+            row.year,
+            "loaded",
+            frozenset(row.holidays),
+            frozenset(row.make_up_workdays),
+            row.loaded_at,
         )
-        for row in session.scalars(select(CalendarYear))
+        for row in rows
     }
     return WorkCalendar(loaded)
+
+
+def calendar_versions(calendar: WorkCalendar) -> list[CalendarVersion]:
+    """The schedules an answer was counted with, as its `versions` name them."""
+    return [
+        CalendarVersion(year=s.year, source=s.source, loaded_at=s.loaded_at)
+        for s in calendar.consulted()
+    ]
 
 
 def calendar_year(session: Session, year: int) -> YearSchedule:
@@ -58,13 +88,11 @@ def load_calendar(session: Session, year: int, data: CalendarIn, actor: Actor) -
         "holidays": sorted(set(data.holidays)),
         "make_up_workdays": sorted(set(data.make_up_workdays)),
         "loaded_by": actor.client_id,
+        "loaded_at": clock.now(),
     }
     stmt = insert(CalendarYear).values(year=year, **values)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[CalendarYear.year], set_={**values, "loaded_at": func.now()}
-        )
-    )
+    session.execute(stmt.on_conflict_do_update(index_elements=[CalendarYear.year], set_=values))
+    session.add(CalendarLoad(year=year, **values))
     session.flush()
     calendar = work_calendar(session)
     # Every bank's: the schedule is the programme's, and so is the deadline it sets.

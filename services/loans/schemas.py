@@ -18,6 +18,7 @@ from typing_extensions import TypeAliasType
 
 from services.loans.calendar import CalendarSource
 from services.loans.status import Status
+from shared.as_of import Versions
 from shared.integers import JSON_INTEGER, Integer
 from shared.money import NonNegativeMoney, PositiveMoney
 from shared.rates import NonNegativeRate, Rate
@@ -125,6 +126,9 @@ class Quote(BaseModel):
     period: int | None
     model_version: str | None
     reasons: list[Reason]
+    versions: Versions = Field(
+        default_factory=Versions, description="the ranking run, model and product version used"
+    )
 
 
 class ApplicationIn(_In):
@@ -287,6 +291,20 @@ class DeadlineOut(BaseModel):
     submitted_date: date
     due_at: Instant
     provisional: bool
+    versions: Versions = Field(description="the schedules of the years counted")
+
+
+class ApplicationDeadline(BaseModel):
+    """When the decision on an application is (or was, `as_of`) due, and what set it."""
+
+    application: uuid.UUID
+    submitted_at: Instant
+    submitted_date: date
+    due_at: Instant
+    provisional: bool = Field(description="a year counted had no official schedule yet")
+    versions: Versions = Field(
+        description="`deadline_event`: the event that set it (submission or a calendar load)"
+    )
 
 
 class CalendarOut(BaseModel):

@@ -37,6 +37,7 @@ from services.scoring.schemas import (
     RunOut,
 )
 from services.scoring.sheets import DISTRIBUTION_COLUMNS, RANKING_COLUMNS
+from shared.as_of import AsOf
 from shared.auth.deps import Admin, ScoringReader
 from shared.bulk import parse_rows
 from shared.changes.api import GOVERNED, Governed
@@ -87,10 +88,11 @@ def get_enterprise(uscc: Uscc, session: DbSession, _: ScoringReader) -> Enterpri
     summary="An enterprise's points, rank and breakdown",
 )
 def get_enterprise_points(
-    uscc: Uscc, session: DbSession, _: ScoringReader, period: PeriodQuery = None
+    uscc: Uscc, session: DbSession, _: ScoringReader, as_of: AsOf, period: PeriodQuery = None
 ) -> PointsOut:
-    """Points in the period's ranking; the breakdown explains every point."""
-    row, of_period = ranking.points_of(session, uscc, period)
+    """Points in the period's ranking; the breakdown explains every point. `as_of`: in the
+    ranking of that instant."""
+    row, of_period = ranking.points_of(session, uscc, period, as_of)
     return PointsOut(
         uscc=uscc,
         period=of_period.period,
@@ -102,6 +104,7 @@ def get_enterprise_points(
         percentile=ranking.percentile(row.below, row.rank_total),
         breakdown=[BreakdownItem.model_validate(item) for item in row.breakdown],
         computed_at=row.computed_at,
+        versions=ranking.versions_of(of_period),
     )
 
 
@@ -111,10 +114,11 @@ def get_enterprise_points(
     summary="The 诊断书 (innovation diagnosis)",
 )
 def get_enterprise_diagnosis(
-    uscc: Uscc, session: DbSession, _: ScoringReader, period: PeriodQuery = None
+    uscc: Uscc, session: DbSession, _: ScoringReader, as_of: AsOf, period: PeriodQuery = None
 ) -> Diagnosis:
-    """Percentiles among peers, strengths, weaknesses, and rule-made services and policies."""
-    return diagnosis.diagnose(session, uscc, period)
+    """Percentiles among peers, strengths, weaknesses, and rule-made services and policies.
+    `as_of`: in the ranking of that instant, with the attributes then."""
+    return diagnosis.diagnose(session, uscc, period, as_of)
 
 
 @router.get(
@@ -130,6 +134,7 @@ def list_rankings(
     media: Negotiated,
     options: SpreadsheetOptions,
     paging: PageParams,
+    as_of: AsOf,
     period: PeriodQuery = None,
     district: District | None = None,
     industry: Annotated[str | None, Query(max_length=40)] = None,
@@ -137,17 +142,21 @@ def list_rankings(
 ) -> RankingPage | StreamingResponse:
     """Rank order (filtered rankings are re-ranked within the filter). Ties: points, then
     the exact total before rounding, then USCC ascending — so ranks are unique. A CSV or
-    XLSX file holds the whole (filtered) ranking, after `cursor` when one is given."""
-    of_period = ranking.ranking_of(session, period)
+    XLSX file holds the whole (filtered) ranking, after `cursor` when one is given. `as_of`:
+    the ranking of that instant, with the names and attributes then; a cursor pages the
+    ranking run it came from (another run's cursor is refused)."""
+    of_period = ranking.ranking_of(session, period, as_of)
     where = ranking.RankingFilter(district=district, industry=industry, category=category)
     keyset = paging.keyset(
-        f"ranking:{of_period.period}:{of_period.model_version}:{district}:{industry}:{category}"
+        f"ranking:{of_period.period}:{of_period.run_id}:{district}:{industry}:{category}"
     )
     after = int(keyset.after[0]) if keyset.after else 0
     if media != JSON:
         every = every_row(
             request.app.state.read_sessionmaker,
-            lambda s, a, n: ranking.ranking_rows(s, of_period, where, after=a or 0, limit=n),
+            lambda s, a, n: ranking.ranking_rows(
+                s, of_period, where, after=a or 0, limit=n, at=as_of
+            ),
             lambda r: int(r.rank),
             after,
         )
@@ -155,7 +164,9 @@ def list_rankings(
         entries = ({**of, **_ranking_entry(r).model_dump(mode="json")} for r in every)
         name = f"ranking-{of_period.period}"
         return file_response(media, RANKING_COLUMNS, entries, options, name=name)
-    rows = ranking.ranking_rows(session, of_period, where, after=after, limit=paging.limit)
+    rows = ranking.ranking_rows(
+        session, of_period, where, after=after, limit=paging.limit, at=as_of
+    )
     page = keyset.page(rows, lambda r: [r.rank], _ranking_entry)
     return RankingPage(
         period=of_period.period,
@@ -163,6 +174,7 @@ def list_rankings(
         rank_total=rows[0].rank_total if rows else 0,
         items=page.items,
         next_cursor=page.next_cursor,
+        versions=ranking.versions_of(of_period),
     )
 
 
@@ -195,6 +207,7 @@ def get_distribution(
     _: ScoringReader,
     media: Negotiated,
     options: SpreadsheetOptions,
+    as_of: AsOf,
     period: PeriodQuery = None,
     bins: Annotated[int, Query(ge=1, le=200)] = 20,
     district: District | None = None,
@@ -203,10 +216,13 @@ def get_distribution(
 ) -> Distribution | StreamingResponse:
     """Histogram (equal-width bins between min and max) and quantiles of a period's points,
     over the enterprises the filters keep (as `/v1/scoring/rankings` filters). A CSV or XLSX
-    file holds one row per bin (`from`, `to`, `count`) with the period, model and filters."""
-    of_period = ranking.ranking_of(session, period)
+    file holds one row per bin (`from`, `to`, `count`) with the period, model and filters.
+    `as_of`: the ranking of that instant, filtered on the attributes then."""
+    of_period = ranking.ranking_of(session, period, as_of)
     where = ranking.RankingFilter(district=district, industry=industry, category=category)
-    result = Distribution.model_validate(ranking.distribution(session, of_period, bins, where))
+    result = Distribution.model_validate(
+        ranking.distribution(session, of_period, bins, where, as_of)
+    )
     if media == JSON:
         return result
     of = result.model_dump(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -18,10 +19,10 @@ from sqlalchemy.orm import Session
 from services.scoring import pointsmodel
 from services.scoring.breakdown import MONEY_INDICATORS
 from services.scoring.model_versions import get_model
-from services.scoring.models import Enterprise, IndicatorRow, Points, Ranking
+from services.scoring.models import Enterprise, EnterpriseVersion, IndicatorRow, Points, Ranking
 from services.scoring.pointsmodel import ModelDefinition
-from services.scoring.ranking import points_of
-from services.scoring.registry import get_enterprise
+from services.scoring.ranking import enterprises_at, points_of, versions_of
+from services.scoring.registry import enterprise_at, get_enterprise
 from services.scoring.schemas import Diagnosis, IndicatorPercentile, Recommendation
 from shared import vocab
 from shared.money import format_money, round_cents
@@ -173,7 +174,7 @@ def recommend(facts: Mapping[str, Any]) -> tuple[list[Recommendation], list[Reco
 
 
 def diagnosis_facts(
-    session: Session, enterprise: Enterprise, points: Points, ranking: Ranking
+    session: Session, enterprise: Enterprise | EnterpriseVersion, points: Points, ranking: Ranking
 ) -> dict[str, Any]:
     """Everything a diagnosis rule may test about an enterprise in a period: its indicators
     (raw and derived), its standing in the ranking and its attributes."""
@@ -204,60 +205,66 @@ _PEER_SQL = """
     WITH me AS (
         SELECT elem->>'indicator' AS indicator, (elem->>'value')::numeric AS v
         FROM sc_points, jsonb_array_elements(breakdown) AS elem
-        WHERE period = :period AND model_version = :model AND uscc = :uscc
-          AND elem->>'value' IS NOT NULL
+        WHERE run_id = :run AND uscc = :uscc AND elem->>'value' IS NOT NULL
     )
     SELECT me.indicator,
-           count(*) FILTER (WHERE (e.elem->>'value')::numeric < me.v) AS below,
-           count(*) FILTER (WHERE (e.elem->>'value')::numeric = me.v) AS equal,
-           count(*) FILTER (WHERE e.elem->>'value' IS NOT NULL) AS n
+           count(*) FILTER (WHERE (b.elem->>'value')::numeric < me.v) AS below,
+           count(*) FILTER (WHERE (b.elem->>'value')::numeric = me.v) AS equal,
+           count(*) FILTER (WHERE b.elem->>'value' IS NOT NULL) AS n
     FROM sc_points p
-    JOIN sc_enterprise en ON en.uscc = p.uscc
-    CROSS JOIN LATERAL jsonb_array_elements(p.breakdown) AS e(elem)
-    JOIN me ON me.indicator = e.elem->>'indicator'
-    WHERE p.period = :period AND p.model_version = :model AND en.stage = :stage {industry}
+    {enterprises}
+    CROSS JOIN LATERAL jsonb_array_elements(p.breakdown) AS b(elem)
+    JOIN me ON me.indicator = b.elem->>'indicator'
+    WHERE p.run_id = :run AND e.stage = :stage {industry}
     GROUP BY me.indicator
+"""
+_PEERS_SQL = """
+    SELECT count(*) FROM sc_points p {enterprises}
+    WHERE p.run_id = :run AND e.stage = :stage {industry}
 """
 
 
-def diagnose(session: Session, uscc: str, period: int | None) -> Diagnosis:
-    """Build the 诊断书 of an enterprise for a period's ranking."""
-    enterprise, _ = get_enterprise(session, uscc)
-    points, ranking = points_of(session, uscc, period)
+def diagnose(
+    session: Session, uscc: str, period: int | None, at: datetime | None = None
+) -> Diagnosis:
+    """Build the 诊断书 of an enterprise for a period's ranking, now or as it was at `at` (the
+    ranking run, and the enterprise's and its peers' attributes, then; the indicators the
+    rules test are those loaded now)."""
+    enterprise: Enterprise | EnterpriseVersion = get_enterprise(session, uscc)[0]
+    points, ranking = points_of(session, uscc, period, at)
+    if at is not None:
+        enterprise = enterprise_at(session, uscc, at) or enterprise
     model = ModelDefinition.model_validate(get_model(session, ranking.model_version).definition)
     labels = {r.indicator: r.label for r in model.indicators}
-    params = {
-        "period": ranking.period,
-        "model": ranking.model_version,
+    params: dict[str, Any] = {
+        "run": ranking.run_id,
         "uscc": uscc,
         "stage": enterprise.stage,
         "industry": enterprise.industry_code,
     }
+    if at is not None:
+        params["at"] = at
+    joined = enterprises_at(at)
+    # Only fixed fragments are formatted in; every value is a bound parameter.
+    by_industry_sql = "AND e.industry_code = :industry"
     industry_peers = session.execute(
-        text(
-            "SELECT count(*) FROM sc_points p JOIN sc_enterprise e ON e.uscc = p.uscc "
-            "WHERE p.period = :period AND p.model_version = :model AND e.stage = :stage "
-            "AND e.industry_code = :industry"
-        ),
-        params,
+        text(_PEERS_SQL.format(enterprises=joined, industry=by_industry_sql)), params
     ).scalar_one()
     by_industry = industry_peers >= MIN_INDUSTRY_PEERS
-    # Only a fixed fragment is formatted in; every value is a bound parameter.
-    sql = _PEER_SQL.format(industry="AND en.industry_code = :industry" if by_industry else "")
+    industry = by_industry_sql if by_industry else ""
     standing = {
         row.indicator: round(100.0 * (row.below + 0.5 * row.equal) / row.n, 2)
-        for row in session.execute(text(sql), params)
+        for row in session.execute(
+            text(_PEER_SQL.format(enterprises=joined, industry=industry)), params
+        )
     }
-    peer_sql = (
-        "SELECT count(*) FROM sc_points p JOIN sc_enterprise e ON e.uscc = p.uscc "
-        "WHERE p.period = :period AND p.model_version = :model AND e.stage = :stage"
+    peers = (
+        industry_peers
+        if by_industry
+        else session.execute(
+            text(_PEERS_SQL.format(enterprises=joined, industry="")), params
+        ).scalar_one()
     )
-    if by_industry:
-        peer_sql += " AND e.industry_code = :industry"
-    peers = session.execute(
-        text(peer_sql),
-        params,
-    ).scalar_one()
 
     indicators: list[IndicatorPercentile] = []
     for item in points.breakdown:
@@ -305,4 +312,5 @@ def diagnose(session: Session, uscc: str, period: int | None) -> Diagnosis:
         weaknesses=weaknesses,
         services=services,
         policies=policies,
+        versions=versions_of(ranking),
     )

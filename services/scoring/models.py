@@ -71,6 +71,26 @@ class Enterprise(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class EnterpriseVersion(Base):
+    """What an enterprise was called and where it stood from `valid_from` on (append-only):
+    the fields a ranking page, the diagnosis and the export show, so a past page is shown
+    again with the names it had."""
+
+    __tablename__ = "sc_enterprise_version"
+    __table_args__ = (
+        Index("ix_sc_enterprise_version_uscc_valid_from_id", "uscc", "valid_from", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    uscc: Mapped[str] = mapped_column(ForeignKey("sc_enterprise.uscc"))
+    name: Mapped[str] = mapped_column(String(200))
+    district: Mapped[str] = mapped_column(String(20))
+    industry_code: Mapped[str] = mapped_column(String(40))
+    stage: Mapped[str] = mapped_column(String(10))
+    categories: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class IndicatorRow(Base):
     """An enterprise's raw indicator data for one period (a year)."""
 
@@ -120,9 +140,13 @@ class PointsModel(Base):
 
 
 class RecomputeRun(Base):
-    """One recompute of a period's points: who, when, which model, how many, how long."""
+    """One recompute of a period's points: who, when, which model, how many, how long.
+
+    A period's ranking at an instant is its latest run finished by then (runs of a period
+    commit in id order, under the recompute's lock)."""
 
     __tablename__ = "sc_recompute_run"
+    __table_args__ = (Index("ix_sc_recompute_run_period_id", "period", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     period: Mapped[int] = mapped_column(SmallInteger)
@@ -135,17 +159,21 @@ class RecomputeRun(Base):
 
 
 class Points(Base):
-    """An enterprise's points for a period under one model version, with its overall rank."""
+    """An enterprise's points in one recompute run of a period, with its overall rank.
+
+    Every run's points are kept (migration 0013): a run that is no longer the ranking still
+    answers for the time it was (`?as_of=`)."""
 
     __tablename__ = "sc_points"
     __table_args__ = (
-        Index("ix_sc_points_period_model_version_rank", "period", "model_version", "rank"),
+        Index("ix_sc_points_run_id_rank", "run_id", "rank"),
         Index("ix_sc_points_uscc", "uscc"),
     )
 
-    period: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    model_version: Mapped[str] = mapped_column(ForeignKey("sc_model.version"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sc_recompute_run.id"), primary_key=True)
     uscc: Mapped[str] = mapped_column(ForeignKey("sc_enterprise.uscc"), primary_key=True)
+    period: Mapped[int] = mapped_column(SmallInteger)
+    model_version: Mapped[str] = mapped_column(ForeignKey("sc_model.version"))
     points: Mapped[int] = mapped_column(Integer)
     total_exact: Mapped[Decimal] = mapped_column(Numeric(14, 4))
     rank: Mapped[int] = mapped_column(Integer)
@@ -153,7 +181,6 @@ class Points(Base):
     # Enterprises of the ranking with strictly fewer points (ties share a percentile).
     below: Mapped[int] = mapped_column(Integer)
     breakdown: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
-    run_id: Mapped[int] = mapped_column(ForeignKey("sc_recompute_run.id"))
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

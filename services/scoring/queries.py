@@ -1,5 +1,5 @@
-"""What other services may read of scoring: current points, rank, a period's top N, and the
-export facts view.
+"""What other services may read of scoring: current points, rank, a period's top N — now or as
+they were at an instant — and the export facts view.
 
 Nothing outside scoring touches its tables: loans and guarantee call these functions, and the
 credit-firm export reads the view named here (`EXPORT_FACTS_VIEW`), which scoring owns.
@@ -8,16 +8,18 @@ credit-firm export reads the view named here (`EXPORT_FACTS_VIEW`), which scorin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from services.scoring.models import Enterprise, Points, Ranking
+from services.scoring import registry
+from services.scoring.models import Enterprise, Points, Ranking, RecomputeRun
 
 
 @dataclass(frozen=True, slots=True)
 class PointsSnapshot:
-    """An enterprise's standing in a period's ranking."""
+    """An enterprise's standing in a period's ranking (`run_id`: the recompute run it is of)."""
 
     uscc: str
     period: int
@@ -25,6 +27,7 @@ class PointsSnapshot:
     points: int
     rank: int
     rank_total: int
+    run_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +42,21 @@ class EnterpriseFacts:
     categories: tuple[str, ...]
 
 
-def enterprise(session: Session, uscc: str) -> EnterpriseFacts | None:
-    """An enterprise's attributes, or None if it is not in the points database."""
+def enterprise(session: Session, uscc: str, at: datetime | None = None) -> EnterpriseFacts | None:
+    """An enterprise's attributes (as they were at `at`; None: now), or None if it is not in
+    the points database."""
+    if at is not None:
+        version = registry.enterprise_at(session, uscc, at)
+        if version is None:
+            return None
+        return EnterpriseFacts(
+            version.uscc,
+            version.name,
+            version.district,
+            version.industry_code,
+            version.stage,
+            tuple(version.categories),
+        )
     row = session.get(Enterprise, uscc)
     if row is None:
         return None
@@ -58,22 +74,66 @@ def known_usccs(session: Session, usccs: set[str]) -> set[str]:
     return {row.uscc for row in found}
 
 
-def ranking_period(session: Session, period: int) -> tuple[int, str] | None:
-    """(period, model version) of a period's ranking, or None when it has none."""
-    ranking = session.get(Ranking, period)
-    return None if ranking is None else (ranking.period, ranking.model_version)
+@dataclass(frozen=True, slots=True)
+class RankingRun:
+    """The recompute run that is (or was) a period's ranking."""
+
+    period: int
+    model_version: str
+    run_id: int
 
 
-def current_points(session: Session, uscc: str, period: int | None = None) -> PointsSnapshot | None:
-    """Points of `uscc` in `period`'s ranking (default: the latest ranked period)."""
-    stmt = (
-        select(Points)
-        .join(
-            Ranking,
-            (Ranking.period == Points.period) & (Ranking.model_version == Points.model_version),
+def ranking_run(session: Session, period: int, at: datetime | None = None) -> RankingRun | None:
+    """The run of `period`'s ranking now, or at the instant `at`; None when it had none."""
+    if at is None:
+        ranking = session.get(Ranking, period)
+        if ranking is None:
+            return None
+        return RankingRun(ranking.period, ranking.model_version, ranking.run_id)
+    run = session.scalars(
+        select(RecomputeRun)
+        .where(RecomputeRun.period == period, RecomputeRun.finished_at <= at)
+        .order_by(RecomputeRun.id.desc())
+        .limit(1)
+    ).first()
+    return None if run is None else RankingRun(run.period, run.model_version, run.id)
+
+
+def ranking_period(
+    session: Session, period: int, at: datetime | None = None
+) -> tuple[int, str] | None:
+    """(period, model version) of a period's ranking (at `at`), or None when it has none."""
+    found = ranking_run(session, period, at)
+    return None if found is None else (found.period, found.model_version)
+
+
+def history_start(session: Session) -> datetime | None:
+    """When the programme's first ranking was published (its first run finished); None before."""
+    return session.scalar(select(func.min(RecomputeRun.finished_at)))
+
+
+# Points of the run that was the ranking of their period at `:at`.
+_IN_FORCE_AT = (
+    "run_id = (SELECT r.id FROM sc_recompute_run r WHERE r.period = sc_points.period "
+    "AND r.finished_at <= :at ORDER BY r.id DESC LIMIT 1)"
+)
+
+
+def current_points(
+    session: Session, uscc: str, period: int | None = None, at: datetime | None = None
+) -> PointsSnapshot | None:
+    """Points of `uscc` in `period`'s ranking (default: the latest period in whose ranking it
+    has points), now or at the instant `at`."""
+    stmt = select(Points).where(Points.uscc == uscc)
+    if at is not None:
+        stmt = stmt.where(text(_IN_FORCE_AT).bindparams(at=at))
+    elif period is not None:  # the ranking's run as a value: the points' whole key
+        stmt = stmt.where(
+            Points.run_id
+            == select(Ranking.run_id).where(Ranking.period == period).scalar_subquery()
         )
-        .where(Points.uscc == uscc)
-    )
+    else:
+        stmt = stmt.join(Ranking, Ranking.run_id == Points.run_id)
     stmt = (
         stmt.where(Points.period == period)
         if period is not None
@@ -82,27 +142,27 @@ def current_points(session: Session, uscc: str, period: int | None = None) -> Po
     row = session.scalars(stmt).first()
     if row is None:
         return None
+    return _snapshot(row)
+
+
+def _snapshot(row: Points) -> PointsSnapshot:
     return PointsSnapshot(
-        row.uscc, row.period, row.model_version, row.points, row.rank, row.rank_total
+        row.uscc, row.period, row.model_version, row.points, row.rank, row.rank_total, row.run_id
     )
 
 
-def top(session: Session, period: int, n: int) -> list[PointsSnapshot]:
-    """The first `n` of `period`'s ranking (ranks are unique: ties are already broken)."""
-    ranking = session.get(Ranking, period)
+def top(session: Session, period: int, n: int, at: datetime | None = None) -> list[PointsSnapshot]:
+    """The first `n` of `period`'s ranking, now or at `at` (ranks are unique: ties are already
+    broken)."""
+    ranking = ranking_run(session, period, at)
     if ranking is None:
         return []
     rows = session.scalars(
         select(Points)
-        .where(
-            Points.period == period, Points.model_version == ranking.model_version, Points.rank <= n
-        )
+        .where(Points.run_id == ranking.run_id, Points.rank <= n)
         .order_by(Points.rank)
     )
-    return [
-        PointsSnapshot(r.uscc, r.period, r.model_version, r.points, r.rank, r.rank_total)
-        for r in rows
-    ]
+    return [_snapshot(r) for r in rows]
 
 
 EXPORT_FACTS_VIEW = "sc_export_facts"

@@ -3,8 +3,9 @@ period's ranking atomically, and the history of those runs.
 
 Facts are read a batch at a time, computed in Python by the model compiled for the run
 (`compiled_model`: the same bytes as `pointsmodel.compute`, the exact Decimal reference),
-COPYed into an unlogged stage and written to `sc_points` once, ranked on the way. Never
-commits: the caller's transaction does, so a failure anywhere leaves the previous points.
+COPYed into an unlogged stage and written to `sc_points` once, ranked on the way, under the
+run's id: earlier runs' points stay (a past ranking is answered again with them, `?as_of=`).
+Never commits: the caller's transaction does, so a failure anywhere leaves the previous ranking.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import psycopg
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ from services.scoring import pointsmodel
 from services.scoring.compiled_model import CompiledModel
 from services.scoring.errors import ModelNotPublished, NoIndicators, PointsOutOfRange
 from services.scoring.model_versions import get_model, latest_published
-from services.scoring.models import Points, Ranking, RecomputeRun
+from services.scoring.models import Ranking, RecomputeRun
 from services.scoring.pointsmodel import ModelDefinition
 from shared import changefeed, clock, vocab
 
@@ -101,8 +102,9 @@ def recompute(
 ) -> RecomputeRun:
     """Compute every enterprise's points for `period` in one pass and make them the ranking.
 
-    Atomic: the period's points under this model are replaced inside the caller's transaction,
-    so a failure anywhere leaves the previous points. Serialised per period by an advisory lock.
+    Atomic: the new run's points become the period's ranking inside the caller's transaction,
+    so a failure anywhere leaves the previous ranking; earlier runs' points are kept.
+    Serialised per period by an advisory lock, so a period's runs commit in id order.
     """
     started = clock.now()
     timer = time.perf_counter()
@@ -131,9 +133,6 @@ def recompute(
     )
     session.add(run)
     session.flush()
-    session.execute(
-        delete(Points).where(Points.period == period, Points.model_version == model.version)
-    )
     session.execute(_STAGE_SQL)
     session.execute(text("TRUNCATE sc_points_stage"))
     usccs = _stage_points(session, period, model)
@@ -145,12 +144,12 @@ def recompute(
     )
     # The planner's statistics of sc_points, in this transaction: a new period's rows would
     # otherwise be unknown to it until autovacuum's next analyze, and meanwhile it planned a
-    # points lookup (all three key columns given) as a scan of the period's rank index, every
-    # row of the period filtered by USCC — 7 ms at 8,000 firms, the 500,000-firm lookups
-    # saturated a process at 170 a second (README, "National scale"). Only the columns
-    # queries filter or order by: the breakdown JSON is what makes the table wide, and its
-    # statistics help no plan (the row count is updated either way).
-    session.execute(text("ANALYZE sc_points (period, model_version, uscc, rank, points)"))
+    # points lookup (both key columns given) as a scan of the run's rank index, every row of
+    # the run filtered by USCC — 7 ms at 8,000 firms, the 500,000-firm lookups saturated a
+    # process at 170 a second (README, "National scale"). Only the columns queries filter or
+    # order by: the breakdown JSON is what makes the table wide, and its statistics help no
+    # plan (the row count is updated either way).
+    session.execute(text("ANALYZE sc_points (run_id, period, uscc, rank, points)"))
     count = len(usccs)
     # Tell the credit-firm export, in this same transaction, whose features changed.
     changefeed.points_changed(session, usccs)

@@ -1,4 +1,5 @@
-"""The enterprise registry: the managed industry list and the enterprises, upserted by USCC.
+"""The enterprise registry: the managed industry list and the enterprises, upserted by USCC,
+each change of what a ranking page shows kept as a version (`sc_enterprise_version`).
 
 Never commits: the caller's transaction (one per request or CLI command) does.
 """
@@ -7,14 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.scoring.errors import EnterpriseNotFound
-from services.scoring.models import Enterprise, Industry
+from services.scoring.models import Enterprise, EnterpriseVersion, Industry
 from services.scoring.schemas import EnterpriseIn
+from shared import clock
 
 BATCH = 1000
 """Rows per INSERT … ON CONFLICT statement of a bulk upsert."""
@@ -115,7 +118,50 @@ def upsert_enterprises(session: Session, rows: Sequence[EnterpriseIn]) -> Upsert
             },
         ).returning(text("xmax = 0"))
         created += sum(1 for (inserted,) in session.execute(upsert) if inserted)
+        session.execute(_NEW_VERSIONS, {"usccs": [r.uscc for r in batch], "at": clock.now()})
     return Upserted(created=created, updated=len(rows) - created)
+
+
+# A version for each enterprise of the batch whose shown fields differ from its latest version
+# (or that has none): re-sending the same file appends nothing.
+_NEW_VERSIONS = text(
+    """
+    INSERT INTO sc_enterprise_version (uscc, name, district, industry_code, stage, categories,
+                                       valid_from)
+    SELECT e.uscc, e.name, e.district, e.industry_code, e.stage, e.categories, :at
+    FROM sc_enterprise e
+    LEFT JOIN LATERAL (
+        SELECT v.name, v.district, v.industry_code, v.stage, v.categories
+        FROM sc_enterprise_version v WHERE v.uscc = e.uscc
+        ORDER BY v.valid_from DESC, v.id DESC LIMIT 1
+    ) last ON true
+    WHERE e.uscc = ANY(:usccs)
+      AND (last.name, last.district, last.industry_code, last.stage, last.categories)
+          IS DISTINCT FROM (e.name, e.district, e.industry_code, e.stage, e.categories)
+    ORDER BY e.uscc
+    """
+)
+
+
+VERSION_IN_FORCE = (
+    "v.valid_from <= :at DESC, CASE WHEN v.valid_from <= :at THEN v.valid_from END DESC, "
+    "v.valid_from, v.id DESC"
+)
+"""The ORDER BY that puts first, of an enterprise's versions `v`, the one in force at `:at` —
+or its first one when `:at` is before its history (migration 0013 backfilled a version from
+its creation; versions are stamped with the application clock)."""
+
+
+_VERSION_AT_SQL = f"SELECT v.* FROM sc_enterprise_version v WHERE v.uscc = :uscc ORDER BY {VERSION_IN_FORCE} LIMIT 1"  # noqa: S608, E501 (a module constant)
+
+
+def enterprise_at(session: Session, uscc: str, at: datetime) -> EnterpriseVersion | None:
+    """The version of an enterprise in force at `at` (`VERSION_IN_FORCE`), or None when it is
+    not in the points database."""
+    sql = text(_VERSION_AT_SQL)
+    return session.scalars(
+        select(EnterpriseVersion).from_statement(sql.bindparams(uscc=uscc, at=at))
+    ).first()
 
 
 def get_enterprise(session: Session, uscc: str) -> tuple[Enterprise, str]:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.scoring.pointsmodel import ModelDefinition
+from shared.as_of import Versions
 from shared.integers import JSON_INTEGER, Integer
 from shared.money import NonNegativeMoney
 from shared.timestamps import Instant
@@ -162,6 +163,7 @@ class PointsOut(BaseModel):
     percentile: float
     breakdown: list[BreakdownItem]
     computed_at: Instant
+    versions: Versions = Field(description="the ranking run and model it was made with")
 
 
 class RankingEntry(BaseModel):
@@ -195,6 +197,7 @@ class RankingPage(BaseModel):
     rank_total: int
     items: list[RankingEntry]
     next_cursor: str | None
+    versions: Versions = Field(description="the ranking run and model it was made with")
 
 
 class Bin(BaseModel):
@@ -222,6 +225,7 @@ class Distribution(BaseModel):
         "counted"
     )
     histogram: list[Bin] = Field(description="empty when no enterprise is counted")
+    versions: Versions = Field(description="the ranking run and model it was made with")
 
 
 class IndicatorPercentile(BaseModel):
@@ -259,3 +263,4 @@ class Diagnosis(BaseModel):
     weaknesses: list[str]
     services: list[Recommendation]
     policies: list[Recommendation]
+    versions: Versions = Field(description="the ranking run and model it was made with")

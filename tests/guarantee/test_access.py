@@ -76,7 +76,7 @@ def test_a_bank_reads_the_waiver_list(api: TestClient, tokens: dict[str, str]) -
     its dashboard shows the waiver status of a ranking page from this list."""
     r = api.get("/v1/guarantee/waivers/2091", headers=bearer(tokens["bank"]))
     assert r.status_code == 200, r.text
-    assert set(r.json()) == {"items", "next_cursor"}
+    assert set(r.json()) == {"items", "next_cursor", "versions"}
 
 
 def test_only_a_firm_pulls_the_export(api: TestClient, tokens: dict[str, str]) -> None:

@@ -22,6 +22,7 @@ from services.guarantee.export import export_page
 from services.guarantee.fees import fee
 from services.guarantee.models import ExportPull
 from shared import changefeed as feed
+from shared.as_of import Versions
 from shared.auth.tenancy import OneFirm
 from tests.factories import Creds, bearer, enterprise, get_token, indicators, new_uscc
 from tests.periods import PeriodPool
@@ -106,6 +107,10 @@ def ranked_101(api: TestClient, admin: dict[str, str], periods: PeriodPool) -> R
     return Ranked(period, _ranked(api, admin, period, 101))
 
 
+# Every `versions` field null: the answer rests on no ranking run, model or rate.
+NO_VERSIONS = dict.fromkeys(Versions.model_fields)
+
+
 def test_waiver_boundary_rank_100_and_101(
     api: TestClient, admin: dict[str, str], ranked_101: Ranked
 ) -> None:
@@ -140,6 +145,7 @@ def test_waiver_boundary_rank_100_and_101(
         "waived": False,
         "basis": None,
         "reason": "ranking-unavailable",
+        "versions": {**NO_VERSIONS},
     }
     top = api.get(f"/v1/guarantee/waivers/{year}", headers=admin, params={"limit": 100}).json()
     assert [t["uscc"] for t in top["items"]] == ranking[:100]

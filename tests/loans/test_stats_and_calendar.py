@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from shared.as_of import Versions
 from shared.clock import frozen_at
 from tests.factories import Creds, bearer, get_token
 from tests.loans.conftest import World, application, new_key
@@ -101,6 +102,10 @@ def test_calendar_sources_and_deadline_endpoint(api: TestClient, world: World) -
         "submitted_date": "2026-11-20",
         "due_at": "2026-11-24T15:59:59Z",
         "provisional": False,
+        "versions": {
+            **dict.fromkeys(Versions.model_fields),
+            "calendar": [{"year": 2026, "source": "bundled", "loaded_at": None}],
+        },
     }
     naive = api.get(
         "/v1/loans/deadline", headers=world.a(), params={"submitted_at": "2026-11-20T10:00:00"}

@@ -140,8 +140,11 @@ def test_a_new_model_version_changes_points_and_old_rows_keep_their_model(
     assert now["model_version"] == model["version"]
     assert now["points"] == A_POINTS + 30  # 3 patents × 20 instead of × 10
     with db() as session:
-        old = session.get(Points, (period, "TZ-2025.1", a))
-    assert old is not None
+        old = session.scalars(
+            select(Points).where(
+                Points.period == period, Points.model_version == "TZ-2025.1", Points.uscc == a
+            )
+        ).one()
     assert old.points == A_POINTS
     assert old.model_version == "TZ-2025.1"
 
@@ -161,11 +164,23 @@ def test_recompute_is_idempotent(
     assert second["id"] != first["id"]
     for key in ("points", "total_exact", "rank", "rank_total", "breakdown", "model_version"):
         assert before[key] == after[key]
+    assert (before["versions"]["ranking_run"], after["versions"]["ranking_run"]) == (
+        first["id"],
+        second["id"],
+    )
+    # The first run's points are kept beside the second's (history, `?as_of=`), each run whole.
     with db() as session:
-        count = session.scalar(
-            select(func.count()).select_from(Points).where(Points.period == period)
+        by_run = dict(
+            session.execute(
+                select(Points.run_id, func.count())
+                .where(Points.period == period)
+                .group_by(Points.run_id)
+            ).all()
         )
-    assert count == 2
+        kept = session.get(Points, (first["id"], a))
+    assert by_run == {first["id"]: 2, second["id"]: 2}
+    assert kept is not None
+    assert (kept.points, kept.rank) == (before["points"], before["rank"])
 
 
 def test_a_failure_midway_leaves_the_previous_points(

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from services.loans import applications, lifecycle, submission
+from services.loans import applications, deadlines, lifecycle, submission
 from services.loans.api.sheets import APPLICATION_COLUMNS
 from services.loans.api.writes import (
     CHANGED,
@@ -30,6 +30,7 @@ from services.loans.api.writes import (
 from services.loans.applications import ApplicationFilter, Elapsed, due_window, list_position
 from services.loans.schedule import work_calendar
 from services.loans.schemas import (
+    ApplicationDeadline,
     ApplicationIn,
     ApplicationOut,
     ApplicationStatus,
@@ -39,6 +40,8 @@ from services.loans.schemas import (
     EventOut,
     RepaymentIn,
 )
+from services.scoring import queries as scoring
+from shared.as_of import AsOf, require_history
 from shared.auth.deps import ActingBank, BanksVisible, LoansReader, LoansWriter
 from shared.auth.tenancy import tenant_code
 from shared.clock import today
@@ -149,6 +152,21 @@ def get_application(
     app = applications.get_application(session, seen, app_id)
     response.headers["ETag"] = etag(app)
     return application_out(app, elapsed_in(session))
+
+
+@router.get(
+    "/applications/{app_id}/deadline",
+    response_model=ApplicationDeadline,
+    summary="An application's decision deadline (now or as of an instant)",
+)
+def get_application_deadline(
+    app_id: uuid.UUID, session: DbSession, _: LoansReader, seen: BanksVisible, as_of: AsOf
+) -> ApplicationDeadline:
+    """When the decision is due and whether that is provisional; `as_of`: as it stood at that
+    instant (a calendar load may have moved it since), 404 when the application did not exist
+    yet."""
+    require_history(as_of, lambda: scoring.history_start(session))
+    return deadlines.deadline_of(session, seen, app_id, as_of)
 
 
 @router.get(

@@ -18,6 +18,8 @@ from services.loans.schemas import (
     CalendarOut,
     DeadlineOut,
 )
+from services.scoring import queries as scoring
+from shared.as_of import AsOf, Versions, require_history
 from shared.auth.deps import Admin, LoansReader
 from shared.bulk import CSV_TYPES, parse_rows
 from shared.changes.api import GOVERNED, Governed
@@ -38,20 +40,25 @@ def get_decision_deadline(
     submitted_at: Annotated[Timestamp, Query(description="RFC 3339 with offset")],
     session: DbSession,
     _: LoansReader,
+    as_of: AsOf,
 ) -> DeadlineOut:
-    """Due 23:59:59 Asia/Shanghai of the 2nd working day after the local submission date."""
+    """Due 23:59:59 Asia/Shanghai of the 2nd working day after the local submission date.
+    `as_of`: counted with the calendar in force at that instant."""
     if submitted_at.tzinfo is None:
         raise Unprocessable(
             "submitted_at needs a UTC offset, e.g. 2026-11-20T10:00:00+08:00",
             errors=[{"loc": ["query", "submitted_at"], "msg": "offset required"}],
         )
+    require_history(as_of, lambda: scoring.history_start(session))
     submitted_date = local_date(submitted_at)
-    found = schedule.work_calendar(session).deadline_after(submitted_date)
+    calendar = schedule.work_calendar(session, as_of)
+    found = calendar.deadline_after(submitted_date)
     return DeadlineOut(
         submitted_at=submitted_at,
         submitted_date=submitted_date,
         due_at=found.due_at,
         provisional=found.provisional,
+        versions=Versions(calendar=schedule.calendar_versions(calendar)),
     )
 
 

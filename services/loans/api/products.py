@@ -11,10 +11,12 @@ from services.loans import products, quotes
 from services.loans.changes import BANK, PRODUCT
 from services.loans.models import Product
 from services.loans.schemas import BankIn, BankOut, ProductIn, ProductOut, Quote
+from services.scoring import queries as scoring
+from shared.as_of import AsOf, Versions, require_history
 from shared.auth.deps import BanksVisible, LoansReader
 from shared.auth.tenancy import tenant_code
 from shared.changes.api import GOVERNED, Governed
-from shared.clock import today
+from shared.clock import local_date, today
 from shared.db import DbSession
 from shared.openapi import problems
 from shared.pagination import Page, PageParams
@@ -75,10 +77,16 @@ def get_loan_quote(
     session: DbSession,
     _: LoansReader,
     seen: BanksVisible,
+    as_of: AsOf,
 ) -> Quote:
-    """Whether the enterprise qualifies now and for how much, with the reasons."""
-    product = products.get_product(session, seen, code)
-    return quotes.quote(session, product, uscc, today())
+    """Whether the enterprise qualifies now and for how much, with the reasons. `as_of`: with
+    the product's terms, the enterprise's points and attributes, and the date, of that
+    instant."""
+    require_history(as_of, lambda: scoring.history_start(session))
+    product, since = products.product_version(session, seen, code, as_of)
+    on = today() if as_of is None else local_date(as_of)
+    used = Versions(product_valid_from=since)
+    return quotes.quote(session, product, uscc, on, at=as_of, versions=used)
 
 
 @admin.put(
