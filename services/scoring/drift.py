@@ -2,8 +2,8 @@
 band and chi-square p-value (`services.scoring.psi`), and the indicators' missing-value rates.
 
 The runs are two periods' rankings (`period`, `baseline_period`) or any two runs by id.
-Points are read by run, so only runs whose points are still kept can be compared (a later
-recompute of the same period with the same model replaces a run's points). Indicators are
+Points are read by run; every run's points are kept since migration 0013 (before it, a later
+recompute of a period with the same model deleted the earlier run's points). Indicators are
 the periods' indicator data as it is now, each enterprise's 14 values made as a recompute
 makes them (`services.scoring.facts`); a value that cannot be derived (R&D intensity without
 revenue, growth without the period before) is missing. Two runs of one period have the same
@@ -119,8 +119,8 @@ def _points(session: Session, run: RecomputeRun) -> list[float]:
     points = session.scalars(_POINTS_SQL, {"period": run.period, "run": run.id}).all()
     if not points:
         raise PointsNotFound(
-            f"Points of run {run.id} are no longer kept: a later recompute of period "
-            f"{run.period} with model {run.model_version} replaced them"
+            f"Points of run {run.id} are no longer kept: a recompute of period {run.period} "
+            f"with model {run.model_version} replaced them before every run's points were kept"
         )
     return [float(p) for p in points]
 

@@ -106,8 +106,8 @@ def get_drift(
     """The PSI of the points and of each of the 14 indicators, with its band (< 0.10 stable,
     0.10–0.25 investigate, ≥ 0.25 significant) and a chi-square p-value, binned on the
     baseline's deciles; and each indicator's missing-value rate. Between two periods'
-    rankings, or between two runs by id (`run` and `baseline_run`; only runs whose points are
-    still kept). An XLSX workbook has a summary, one row per quantity and one per bin."""
+    rankings, or between two runs by id (`run` and `baseline_run`: every run's points are
+    kept). An XLSX workbook has a summary, one row per quantity and one per bin."""
     of = drift.runs(
         session, period=period, baseline_period=baseline_period, run=run, baseline_run=baseline_run
     )

@@ -164,23 +164,26 @@ def test_two_runs_of_one_period_compare_points_only(
     assert report["points"]["psi"] > 0
 
 
-def test_a_run_whose_points_are_gone_is_a_problem(
+def test_an_earlier_run_of_the_same_model_is_still_comparable(
     api: TestClient, factory: Factory, periods: PeriodPool
 ) -> None:
-    # A second recompute with the same model replaces the first run's points today (until
-    # every run's points are kept): its drift must say so, never compare something else.
+    # Every run's points are kept (migration 0013): a second recompute with the same model
+    # makes a new ranking beside the first, so the two compare, and identically.
     period = periods.fresh()
     factory.ranked(period, [{"invention_patents": n} for n in range(4)])
     old = factory.recompute(period)
     new = factory.recompute(period)
-    gone = api.get(
+    report = _drift(api, factory.admin, run=old["id"], baseline_run=new["id"])
+    assert (report["run_id"], report["baseline_run_id"]) == (old["id"], new["id"])
+    assert report["points"]["psi"] == 0
+    assert report["points"]["actual_count"] == report["points"]["baseline_count"] == 4
+    unknown = api.get(
         "/v1/scoring/drift",
         headers=factory.admin,
-        params={"run": old["id"], "baseline_run": new["id"]},
+        params={"run": new["id"] + 10_000_000, "baseline_run": new["id"]},
     )
-    assert gone.status_code == 404
-    assert gone.json()["type"].endswith("/problems/points-not-found")
-    assert f"Points of run {old['id']} are no longer kept" in gone.json()["detail"]
+    assert unknown.status_code == 404
+    assert unknown.json()["type"].endswith("/problems/points-not-found")
 
 
 def test_bad_questions_are_problems(
