@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.scoring import monitoring_api
-from services.scoring.api import admin, router
+from services.scoring import admin_api, monitoring_api
+from services.scoring.api import router
 from shared.app import ServiceSpec
 
 SERVICE = ServiceSpec(
@@ -12,7 +12,7 @@ SERVICE = ServiceSpec(
     description=(
         "Enterprises, indicator data, the points model, rankings and the 诊断书 (diagnosis)."
     ),
-    routers=(router, monitoring_api.router, admin),
+    routers=(router, monitoring_api.router, admin_api.admin),
     route_prefixes=(
         "/v1/scoring",
         "/v1/admin/enterprises",
