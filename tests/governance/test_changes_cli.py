@@ -4,7 +4,6 @@ recompute`, `calendar load`: maker and checker are admin clients proven by their
 from __future__ import annotations
 
 import re
-import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -14,29 +13,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.models import AuditEvent
 from services.scoring.models import PointsModel
+from tests.cli_runner import Ran, run_cli
 from tests.factories import DEFAULT_MODEL, Creds, Factory
-from tests.processes import INNOCREDIT
 
 _CHANGE = re.compile(r"proposed change ([0-9a-f-]{36})")
 
 
-def _run(
-    args: list[str], database_url: str, secret: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}  # four eyes: the default
-    if secret is not None:
-        env["INNOCREDIT_CLIENT_SECRET"] = secret
-    return subprocess.run(
-        [*INNOCREDIT, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+def _run(args: list[str], database_url: str, secret: str | None = None) -> Ran:
+    env = {
+        "DATABASE_URL": database_url,
+        "INNOCREDIT_FOUR_EYES": None,  # four eyes: the default
+        "INNOCREDIT_CLIENT_SECRET": secret,
+    }
+    return run_cli(args, env)
 
 
-def _proposed(done: subprocess.CompletedProcess[str]) -> str:
+def _proposed(done: Ran) -> str:
     assert done.returncode == 0, done.stderr
     found = _CHANGE.search(done.stdout)
     assert found, done.stdout
