@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import math
 import uuid
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.scoring.psi import compare
+from tests.cli_runner import run_cli
 from tests.factories import DEFAULT_MODEL, Factory, bearer, enterprise, indicators, new_uscc
 from tests.periods import PeriodPool
 from tests.test_files import XLSX
@@ -241,3 +243,13 @@ def test_the_workbook(api: TestClient, world: World) -> None:
     assert len(bins) == len(report["points"]["bins"]) + sum(
         len(i["stability"]["bins"]) for i in report["indicators"]
     )
+
+
+def test_the_command_line_gives_the_apis_drift(
+    api: TestClient, world: World, database_url: str
+) -> None:
+    ran = run_cli(
+        ["points", "drift", "--period", str(world.period)], {"DATABASE_URL": database_url}
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout) == _drift(api, world.admin, period=world.period)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import random
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.loans.eligibility import product_shifts
 from services.scoring import impact
 from shared import clock, vocab
+from tests.cli_runner import run_cli
 from tests.factories import DEFAULT_MODEL, Factory, bearer, enterprise, indicators, new_uscc
 from tests.periods import PeriodPool
 from tests.test_files import XLSX
@@ -353,3 +356,22 @@ def test_bad_questions_are_problems(
     assert no_data.status_code == 422
     assert no_data.json()["type"].endswith("/problems/no-indicator-data")
     assert api.get(url, headers=admin, params={"period": 1999}).status_code == 422
+
+
+def test_the_command_line_gives_the_apis_report(
+    api: TestClient, world: World, database_url: str, tmp_path: Path
+) -> None:
+    """`innocredit models impact` (national periods take longer than a request may): the same
+    report as the API, as JSON or the same workbook."""
+    args = ["models", "impact", world.draft, "--period", str(world.period)]
+    ran = run_cli(args, {"DATABASE_URL": database_url})
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout) == _report(api, world, world.draft)
+    book = tmp_path / "impact.xlsx"
+    ran = run_cli([*args, "--xlsx", str(book), "--zh"], {"DATABASE_URL": database_url})
+    assert ran.returncode == 0, ran.stderr
+    assert load_workbook(book).sheetnames[:2] == ["summary", "rank_changes"]
+    assert next(load_workbook(book)["products"].iter_rows(values_only=True))[0] == "产品代码"
+    unknown = run_cli(["models", "impact", "NO-SUCH-MODEL"], {"DATABASE_URL": database_url})
+    assert unknown.returncode == 1
+    assert "NO-SUCH-MODEL" in unknown.stderr
