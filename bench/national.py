@@ -81,7 +81,7 @@ from bench._common import table
 from bench.gateway import get_token
 from services.guarantee.api import MAX_EXPORT_ROWS
 from services.loans import stats as loans_stats
-from services.scoring import ranking, recompute
+from services.scoring import facts, ranking
 from shared import migrate
 from shared.auth.tenancy import AllBanks, OneBank
 from shared.db import make_engine, make_sessionmaker
@@ -277,8 +277,8 @@ def measure_recompute(
 
 # The recompute's keyset-batched facts read (services/scoring/recompute.py), as psycopg runs it.
 # The recompute's own facts query, in the psycopg parameter style `loans.explain` runs.
-FACTS_BATCH_SQL = re.sub(r"(?<!:):(\w+)", r"%(\1)s", recompute.FACTS_SQL.text)
-FACTS_BATCH = recompute.COMPUTE_BATCH
+FACTS_BATCH_SQL = re.sub(r"(?<!:):(\w+)", r"%(\1)s", facts.FACTS_SQL.text)
+FACTS_BATCH = facts.COMPUTE_BATCH
 
 
 def explain_facts_batch(engine: Engine, n: int) -> None:

@@ -96,7 +96,7 @@ from bench.gateway import (
     make_settings,
 )
 from services.runtime import build_gateway
-from services.scoring import model_versions, pointsmodel
+from services.scoring import facts, model_versions, pointsmodel
 from services.scoring import recompute as pipeline
 from services.scoring.breakdown import breakdown_json
 from services.scoring.models import Ranking
@@ -152,7 +152,7 @@ FACTS_COLUMNS = """
     i.revenue, i.rd_staff, i.total_staff, i.equity_financing, i.awards_provincial,
     i.awards_national, i.jbgs_funds_paid, prev.revenue AS previous_revenue
 """
-# The recompute's facts query (recompute._FACTS_SQL) without its keyset batching.
+# The recompute's facts query (facts.FACTS_SQL) without its keyset batching.
 FACTS_FROM = """
     FROM sc_indicator i
     JOIN sc_enterprise e ON e.uscc = i.uscc
@@ -801,7 +801,7 @@ def profile_recompute(engine: Engine, top: int, timeout_s: float) -> None:
 def explain_facts_batches(engine: Engine, n: int) -> None:
     """EXPLAIN ANALYZE of one batch of the recompute's facts read at the start, the middle and
     the end of the USCCs: with the keyset bound on every joined table, the same cost."""
-    sql = text("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) " + pipeline.FACTS_SQL.text)
+    sql = text("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) " + facts.FACTS_SQL.text)
     with engine.connect() as connection:
         for fraction in (0.0, 0.5, 0.95):
             after = connection.execute(
@@ -812,7 +812,7 @@ def explain_facts_batches(engine: Engine, n: int) -> None:
                 {"period": PERIOD, "skip": max(0, int(n * fraction) - 1)},
             ).scalar_one()
             plan = connection.execute(
-                sql, {"period": PERIOD, "after": after, "batch": pipeline.COMPUTE_BATCH}
+                sql, {"period": PERIOD, "after": after, "batch": facts.COMPUTE_BATCH}
             ).scalars()
             print(f"  EXPLAIN of one facts batch after {fraction:.0%} of the USCCs:")
             for line in plan:

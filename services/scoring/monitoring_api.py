@@ -23,7 +23,9 @@ from shared.tabular import FileOptions, HeaderLanguage, workbook_response
 
 router = APIRouter(prefix="/v1/scoring", tags=["scoring: monitoring"])
 
-PeriodQuery = Annotated[int | None, Query(ge=2000, le=2100, description="A year, e.g. 2025")]
+LatestPeriod = Annotated[
+    int | None, Query(ge=2000, le=2100, description="A year (default: the latest ranked period)")
+]
 RunQuery = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="A recompute run's id")]
 ModelVersion = Annotated[str, Path(max_length=40, description="A model version, e.g. TZ-2026.1")]
 Headers = Annotated[
@@ -45,10 +47,7 @@ def get_model_impact(
     _: ScoringReader,
     _programme: ProgrammeWide,
     media: Negotiated,
-    period: Annotated[
-        int | None,
-        Query(ge=2000, le=2100, description="A year (default: the latest ranked period)"),
-    ] = None,
+    period: LatestPeriod = None,
     baseline: Annotated[
         str | None,
         Query(max_length=40, description="A model version (default: the ranking's model)"),
@@ -82,10 +81,7 @@ def get_drift(
     _: ScoringReader,
     _programme: ProgrammeWide,
     media: Negotiated,
-    period: Annotated[
-        int | None,
-        Query(ge=2000, le=2100, description="A year (default: the latest ranked period)"),
-    ] = None,
+    period: LatestPeriod = None,
     baseline_period: Annotated[
         int | None,
         Query(ge=2000, le=2100, description="A year (default: the year before `period`)"),

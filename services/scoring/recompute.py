@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from services.scoring import pointsmodel
+from services.scoring import facts, pointsmodel
 from services.scoring.compiled_model import CompiledModel
 from services.scoring.errors import ModelNotPublished, NoIndicators, PointsOutOfRange
 from services.scoring.model_versions import get_model, latest_published
@@ -29,27 +29,6 @@ from services.scoring.pointsmodel import ModelDefinition
 from shared import changefeed, clock, vocab
 
 MAX_TOTAL = Decimal("9999999999.9999")  # sc_points.total_exact is NUMERIC(14, 4)
-COMPUTE_BATCH = 5000
-
-FACTS_SQL = text(
-    """
-    SELECT i.uscc, e.stage, e.industry_code, e.categories,
-           i.invention_patents, i.utility_models, i.software_copyrights, i.rd_expense,
-           i.revenue, i.rd_staff, i.total_staff, i.equity_financing, i.awards_provincial,
-           i.awards_national, i.jbgs_funds_paid, prev.revenue AS previous_revenue
-    FROM sc_indicator i
-    JOIN sc_enterprise e ON e.uscc = i.uscc
-    LEFT JOIN sc_indicator prev
-      ON prev.uscc = i.uscc AND prev.period = i.period - 1 AND prev.uscc > :after
-    WHERE i.period = :period AND i.uscc > :after AND e.uscc > :after
-    ORDER BY i.uscc
-    LIMIT :batch
-    """
-)
-# The keyset bound is repeated on every joined table: the planner does not carry it across
-# the join, and without it a merge join reads the enterprises and the previous period from
-# their first key, so each batch cost in proportion to how far it was (quadratic in all).
-
 # Points are computed into an unlogged, index-free staging table, then written to sc_points
 # once, ranked on the way: no second write of every row to set its rank.
 _STAGE_SQL = text(
@@ -179,13 +158,7 @@ def _stage_points(session: Session, period: int, model: ModelDefinition) -> list
     dbapi = cast(psycopg.Connection[Any], connection.connection.dbapi_connection)
     compiled = CompiledModel(model)
     usccs: list[str] = []
-    after = ""
-    while True:
-        rows = connection.execute(
-            FACTS_SQL, {"period": period, "after": after, "batch": COMPUTE_BATCH}
-        ).all()
-        if not rows:
-            return usccs
+    for rows in facts.batches(session, period):
         with (
             dbapi.cursor() as cursor,
             cursor.copy(
@@ -193,9 +166,10 @@ def _stage_points(session: Session, period: int, model: ModelDefinition) -> list
             ) as copy,
         ):
             for row in rows:
-                raw = dict(zip(vocab.RAW_INDICATORS, row[4:15], strict=True))
-                values, notes = pointsmodel.derive(raw, row[15])
-                result = compiled.score(row[1], row[2], row[3], values, notes)
+                values, notes = facts.derived(row)
+                result = compiled.score(
+                    row[facts.STAGE], row[facts.INDUSTRY], row[facts.CATEGORIES], values, notes
+                )
                 if result.total > MAX_TOTAL:
                     raise PointsOutOfRange(
                         f"Model {model.version} gives {row[0]} {result.total} points; at "
@@ -203,7 +177,7 @@ def _stage_points(session: Session, period: int, model: ModelDefinition) -> list
                     )
                 copy.write_row((row[0], result.points, result.total, result.breakdown.decode()))
                 usccs.append(row[0])
-        after = rows[-1].uscc
+    return usccs
 
 
 def list_runs(
