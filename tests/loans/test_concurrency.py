@@ -8,19 +8,34 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 
+from services.runtime import build_gateway
+from tests.conftest import make_settings, serve_app
 from tests.loans.conftest import World, application, new_key
 
 
 def _post(url: str, headers: dict[str, str], body: object) -> httpx.Response:
     with httpx.Client(timeout=30) as client:
         return client.post(url, headers=headers, json=body)
+
+
+@pytest.fixture(scope="module")
+def live_url(database_url: str, engine: Engine) -> Iterator[str]:
+    """A gateway of these races' own, whose admission queue waits patiently: they test
+    exactly-once writes, not load shedding (tests/loans/test_faults.py tests that, at the
+    defaults), and on a 2-core CI machine shared with another test worker fifty racing
+    requests can wait in line longer than the default 2 s and be shed."""
+    app = build_gateway(make_settings(database_url, max_queue_wait_seconds=30.0), engine)
+    with serve_app(app) as url:
+        yield url
 
 
 def test_concurrent_identical_posts_create_exactly_one_application(
