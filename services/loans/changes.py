@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from services.loans import products, schedule
 from services.loans.applications import Actor
 from services.loans.calendar import WorkCalendar, YearSchedule, validate_year
-from services.loans.errors import BadCalendar, BankNotFound, WrongTransition
+from services.loans.errors import BadCalendar
 from services.loans.models import Application, Bank, CalendarYear, Product
 from services.loans.schemas import BankOut, CalendarIn, CalendarLoaded, ProductIn, ProductOut
 from services.loans.status import Status
@@ -82,15 +82,8 @@ def _product_in(product: Product) -> dict[str, Any]:
 def _describe_product(session: Session, params: Mapping[str, Any]) -> Proposal:
     code = params["code"]
     data = ProductIn.model_validate(params["product"])
-    if session.get(Bank, data.bank_code) is None:
-        raise BankNotFound(f"No bank {data.bank_code!r}: create it with PUT /v1/admin/banks/…")
-    existing = session.get(Product, code)
-    if existing is not None and existing.bank_code != data.bank_code:
-        raise WrongTransition(
-            f"Product {code} belongs to {existing.bank_code}; codes are permanent"
-        )
-    bank = session.get(Bank, data.bank_code)
-    owner = f"{bank.name if bank else data.bank_code} {data.name}"
+    bank, existing = products.check_product(session, code, data)  # as the direct write checks
+    owner = f"{bank.name} {data.name}"
     verb = "Create" if existing is None else "Replace"
     before = {} if existing is None else _product_in(existing)
     return Proposal(

@@ -76,18 +76,26 @@ def list_banks(
     return session.scalars(stmt if limit is None else stmt.limit(limit + 1)).all()
 
 
-def put_product(session: Session, code: str, data: ProductIn) -> Product:
-    """Create or replace a product."""
-    lock_target(session, f"product:{code}")  # after an approval of the same product
-    if session.get(Bank, data.bank_code) is None:
+def check_product(session: Session, code: str, data: ProductIn) -> tuple[Bank, Product | None]:
+    """What writing `data` as product `code` needs: its bank exists (`BankNotFound`) and an
+    existing product keeps its bank (`WrongTransition`). The bank and the existing product."""
+    bank = session.get(Bank, data.bank_code)
+    if bank is None:
         raise BankNotFound(f"No bank {data.bank_code!r}: create it with PUT /v1/admin/banks/…")
-    values: dict[str, Any] = data.model_dump(mode="python")
-    values["limit_tiers"] = [t.model_dump(mode="json") for t in data.limit_tiers]
     existing = session.get(Product, code)
     if existing is not None and existing.bank_code != data.bank_code:
         raise WrongTransition(
             f"Product {code} belongs to {existing.bank_code}; codes are permanent"
         )
+    return bank, existing
+
+
+def put_product(session: Session, code: str, data: ProductIn) -> Product:
+    """Create or replace a product."""
+    lock_target(session, f"product:{code}")  # after an approval of the same product
+    _, existing = check_product(session, code, data)
+    values: dict[str, Any] = data.model_dump(mode="python")
+    values["limit_tiers"] = [t.model_dump(mode="json") for t in data.limit_tiers]
     at = clock.now()
     before = None if existing is None else {t: getattr(existing, t) for t in TERMS}
     stmt = insert(Product).values(code=code, **values, updated_at=at)
