@@ -140,22 +140,22 @@ class KeySet:
         self._lock = threading.Lock()
         self.loads = 0
 
-    def cached(self, kid: str) -> Key | None:
-        """Return the key for `kid` if it is cached and the cache is fresh; never loads."""
-        loaded_at = self._loaded_at
-        if loaded_at is None:
-            return None
-        now = self._clock()
-        if not 0 <= now - loaded_at <= self._max_age and now >= self._retry_at:
-            return None
-        return self._keys.get(kid)
+    def lookup(self, kid: str) -> tuple[bool, Key | None]:
+        """Return (needs a load, the cached key for `kid`) from one reading of the clock.
+
+        Never loads. Deciding and reading on one clock reading matters: two readings a
+        microsecond apart could disagree (fresh for the one, stale for the other) and turn a
+        known kid into an unknown one."""
+        return self._needs_load(kid, self._clock()), self._keys.get(kid)
 
     def needs_load(self, kid: str) -> bool:
         """Whether `get(kid)` would load keys now (stale cache, or unknown kid off cooldown)."""
+        return self._needs_load(kid, self._clock())
+
+    def _needs_load(self, kid: str, now: float) -> bool:
         loaded_at = self._loaded_at
         if loaded_at is None:
             return True
-        now = self._clock()
         if now < self._retry_at:
             return False
         age = now - loaded_at
@@ -221,10 +221,10 @@ class TokenVerifier:
         kid = _checked_header(token)
         if may_load:
             key = self.keys.get(kid)
-        elif self.keys.needs_load(kid):
-            return None
         else:
-            key = self.keys.cached(kid)
+            needs_load, key = self.keys.lookup(kid)
+            if needs_load:
+                return None
         if key is None:
             raise InvalidToken("unknown kid")
         try:

@@ -24,7 +24,7 @@ from shared.auth.jwt import (
     generate_signing_key,
     sign,
 )
-from shared.clock import frozen_at
+from shared.clock import frozen_at, monotonic
 
 ISS, AUD = "https://issuer.test/", "innocredit-api"
 KEY = generate_signing_key()
@@ -225,6 +225,27 @@ def test_verify_cached_never_loads() -> None:
     v.verify(good())
     assert v.verify_cached(good()) is not None
     assert v.keys.loads == 1
+
+
+def test_a_cached_key_is_judged_on_one_reading_of_the_clock() -> None:
+    """Found as a flake (tests/test_as_of.py under a frozen clock): the cache was judged fresh
+    on one reading and stale on the next, a microsecond earlier, and a known kid was refused."""
+    readings = iter([100.0, 100.000001, 99.999999, 99.999999])
+    keys = KeySet(lambda: [KEY.public_jwk], clock=lambda: next(readings))
+    v = TokenVerifier(keys, issuer=ISS, audience=AUD)
+    v.verify(good())  # loads at 100.0
+    principal = v.verify_cached(good())
+    assert principal is not None
+    assert principal.client_id == "ic_test"
+
+
+def test_a_frozen_clock_stands_exactly_still() -> None:
+    with frozen_at(datetime(2096, 3, 5, 1, 0, tzinfo=UTC)):
+        assert len({monotonic() for _ in range(10_000)}) == 1
+    with frozen_at(datetime(2096, 3, 5, 1, 0, 30, tzinfo=UTC)):
+        later = monotonic()
+    with frozen_at(datetime(2096, 3, 5, 1, 0, tzinfo=UTC)):
+        assert later - monotonic() == pytest.approx(30.0, abs=1e-3)
 
 
 def test_a_failed_reload_keeps_the_cached_keys_and_backs_off() -> None:
