@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -19,7 +18,7 @@ from fastapi.testclient import TestClient
 from services.runtime import build_gateway
 from shared.db import make_engine
 from tests.conftest import make_settings
-from tests.factories import Creds, Factory, bearer, get_token
+from tests.factories import Creds, bearer
 from tests.processes import INNOCREDIT, free_port_block, innocredit, stop, wait_ready
 
 pytestmark = pytest.mark.slow
@@ -107,63 +106,6 @@ def test_serve_on_a_taken_port_fails_at_once_saying_so(tmp_path: Path, database_
             assert "Is InnoCredit (./run.sh) already running there?" in done.stderr
             assert "gateway" not in done.stdout + done.stderr  # never claimed to start one
             assert "migrating" not in done.stderr
-
-
-def test_cli_clients_create_list_rotate_and_keys_rotate(
-    tmp_path: Path, database_url: str, factory: Factory, api: TestClient
-) -> None:
-    env = {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
-    bank = factory.bank(name="江苏银行")
-    create = [*INNOCREDIT, "clients", "create", "--name", "江苏银行", "--role", "bank"]
-    out = subprocess.run(
-        [*create, "--bank-code", bank, "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    made = json.loads(out.stdout)
-    assert set(made) == {"client_id", "client_secret"}
-    unknown = subprocess.run(
-        [*create, "--bank-code", "NOSUCHBANK"], env=env, capture_output=True, text=True
-    )
-    assert unknown.returncode == 1
-    assert "bank_code: no partner bank has the code 'NOSUCHBANK'" in unknown.stderr
-    listed = subprocess.run(
-        [*INNOCREDIT, "clients", "list"], env=env, capture_output=True, text=True, check=True
-    )
-    row = next(ln for ln in listed.stdout.splitlines() if ln.startswith(made["client_id"]))
-    assert row.split()[1:4] == ["bank", bank, "enabled"]
-    assert made["client_secret"] not in listed.stdout
-    rotated_secret = subprocess.run(
-        [*INNOCREDIT, "clients", "rotate-secret", made["client_id"], "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    new = json.loads(rotated_secret.stdout)
-    assert new["client_id"] == made["client_id"]
-    get_token(api, Creds(new["client_id"], new["client_secret"]))
-    old = api.post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials"},
-        headers={"Authorization": Creds(made["client_id"], made["client_secret"]).basic()},
-    )
-    assert old.status_code == 401
-    bad = subprocess.run(
-        [*INNOCREDIT, "clients", "create", "--name", "x", "--role", "bank"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert bad.returncode != 0
-    assert "bank_code" in bad.stderr
-    rotated = subprocess.run(
-        [*INNOCREDIT, "keys", "rotate"], env=env, capture_output=True, text=True
-    )
-    assert rotated.returncode == 0, rotated.stderr
-    assert "new signing key" in rotated.stdout
 
 
 def test_split_mode_proxies_and_forwards_the_request_id(

@@ -1,5 +1,7 @@
-"""`innocredit users …` as an operator runs it: the real command in a process of its own (no
-terminal), against the tests' database; a password never in its output."""
+"""`innocredit users …` as an operator runs it, against the tests' database; a password never in
+its output. The first command runs as a process of its own without a terminal (the password is
+read from a pipe); the rest run in this process (tests/cli_runner.py), the same code without an
+interpreter's start-up per call."""
 
 from __future__ import annotations
 
@@ -14,25 +16,35 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.models import User
+from tests.cli_runner import Ran, run_cli
 from tests.users import browser, sign_in
 
 COMMAND = [sys.executable, "-c", "from services.cli import main; main()"]
 
 
-def run(
+def _env(database_url: str, data_dir: Path) -> dict[str, str]:
+    return {"DATABASE_URL": database_url, "INNOCREDIT_DATA_DIR": str(data_dir)}
+
+
+def run_process(
     database_url: str, data_dir: Path, *args: str, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "INNOCREDIT_DATA_DIR": str(data_dir)}
+    """`innocredit users ARGS` as a process of its own, with no controlling terminal."""
     return subprocess.run(
         [*COMMAND, "users", *args],
         input=stdin,
         capture_output=True,
         text=True,
-        env=env,
-        start_new_session=True,  # no controlling terminal
+        env={**os.environ, **_env(database_url, data_dir)},
+        start_new_session=True,
         timeout=120,
         check=False,
     )
+
+
+def run(database_url: str, data_dir: Path, *args: str, stdin: str = "") -> Ran:
+    """`innocredit users ARGS` in this process."""
+    return run_cli(["users", *args], _env(database_url, data_dir), stdin)
 
 
 def _user(db: sessionmaker[Session], name: str) -> User | None:
@@ -45,7 +57,7 @@ def test_create_with_a_password_from_stdin_then_list_disable_unlock_and_reset(
 ) -> None:
     name = f"wang.fang-{uuid.uuid4().hex[:6]}"
     password = "plum blossom in winter"
-    done = run(
+    done = run_process(
         database_url, tmp_path, "create", "--name", name, "--role", "bureau", stdin=password + "\n"
     )
     assert done.returncode == 0, done.stderr
