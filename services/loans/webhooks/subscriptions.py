@@ -154,7 +154,7 @@ def pending_counts(session: Session, subscriptions: Sequence[Subscription]) -> d
         .where(Delivery.subscription_id.in_(ids), Delivery.state == "pending")
         .group_by(Delivery.subscription_id)
     )
-    return dict(rows.tuples())
+    return {int(sub_id): int(count) for sub_id, count in rows}
 
 
 def delete(session: Session, owner: BankVisibility, name: str) -> None:
