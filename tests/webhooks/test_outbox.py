@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,12 +26,12 @@ EVERYTHING = {"url": "https://hooks.example/all", "events": list(SUBSCRIBABLE)}
 
 
 @pytest.fixture(scope="module")
-def world(factory: Factory, periods: PeriodPool) -> Iterator[dict[str, str]]:
+def world(factory: Factory, periods: PeriodPool) -> dict[str, str]:
     period = periods.fresh(previous=True)
     (uscc,) = factory.ranked(period, [A_INDICATORS])
     bank = factory.bank()
     other = factory.bank()
-    yield {
+    return {
         "uscc": uscc,
         "bank": bank,
         "product": factory.product(bank, min_points=80),

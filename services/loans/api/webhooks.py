@@ -155,17 +155,18 @@ def delete_webhook(name: Name, session: DbSession, _: LoansReader, owner: Webhoo
 )
 def rotate_secret(
     name: Name,
+    body: RotateIn,
     session: DbSession,
     _: LoansReader,
     owner: WebhookOwner,
     settings: AppSettings,
-    body: RotateIn | None = None,
 ) -> JSONResponse:
-    """The new secret, shown this once. For `overlap_seconds` (default 86400, at most 7
+    """The new secret, shown this once (`{}` takes the default overlap). For
+    `overlap_seconds` (default 86400, at most 7
     days) every delivery carries two signatures, by the new and the old secret, so a
     receiver can switch without losing one; a second rotation within an overlap drops the
     oldest secret."""
-    overlap = timedelta(seconds=(body or RotateIn()).overlap_seconds)
+    overlap = timedelta(seconds=body.overlap_seconds)
     sub, secret = subscriptions.rotate(
         session, owner, name, overlap, encryptor=_encryptor(settings)
     )

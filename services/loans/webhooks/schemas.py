@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing_extensions import TypeAliasType
 
 from services.loans.webhooks.addresses import MAX_URL_LENGTH
 from services.loans.webhooks.payloads import EventType
@@ -17,19 +18,24 @@ WebhookName = Annotated[
 ]
 MAX_OVERLAP_SECONDS = 7 * 86400
 
-Subscribable = Literal[
-    "application.submitted",
-    "application.decided",
-    "application.disbursed",
-    "application.repayment_status_changed",
-    "application.withdrawn",
-    "application.deadline_recomputed",
-    "application.decision_due_soon",
-    "application.decision_overdue",
-    "enterprise.waiver_changed",
-]
+Subscribable = TypeAliasType(
+    "Subscribable",
+    Literal[
+        "application.submitted",
+        "application.decided",
+        "application.disbursed",
+        "application.repayment_status_changed",
+        "application.withdrawn",
+        "application.deadline_recomputed",
+        "application.decision_due_soon",
+        "application.decision_overdue",
+        "enterprise.waiver_changed",
+    ],
+)
+"""The event types an endpoint may ask for (`payloads.SUBSCRIBABLE`, spelt out for the
+document)."""
 
-DeliveryState = Literal["pending", "delivered", "dead", "cancelled"]
+DeliveryState = TypeAliasType("DeliveryState", Literal["pending", "delivered", "dead", "cancelled"])
 
 
 class WebhookIn(BaseModel):
