@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from shared.changes.problem_types import GOVERNANCE
+from shared.problem_catalogue_webhooks import WEBHOOKS
 from shared.problem_kind import ProblemKind
 
 _RETRY = "Retry the same request after `Retry-After` seconds (with the same Idempotency-Key)."
@@ -348,6 +349,7 @@ _KINDS: tuple[ProblemKind, ...] = (
 )
 # fmt: on
 _KINDS += GOVERNANCE  # four eyes' own, kept in shared/changes/problem_types.py
+_KINDS += WEBHOOKS  # kept in shared/problem_catalogue_webhooks.py
 
 CATALOGUE: Mapping[str, ProblemKind] = {k.slug: k for k in _KINDS}
 """Every problem type by slug."""

@@ -104,6 +104,15 @@ SEMANTIC_REJECTIONS: dict[str, tuple[str, str]] = {
     "GET /v1/admin/users": ("400", "a cursor is valid only if this API issued it"),
     "POST /v1/admin/users": ("422", "a bank user's bank_code names a partner bank; password rule"),
     "POST /v1/admin/users/{user_id}/password": ("422", "the password rule (length, variety)"),
+    "GET /v1/loans/webhooks": ("400", "a cursor is valid only if this API issued it"),
+    "GET /v1/loans/webhooks/{name}/deliveries": (
+        "400",
+        "a cursor is valid only if this API issued it",
+    ),
+    "PUT /v1/loans/webhooks/{name}": (
+        "422",
+        "https to a public address; the bureau subscribes to decision_overdue only",
+    ),
 }
 
 

@@ -53,6 +53,8 @@ def the_contracts_roles(method: str, path: str) -> set[str]:
         return {"bureau", "admin"}
     if path == "/v1/scoring/drift" or path.endswith("/impact"):  # model monitoring
         return {"bureau", "admin"}
+    if path.startswith("/v1/loans/webhooks"):  # a bank's own endpoints, the bureau's overdue
+        return {"bank", "bureau"}
     if path.startswith("/v1/loans/") and method != "GET":
         return {"bank"}
     if path.startswith(("/v1/scoring/", "/v1/loans/", "/v1/guarantee/")):
@@ -63,7 +65,9 @@ def the_contracts_roles(method: str, path: str) -> set[str]:
 def the_contracts_owner(path: str) -> str | None:
     """A bank sees "its own bank's products and applications only": by id, another bank's
     is 404."""
-    if path.startswith(("/v1/loans/applications/{", "/v1/loans/products/{")):
+    if path.startswith(
+        ("/v1/loans/applications/{", "/v1/loans/products/{", "/v1/loans/webhooks/{")
+    ):
         return "bank"
     return None
 
@@ -81,6 +85,8 @@ def _fill(path: str) -> str:
         "period": "2099",
         "year": "2099",
         "slug": "not-found",
+        "name": "no-such-endpoint",
+        "delivery_id": "999999999",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

@@ -88,11 +88,17 @@ from tests.users import browser, make_user, page_token, sign_in
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 APPLICATION, PRODUCT, PUBLIC, OPERATOR = "application", "product", "public", "operator"
+WEBHOOK = "webhook"  # a bank's webhook endpoint and its deliveries: swept on their own below
 TENANT_OWNED = (APPLICATION, PRODUCT)
 
 # An owner (the document's `x-access`) and the id's parameter → the kind of object, i.e.
 # how bank A makes one here (`test_another_banks_objects_are_404_on_every_operation`).
-OWNED: dict[tuple[str, str], str] = {("bank", "app_id"): APPLICATION, ("bank", "code"): PRODUCT}
+OWNED: dict[tuple[str, str], str] = {
+    ("bank", "app_id"): APPLICATION,
+    ("bank", "code"): PRODUCT,
+    ("bank", "name"): WEBHOOK,
+    ("bank", "delivery_id"): WEBHOOK,
+}
 
 # Request-body fields of tenant-callable operations that name another object.
 BODY_REFERENCES = {"product_code": PRODUCT}
@@ -301,6 +307,11 @@ def _submit_body(
 
 BODIES.update(
     {
+        "put_webhook": lambda t: {
+            "url": "https://b.example/hook",
+            "events": ["application.decided"],
+        },
+        "rotate_secret": lambda t: {"overlap_seconds": 0},
         "submit_application": _submit_body,
         "decide_application": lambda t: {
             "outcome": "approved",
@@ -470,6 +481,50 @@ def test_every_path_parameter_is_classified(spec: dict[str, Any]) -> None:
             assert not op.path.startswith("/v1/admin/"), op.path
         if op.kind == OPERATOR:
             assert op.path.startswith("/v1/admin/"), op.path
+
+
+def test_another_banks_webhooks_are_404_on_every_operation(
+    api: TestClient, spec: dict[str, Any], tenants: Tenants
+) -> None:
+    """Bank A's endpoint and its delivery, named by bank B on every webhook operation: the
+    same 404 as a name or delivery B never saw, and A's endpoint unchanged. A `PUT` of the
+    same name makes B's own endpoint (names are per bank), and B's endpoint does not reach
+    A's delivery either."""
+    t = tenants
+    name = "bola-" + uuid.uuid4().hex[:8]
+    hook = {"url": "https://a.example/hook", "events": ["application.decided"]}
+    assert send(api, t.token_a, "PUT", f"/v1/loans/webhooks/{name}", body=hook).status_code == 201
+    ping = send(api, t.token_a, "POST", f"/v1/loans/webhooks/{name}/test").json()
+    real = {"name": name, "delivery_id": str(ping["delivery"])}
+    ghost = {"name": "bola-" + uuid.uuid4().hex[:8], "delivery_id": "999999999"}
+
+    def view() -> tuple[Any, Any]:
+        one = send(api, t.token_a, "GET", f"/v1/loans/webhooks/{name}").json()
+        sent = send(api, t.token_a, "GET", f"/v1/loans/webhooks/{name}/deliveries").json()
+        return one, sent
+
+    before = view()
+    swept = [op for op in operations(spec) if op.kind == WEBHOOK and op.method != "PUT"]
+    assert len(swept) == 6
+    failures = []
+    for op in swept:
+        body = {"overlap_seconds": 0} if op.path.endswith("/rotate-secret") else None
+        foreign = send(api, t.token_b, op.method, fill(op.path, real), body=body)
+        made_up = send(api, t.token_b, op.method, fill(op.path, ghost), body=body)
+        ids = [real["name"], ghost["name"], real["delivery_id"], ghost["delivery_id"]]
+        if not is_not_found_problem(foreign) or normalised(foreign, *ids) != normalised(
+            made_up, *ids
+        ):
+            failures.append(f"{op.method} {op.path}: {foreign.status_code} {foreign.text[:200]}")
+    assert not failures, report(failures)
+    assert view() == before
+    own = {"url": "https://b.example/hook", "events": ["application.decided"]}
+    assert send(api, t.token_b, "PUT", f"/v1/loans/webhooks/{name}", body=own).status_code == 201
+    redeliver = fill("/v1/loans/webhooks/{name}/deliveries/{delivery_id}/redeliver", real)
+    again = send(api, t.token_b, "POST", redeliver)
+    assert (again.status_code, again.json()["type"]) == (404, "/problems/delivery-not-found")
+    assert view() == before
+    assert send(api, t.token_a, "POST", redeliver).status_code == 202
 
 
 def test_a_new_id_path_is_classified_or_fails(spec: dict[str, Any]) -> None:

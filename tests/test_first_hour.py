@@ -81,6 +81,20 @@ class World:
     firm: str
     firm_token: str
     consented: list[str]
+    webhook: str  # the bureau's endpoint, with two test deliveries
+
+
+def _bureau_webhook(factory: Factory, token: str) -> str:
+    """A bureau endpoint with two deliveries; the bureau's endpoints are one owner's for
+    every bureau client (at most 10), so those other tests left are deleted first."""
+    h = bearer(token)
+    for hook in factory.api.get("/v1/loans/webhooks?limit=500", headers=h).json()["items"]:
+        factory.api.delete(f"/v1/loans/webhooks/{hook['name']}", headers=h)
+    body = {"url": "https://bureau.example/hook", "events": ["application.decision_overdue"]}
+    assert factory.api.put("/v1/loans/webhooks/first-hour", headers=h, json=body).is_success
+    for _ in range(2):
+        assert factory.api.post("/v1/loans/webhooks/first-hour/test", headers=h).is_success
+    return "first-hour"
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +130,7 @@ def world(factory: Factory, periods: PeriodPool, admin_token: str) -> World:
         body = {"uscc": uscc, "firm_code": firm, "granted_at": granted, "evidence_ref": "签字页"}
         response = factory.api.post("/v1/admin/consents", headers=factory.admin, json=body)
         assert response.status_code in (200, 201), response.text
+    bureau_token = factory.token("bureau")
     return World(
         period=period,
         bank=bank,
@@ -124,10 +139,11 @@ def world(factory: Factory, periods: PeriodPool, admin_token: str) -> World:
         bank_token=factory.bank_token(bank),
         apps=apps,
         admin_token=admin_token,
-        bureau_token=factory.token("bureau"),
+        bureau_token=bureau_token,
         firm=firm,
         firm_token=factory.token("credit_firm", firm_code=firm),
         consented=consented,
+        webhook=_bureau_webhook(factory, bureau_token),
     )
 
 
@@ -192,6 +208,7 @@ def _list_url(path: str, world: World) -> str:
         "uscc": world.usccs[0],
         "code": world.product,
         "version": DEFAULT_MODEL,
+        "name": world.webhook,
     }
 
     def fill(match: re.Match[str]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.loans.api import admin, router
+from services.loans.api import webhooks as webhooks_api
 from shared.app import ServiceSpec
 
 SERVICE = ServiceSpec(
@@ -12,13 +13,16 @@ SERVICE = ServiceSpec(
         "Banks, the nine 创新积分贷 products, applications, decisions against the "
         "two-working-day target, disbursements and statistics."
     ),
-    routers=(router, admin),
+    routers=(router, admin, webhooks_api.router),
     route_prefixes=("/v1/loans", "/v1/admin/banks", "/v1/admin/products", "/v1/admin/calendar"),
     whoami_prefix="/v1/loans",
     tags={
         "loans": "Banks and products, quotes, applications and their decisions, disbursements "
         "and repayment reports, decision deadlines, the calendar and statistics (scopes "
         "`loans:read`, `loans:write`, `stats:read`).",
+        "webhooks": "A bank's (and the bureau's) endpoints for events pushed as they happen, "
+        "signed as Standard Webhooks, and what was delivered to them (scope `loans:read`; "
+        'README "Webhooks: events pushed to banks").',
         "admin: loans": "Operators: banks, products and the official calendar (scope `admin`).",
     },
 )

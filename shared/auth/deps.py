@@ -220,7 +220,15 @@ def programme_wide(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
+@_admits(("bank", "bureau"), "bank", "Webhooks are for banks and the bureau")
+def webhook_owner(principal: CurrentPrincipal) -> BankVisibility:
+    """Whose webhook endpoints a caller manages: a bank its own (`OneBank`), the bureau its
+    programme-wide ones (`AllBanks`, never a bank's); operators and credit firms none (403)."""
+    return AllBanks() if principal.bank_code is None else OneBank(principal.bank_code)
+
+
 ProgrammeWide = Annotated[Principal, Depends(programme_wide)]
+WebhookOwner = Annotated[BankVisibility, Depends(webhook_owner)]
 BanksVisible = Annotated[BankVisibility, Depends(bank_visibility)]
 ActingBank = Annotated[OneBank, Depends(acting_bank)]
 FirmsVisible = Annotated[FirmVisibility, Depends(firm_visibility)]
