@@ -42,9 +42,9 @@ import httpx
 from bench._common import ROOT, free_port, stop, table, wait_ready
 from services.gateway import service as gateway_service
 from services.gateway.bootstrap import bootstrap
-from services.gateway.crypto import KeyEncryptor
 from services.gateway.schemas import ClientCreate
 from shared import migrate
+from shared.crypto import KeyEncryptor
 from shared.db import make_engine, make_sessionmaker
 from shared.http_protocol import HTTP_PROTOCOL
 from shared.settings import DEV_KEY_ENCRYPTION_KEY

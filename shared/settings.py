@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.changes.kinds import KIND_NAMES
@@ -102,6 +102,23 @@ class CoreSettings(BaseSettings):
     # Four eyes (README "Model governance"): which rule changes wait for a second operator.
     # `all`, `none` (or empty), or a comma list of kinds (`shared.changes.kinds.KIND_NAMES`).
     four_eyes: str = "all"
+    # Webhooks (README "Webhooks: events pushed to banks"). A send waits at most
+    # `timeout_seconds`; a claimed delivery is leased for `lease_seconds` (at least the timeout
+    # plus 10 s, so two workers never hold one delivery); a worker keeps `concurrency` sends
+    # in flight and looks for due deliveries every `poll_seconds`, for timer events every
+    # `timer_seconds`. `due_soon_seconds` before a deadline `application.decision_due_soon`
+    # fires. `retry_scale` multiplies the retry schedule and its 72 h (tests shrink it);
+    # final deliveries are kept `retention_days`. `allow_loopback` admits loopback endpoints
+    # (127.0.0.0/8, ::1, localhost; `http` to them too): development and tests only.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+    webhook_lease_seconds: float = Field(default=30.0, gt=0)
+    webhook_concurrency: int = Field(default=16, ge=1, le=256)
+    webhook_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    webhook_timer_seconds: float = Field(default=15.0, gt=0, le=3600)
+    webhook_due_soon_seconds: int = Field(default=14_400, ge=60, le=7 * 86400)
+    webhook_retry_scale: float = Field(default=1.0, ge=0.0001, le=1)
+    webhook_retention_days: int = Field(default=30, ge=1)
+    webhook_allow_loopback: bool = False
 
     @field_validator("four_eyes")
     @classmethod
@@ -130,6 +147,16 @@ class CoreSettings(BaseSettings):
         if len(raw) != 32:
             raise ValueError("must be url-safe base64 of 32 bytes (a Fernet key)")
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> CoreSettings:
+        if self.webhook_lease_seconds < self.webhook_timeout_seconds + 10:
+            raise ValueError(
+                "INNOCREDIT_WEBHOOK_LEASE_SECONDS must be at least "
+                "INNOCREDIT_WEBHOOK_TIMEOUT_SECONDS + 10: a lease that ends while its send "
+                "may still run lets a second worker send the same delivery at once"
+            )
+        return self
 
     @property
     def using_dev_key(self) -> bool:

@@ -10,9 +10,9 @@ import typer
 
 from services.cli.context import transaction
 from services.gateway import service as gateway_service
-from services.gateway.crypto import KeyEncryptor
 from services.gateway.schemas import ClientCreate
 from services.loans.products import bank_exists
+from shared.crypto import KeyEncryptor
 from shared.settings import get_settings
 
 _PAGE = 500

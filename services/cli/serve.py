@@ -18,8 +18,8 @@ from services.cli.context import database, engine_on, migration_url, step
 from services.cli.credentials import NewClient, hand_over
 from services.cli.demo import announce_sign_in, load_if_empty
 from services.gateway.bootstrap import ADMIN_NAME, bootstrap
-from services.gateway.crypto import KeyEncryptor
 from shared import migrate
+from shared.crypto import KeyEncryptor
 from shared.db import make_sessionmaker
 from shared.http_protocol import HTTP_PROTOCOL
 from shared.logging import configure_logging

@@ -14,7 +14,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.gateway.api import admin, oauth
 from services.gateway.changes import ChangeKinds
 from services.gateway.changes_api import admin_changes
-from services.gateway.crypto import KeyEncryptor
 from services.gateway.dashboard import mount_assets, page
 from services.gateway.directory import ClientDirectory
 from services.gateway.discovery import discovery
@@ -28,6 +27,7 @@ from services.gateway.users_api import admin_users
 from shared.admission import AdmissionGate
 from shared.app import ServiceSpec, create_service_app
 from shared.auth.jwt import KeySet, TokenVerifier
+from shared.crypto import KeyEncryptor
 from shared.db import make_sessionmaker
 from shared.middleware import edge_middleware, wrapped
 from shared.openapi_ids import unique_operation_ids

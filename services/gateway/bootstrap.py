@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from services.gateway import service
-from services.gateway.crypto import KeyEncryptor
 from services.gateway.schemas import ClientCreate
+from shared.crypto import KeyEncryptor
 
 ADMIN_NAME = "bootstrap admin"
 

@@ -1,5 +1,5 @@
-"""Secrets at rest: client-secret and password hashing (argon2id), signing-key encryption
-(Fernet)."""
+"""Secrets at rest that are only verified: client-secret and password hashing (argon2id).
+Signing keys, which are read back, are encrypted with shared/crypto.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from cryptography.fernet import Fernet, InvalidToken
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
 # Verified against when the client id is unknown, so that a miss costs as long as a hit.
@@ -44,25 +43,3 @@ def needs_rehash(stored_hash: str) -> bool:
         return _hasher.check_needs_rehash(stored_hash)
     except InvalidHashError:
         return True
-
-
-class KeyEncryptor:
-    """Encrypt and decrypt signing keys with the key-encryption key from the settings."""
-
-    def __init__(self, key_encryption_key: str) -> None:
-        self._fernet = Fernet(key_encryption_key.encode())
-
-    def encrypt(self, plaintext: bytes) -> bytes:
-        """Encrypt (authenticated) `plaintext`."""
-        return self._fernet.encrypt(plaintext)
-
-    def decrypt(self, ciphertext: bytes) -> bytes:
-        """Decrypt `ciphertext`; a wrong key-encryption key raises `KeyDecryptionError`."""
-        try:
-            return self._fernet.decrypt(ciphertext)
-        except InvalidToken as exc:
-            raise KeyDecryptionError from exc
-
-
-class KeyDecryptionError(Exception):
-    """The signing key cannot be decrypted: INNOCREDIT_KEY_ENCRYPTION_KEY is not the one used."""

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from services.gateway.crypto import KeyEncryptor
 from services.gateway.service import BankExists
+from shared.crypto import KeyEncryptor
 
 
 def get_encryptor(request: Request) -> KeyEncryptor:

@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.gateway.crypto import KeyEncryptor
 from services.gateway.service import IssuedToken, sign_with_active_key
 from services.gateway.sessions import SignedIn, user_subject
 from shared import clock
 from shared.auth.principal import ROLE_SCOPES, SCOPES
+from shared.crypto import KeyEncryptor
 
 PAGE_TOKEN_SECONDS = 300
 READ_ONLY = frozenset(scope for scope in SCOPES if scope.endswith(":read"))

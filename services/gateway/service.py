@@ -12,7 +12,6 @@ from sqlalchemy import insert, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from services.gateway.crypto import (
-    KeyEncryptor,
     hash_secret,
     new_client_id,
     new_client_secret,
@@ -24,6 +23,7 @@ from services.gateway.schemas import ClientCreate
 from shared import clock
 from shared.auth import jwt as tokens
 from shared.auth.principal import ROLE_SCOPES
+from shared.crypto import KeyEncryptor
 from shared.errors import Unprocessable
 
 # Transaction-scoped advisory lock that serialises signing-key creation and rotation.

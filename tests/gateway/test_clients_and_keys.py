@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway import service as gateway_service
-from services.gateway.crypto import KeyEncryptor
 from services.gateway.directory import ClientDirectory
 from services.gateway.models import Client, SigningKey
 from services.gateway.schemas import ClientCreate
@@ -23,6 +22,7 @@ from services.runtime import build_gateway
 from shared import clock, migrate
 from shared.auth import jwt as tokens
 from shared.clock import frozen_at
+from shared.crypto import KeyEncryptor
 from shared.db import make_engine, make_sessionmaker
 from shared.settings import CoreSettings
 from tests.conftest import make_settings

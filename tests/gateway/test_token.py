@@ -17,9 +17,9 @@ from jose import jwt
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway import service as gateway_service
-from services.gateway.crypto import KeyEncryptor
 from shared.auth import jwt as tokens
 from shared.clock import frozen_at
+from shared.crypto import KeyEncryptor
 from shared.settings import CoreSettings
 from tests.factories import Creds, bearer, get_token
 
