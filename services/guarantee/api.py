@@ -27,7 +27,6 @@ from services.guarantee.schemas import (
     QuoteIn,
     QuoteOut,
     TopEntry,
-    WaiverBasis,
     WaiverOut,
     WaiverPage,
 )
@@ -82,33 +81,11 @@ def _this_year(at: datetime | None = None) -> int:
 def _ranking_used(session: Session, year: int, at: datetime | None) -> Versions:
     """The ranking run a waiver of `year` rests on (that of `year − 1`, at `at`)."""
     require_history(at, lambda: scoring.history_start(session))
-    run = scoring.ranking_run(session, year - 1, at)
-    if run is None:
-        return Versions()
-    return Versions(ranking_run=run.run_id, model_version=run.model_version)
+    return waiver.ranking_versions(session, year, at)
 
 
 # `ActingFirm`, refused as the export's own problem (`NotAFirm`, 403).
 ExportingFirm = Annotated[OneFirm, Depends(refused_as(NotAFirm, acting_firm))]
-
-
-def _waiver_out(uscc: str, found: waiver.Waiver, versions: Versions) -> WaiverOut:
-    basis = None
-    if found.ranking_period is not None and found.model_version is not None:
-        basis = WaiverBasis(
-            ranking_period=found.ranking_period,
-            rank=found.rank,
-            rank_total=found.rank_total,
-            model_version=found.model_version,
-        )
-    return WaiverOut(
-        uscc=uscc,
-        year=found.year,
-        waived=found.waived,
-        basis=basis,
-        reason=found.reason,
-        versions=versions,
-    )
 
 
 @router.get(
@@ -126,7 +103,7 @@ def get_waiver(
     ranking of that instant (and `year` defaults to that instant's)."""
     year = year or _this_year(as_of)
     used = _ranking_used(session, year, as_of)
-    return _waiver_out(uscc, waiver.waiver_for(session, uscc, year, as_of), used)
+    return WaiverOut.of(uscc, waiver.waiver_for(session, uscc, year, as_of), used)
 
 
 def _top_entry(standing: PointsSnapshot) -> TopEntry:
@@ -195,7 +172,7 @@ def quote_guarantee_fee(
         fee=found.fee,
         waived=found.waived,
         payable_fee=found.payable_fee,
-        waiver=_waiver_out(body.uscc, found.waiver, used),
+        waiver=WaiverOut.of(body.uscc, found.waiver, used),
         versions=used.model_copy(update={"fee_rate_id": found.fee_rate_id}),
     )
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.guarantee import export, fees, waiver
 from services.guarantee.errors import NoFeeRate
+from services.guarantee.schemas import WaiverOut as WaiverOut  # its answer, for readers
 from services.scoring import queries as scoring
 from shared.auth.tenancy import FirmVisibility
 
@@ -99,3 +100,17 @@ def export_pulls(
         )
         for p in export.export_pulls(session, firms, since=since, after=after, limit=limit)
     ]
+
+
+def waived_usccs(session: Session, year: int) -> list[str]:
+    """The enterprises whose fee is waived in `year` by the ranking in force now: the top 100
+    of period `year − 1`, best first (empty while that period has no ranking)."""
+    return [standing.uscc for standing in waiver.top_list(session, year)]
+
+
+def waiver_out(session: Session, uscc: str, year: int) -> WaiverOut:
+    """`uscc`'s waiver for `year` now, exactly as `GET /v1/guarantee/enterprises/{uscc}/
+    waiver?year=` answers it (`EnterpriseUnknown` if it is not in the points database)."""
+    return WaiverOut.of(
+        uscc, waiver.waiver_for(session, uscc, year), waiver.ranking_versions(session, year)
+    )

@@ -7,6 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.guarantee.waiver import Waiver
 from shared.as_of import Versions
 from shared.integers import JSON_INTEGER, Integer
 from shared.money import NonNegativeMoney, PositiveMoney
@@ -35,6 +36,26 @@ class WaiverOut(BaseModel):
     basis: WaiverBasis | None
     reason: str
     versions: Versions = Field(description="the ranking run of `year − 1` it rests on")
+
+    @classmethod
+    def of(cls, uscc: str, found: Waiver, versions: Versions) -> WaiverOut:
+        """The answer for `uscc`'s waiver `found`, resting on the ranking run `versions`."""
+        basis = None
+        if found.ranking_period is not None and found.model_version is not None:
+            basis = WaiverBasis(
+                ranking_period=found.ranking_period,
+                rank=found.rank,
+                rank_total=found.rank_total,
+                model_version=found.model_version,
+            )
+        return cls(
+            uscc=uscc,
+            year=found.year,
+            waived=found.waived,
+            basis=basis,
+            reason=found.reason,
+            versions=versions,
+        )
 
 
 class FeeRateIn(BaseModel):

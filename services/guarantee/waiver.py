@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from services.guarantee.errors import EnterpriseUnknown
 from services.scoring import queries as scoring
+from shared.as_of import Versions
 from shared.vocab import WAIVER_TOP
 
 TOP = WAIVER_TOP
@@ -93,6 +94,14 @@ def waiver_given(
     if ranking is None or latest is None or latest.period < prior:
         return decide(year, ranking, None)
     return decide(year, ranking, scoring.current_points(session, enterprise.uscc, prior))
+
+
+def ranking_versions(session: Session, year: int, at: datetime | None = None) -> Versions:
+    """The ranking run a waiver of `year` rests on (that of `year − 1`, now or at `at`)."""
+    run = scoring.ranking_run(session, year - 1, at)
+    if run is None:
+        return Versions()
+    return Versions(ranking_run=run.run_id, model_version=run.model_version)
 
 
 def top_list(

@@ -4,7 +4,8 @@ Reads take the caller's `BankVisibility`: a bank reaches its own bank's applicat
 another bank's are "not found". The undecided ones can be listed by when their decision is
 due (`DueWindow`), each with the working days it has waited so far (`Elapsed`). Each change
 of an application bumps its version (the API's ETag) and appends an event saying who did
-what, from which status to which. Never commits.
+what, from which status to which — and, in the same transaction, the webhook event that
+reports it (`services.loans.webhooks.outbox`). Never commits.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from sqlalchemy.orm import Session
 from services.loans.calendar import WorkCalendar
 from services.loans.errors import ApplicationNotFound
 from services.loans.models import Application, ApplicationEvent
-from services.loans.schemas import DecisionDue
+from services.loans.schemas import ApplicationOut, DecisionDue, EventOut
 from services.loans.status import Status
+from services.loans.webhooks import outbox
+from services.loans.webhooks.payloads import EVENT_OF
 from shared.auth.tenancy import BankVisibility, restrict
 from shared.clock import SHANGHAI, now, today
 
@@ -156,6 +159,16 @@ class Elapsed:
         return days
 
 
+_STORED = tuple(name for name in ApplicationOut.model_fields if name != "working_days_elapsed")
+
+
+def application_out(app: Application, elapsed: Elapsed) -> ApplicationOut:
+    """The response model of an application, with the working days it has waited so far."""
+    return ApplicationOut.model_validate(
+        {**{name: getattr(app, name) for name in _STORED}, "working_days_elapsed": elapsed(app)}
+    )
+
+
 def events(
     session: Session,
     seen: BankVisibility,
@@ -187,17 +200,31 @@ def record_event(
     from_status: str | None,
     actor: Actor,
     data: dict[str, object],
+    *,
+    elapsed: Elapsed,
 ) -> None:
-    """Append to `app`'s history the change that just brought it to its current status."""
-    session.add(
-        ApplicationEvent(
-            application_id=app.id,
-            type=kind,
-            from_status=from_status,
-            to_status=app.status,
-            actor=actor.client_id,
-            request_id=actor.request_id,
-            data=data,
-            at=now(),  # the application clock: an `as_of` instant compares with it
-        )
+    """Append to `app`'s history the change that just brought it to its current state, and
+    emit its webhook event in the same transaction (so call it after changing `app`).
+
+    `elapsed` counts the working days of an application still `submitted` in the event's
+    copy of it; only the submission and a calendar load leave one so, and both hold the
+    calendar already."""
+    row = ApplicationEvent(
+        application_id=app.id,
+        type=kind,
+        from_status=from_status,
+        to_status=app.status,
+        actor=actor.client_id,
+        request_id=actor.request_id,
+        data=data,
+        at=now(),  # the application clock: an `as_of` instant compares with it
+    )
+    session.add(row)
+    session.flush()  # the entry's id, which the event carries
+    outbox.emit(
+        session,
+        app,
+        EVENT_OF[kind],
+        application=application_out(app, elapsed),
+        change=EventOut.model_validate(row),
     )

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from services.loans.applications import (
     Actor,
+    Elapsed,
     Precondition,
     get_application,
     record_event,
@@ -37,6 +38,12 @@ def _locked(
     if precondition is not None:
         precondition(app)
     return app
+
+
+def _elapsed(session: Session) -> Elapsed:
+    """Working days for the event's copy of the application, by the calendar read only if
+    it is still `submitted` (none of these changes leaves it so: never read)."""
+    return Elapsed(lambda: work_calendar(session))
 
 
 def decide(
@@ -105,6 +112,7 @@ def decide(
             "on_time": app.on_time,
             **({"approved_amount": f"{app.approved_amount}"} if app.approved_amount else {}),
         },
+        elapsed=_elapsed(session),
     )
     session.flush()
     return app
@@ -159,6 +167,7 @@ def disburse(
             "reference": data.reference,
             "disbursed_total": f"{app.disbursed_total}",
         },
+        elapsed=_elapsed(session),
     )
     session.flush()
     return app
@@ -203,6 +212,7 @@ def report_repayment(
             "outstanding_principal": f"{data.outstanding_principal}",
             "as_of": data.as_of.isoformat(),
         },
+        elapsed=_elapsed(session),
     )
     session.flush()
     return app
@@ -220,6 +230,6 @@ def withdraw(
     previous = app.status
     app.status = after(previous, Move.WITHDRAW)
     touch(app)
-    record_event(session, app, "withdrawal", previous, actor, {})
+    record_event(session, app, "withdrawal", previous, actor, {}, elapsed=_elapsed(session))
     session.flush()
     return app

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
-from services.loans.applications import Actor, record_event, touch
+from services.loans.applications import Actor, Elapsed, record_event, touch
 from services.loans.calendar import WorkCalendar, YearSchedule, unloaded, validate_year
 from services.loans.errors import BadCalendar
 from services.loans.models import Application, CalendarLoad, CalendarYear
@@ -73,7 +73,8 @@ def calendar_year(session: Session, year: int) -> YearSchedule:
 
 
 def load_calendar(session: Session, year: int, data: CalendarIn, actor: Actor) -> int:
-    """Load a year's official schedule; recompute provisional deadlines of open applications.
+    """Load a year's official schedule; recompute provisional deadlines of open applications
+    (each one moved records it and emits `application.deadline_recomputed`).
 
     Returns how many applications got a new deadline.
     """
@@ -95,6 +96,7 @@ def load_calendar(session: Session, year: int, data: CalendarIn, actor: Actor) -
     session.add(CalendarLoad(year=year, **values))
     session.flush()
     calendar = work_calendar(session)
+    elapsed = Elapsed(lambda: calendar)
     # Every bank's: the schedule is the programme's, and so is the deadline it sets.
     open_rows = session.scalars(
         select(Application)
@@ -107,6 +109,11 @@ def load_calendar(session: Session, year: int, data: CalendarIn, actor: Actor) -
             app.decision_due_at,
             app.deadline_provisional,
         ):
+            previous_due_at = app.decision_due_at
+            # Changed before the record: its event shows the application with the new deadline.
+            app.decision_due_at = deadline.due_at
+            app.deadline_provisional = deadline.provisional
+            touch(app)
             record_event(
                 session,
                 app,
@@ -114,12 +121,10 @@ def load_calendar(session: Session, year: int, data: CalendarIn, actor: Actor) -
                 app.status,
                 actor,
                 {
-                    "previous_due_at": format_instant(app.decision_due_at),
+                    "previous_due_at": format_instant(previous_due_at),
                     "due_at": format_instant(deadline.due_at),
                     "calendar_year": year,
                 },
+                elapsed=elapsed,
             )
-            app.decision_due_at = deadline.due_at
-            app.deadline_provisional = deadline.provisional
-            touch(app)
     return len(open_rows)

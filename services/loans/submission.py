@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from services.guarantee import queries as guarantee
-from services.loans.applications import Actor, record_event
+from services.loans.applications import Actor, Elapsed, record_event
 from services.loans.errors import (
     AmountOverQuote,
     BadTiming,
@@ -66,7 +66,8 @@ def submit(session: Session, bank: OneBank, data: ApplicationIn, actor: Actor) -
         )
     if snapshot is None:  # eligible implies points; this guards the invariant for mypy
         raise EnterpriseUnknown(f"{data.uscc} has no points in any ranking")
-    deadline = work_calendar(session).deadline_after(submitted_date)
+    calendar = work_calendar(session)
+    deadline = calendar.deadline_after(submitted_date)
     fee = (
         guarantee.fee_quote(
             session, enterprise, snapshot, data.amount, data.term_months, submitted_date.year
@@ -118,6 +119,6 @@ def submit(session: Session, bank: OneBank, data: ApplicationIn, actor: Actor) -
             "model_version": app.model_version_snapshot,
             "due_at": format_instant(app.decision_due_at),
         },
+        elapsed=Elapsed(lambda: calendar),
     )
-    session.flush()
     return app

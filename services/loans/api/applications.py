@@ -23,11 +23,16 @@ from services.loans.api.writes import (
     IdempotentWrite,
     IfMatchHeader,
     actor,
-    application_out,
     elapsed_in,
     etag,
 )
-from services.loans.applications import ApplicationFilter, Elapsed, due_window, list_position
+from services.loans.applications import (
+    ApplicationFilter,
+    Elapsed,
+    application_out,
+    due_window,
+    list_position,
+)
 from services.loans.schedule import work_calendar
 from services.loans.schemas import (
     ApplicationDeadline,

@@ -18,11 +18,10 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from services.loans import idempotency
-from services.loans.applications import Actor, Elapsed
+from services.loans.applications import Actor, Elapsed, application_out
 from services.loans.idempotency import Stored
 from services.loans.models import Application
 from services.loans.schedule import work_calendar
-from services.loans.schemas import ApplicationOut
 from shared.auth.deps import LoansWriter
 from shared.auth.principal import Principal
 from shared.db import DbSession
@@ -66,16 +65,6 @@ IfMatchHeader = Annotated[IfMatch | None, Depends(_if_match)]
 def actor(request: Request, principal: Principal) -> Actor:
     """Who acts, for the application's events: the client and the request id."""
     return Actor(principal.client_id, request.scope.get("state", {}).get("request_id"))
-
-
-_STORED = tuple(name for name in ApplicationOut.model_fields if name != "working_days_elapsed")
-
-
-def application_out(app: Application, elapsed: Elapsed) -> ApplicationOut:
-    """The response model of an application, with the working days it has waited so far."""
-    return ApplicationOut.model_validate(
-        {**{name: getattr(app, name) for name in _STORED}, "working_days_elapsed": elapsed(app)}
-    )
 
 
 def elapsed_in(session: Session) -> Elapsed:

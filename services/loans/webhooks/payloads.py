@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
+from services.guarantee.queries import WaiverOut
 from services.loans.schemas import ApplicationOut, EventOut
 from shared.timestamps import Instant
 
@@ -79,6 +80,27 @@ class ApplicationData(BaseModel):
     )
     deadline: DeadlineNotice | None = Field(
         default=None, description="`decision_due_soon` and `decision_overdue` only"
+    )
+
+
+class PreviousWaiver(BaseModel):
+    """The waiver as it stood before the ranking that changed it."""
+
+    waived: bool
+    reason: str
+    rank: int | None = Field(description="the rank it rested on (null: not ranked)")
+
+
+class WaiverData(BaseModel):
+    """`data` of `enterprise.waiver_changed`: a new ranking moved the enterprise into or out
+    of the top 100, and so changed its 泰信保 waiver for the following year."""
+
+    waiver: WaiverOut = Field(
+        description="as `GET /v1/guarantee/enterprises/{uscc}/waiver?year=` answers now"
+    )
+    previous: PreviousWaiver
+    applications: list[uuid.UUID] = Field(
+        description="the bank's open applications (submitted or approved) of the enterprise"
     )
 
 
