@@ -24,7 +24,7 @@ from services.loans.models import Application
 from services.loans.schedule import work_calendar
 from services.loans.status import Status
 from services.loans.webhooks import outbox
-from services.loans.webhooks.models import Timer
+from services.loans.webhooks.models import BUREAU, Timer
 from services.loans.webhooks.payloads import DeadlineNotice, EventType
 from shared import clock
 
@@ -33,7 +33,7 @@ BATCH = 500
 
 _LOCK = text("SELECT pg_try_advisory_xact_lock(:a, :b)")
 _WANTED = text(
-    "SELECT EXISTS (SELECT 1 FROM loan_webhook_subscription WHERE enabled AND :type = ANY(events))"
+    "SELECT DISTINCT owner FROM loan_webhook_subscription WHERE enabled AND :type = ANY(events)"
 )
 
 
@@ -57,9 +57,13 @@ def scan(session: Session, *, lead_seconds: int, now: datetime | None = None) ->
         ("overdue", EventType.DECISION_OVERDUE, 0),
         ("due-soon", EventType.DECISION_DUE_SOON, lead_seconds),
     ):
-        if not session.execute(_WANTED, {"type": type_.value}).scalar_one():
+        owners = set(session.scalars(_WANTED, {"type": type_.value}))
+        if not owners:
             continue
-        for app in _due(session, kind, at, lead):
+        # Only the banks that would receive it are marked: a bank subscribing later still
+        # hears of its deadlines to come (the bureau's endpoints hear of every bank's).
+        banks = None if type_ is EventType.DECISION_OVERDUE and BUREAU in owners else owners
+        for app in _due(session, kind, at, lead, banks):
             marked = session.execute(
                 insert(Timer)
                 .values(application_id=app.id, kind=kind, due_at=app.decision_due_at)
@@ -80,9 +84,12 @@ def scan(session: Session, *, lead_seconds: int, now: datetime | None = None) ->
     return emitted
 
 
-def _due(session: Session, kind: str, at: datetime, lead: int) -> list[Application]:
-    """Every bank's undecided applications whose `kind` event is due at `at` and not yet
-    emitted for their current deadline, earliest first, locked (others skipped)."""
+def _due(
+    session: Session, kind: str, at: datetime, lead: int, banks: set[str] | None
+) -> list[Application]:
+    """The undecided applications of `banks` (None: every bank's) whose `kind` event is due
+    at `at` and not yet emitted for their current deadline, earliest first, locked (others
+    skipped)."""
     mark = exists().where(
         Timer.application_id == Application.id,
         Timer.kind == kind,
@@ -99,6 +106,8 @@ def _due(session: Session, kind: str, at: datetime, lead: int) -> list[Applicati
         .limit(BATCH)
         .with_for_update(of=Application, skip_locked=True)
     )
+    if banks is not None:
+        query = query.where(Application.bank_code.in_(banks))
     if lead:  # due soon is for deadlines still ahead; past ones are overdue
         query = query.where(Application.decision_due_at > at)
     return list(session.scalars(query))
