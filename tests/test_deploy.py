@@ -68,7 +68,7 @@ def test_overlays_declare_what_the_issue_asks() -> None:
     assert {"Cluster", "Pooler", "ScheduledBackup"} <= kinds
     deployments = checks.named(production, "Deployment")
     assert set(deployments) == {
-        f"innocredit-{c}" for c in ("gateway", "scoring", "loans", "guarantee")
+        f"innocredit-{c}" for c in ("gateway", "scoring", "loans", "guarantee", "worker")
     }
     assert set(checks.least_replicas(production).values()) == {2}
     assert {
@@ -94,6 +94,24 @@ def test_gateway_proxies_to_the_services_and_they_fetch_its_keys(overlay: str) -
         (service,) = checks.containers(deployments[f"innocredit-{name}"])
         jwks = checks.container_env(found, service)["INNOCREDIT_JWKS_URL"]["value"]
         assert jwks == "http://innocredit-gateway:8000/.well-known/jwks.json"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_webhook_worker_reaches_public_addresses_only(overlay: str) -> None:
+    found = docs(overlay)
+    (worker,) = checks.containers(checks.named(found, "Deployment")["innocredit-worker"])
+    assert worker["command"][:2] == ["innocredit", "worker"]
+    policy = checks.named(found, "NetworkPolicy")["innocredit-worker-egress"]
+    assert policy["spec"]["policyTypes"] == ["Egress"]
+    (public,) = [r for r in policy["spec"]["egress"] if "ipBlock" in r["to"][0]]
+    block = public["to"][0]["ipBlock"]
+    assert block["cidr"] == "0.0.0.0/0"
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= set(
+        block["except"]
+    )
+    pooler = checks.named(found, "NetworkPolicy")["innocredit-db-pooler"]
+    admitted = pooler["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]
+    assert "worker" in admitted["values"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

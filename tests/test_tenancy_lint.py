@@ -37,6 +37,18 @@ ALLOWED = {
         "a proposed calendar load counts whose provisional deadlines would move, over every "
         "bank's open applications, as the load itself would recompute them"
     ),
+    "services/loans/webhooks/timers.py::_due": (
+        "the webhook worker's timer scan finds every subscribed bank's undecided applications "
+        "by deadline; each event it emits takes its row's own bank"
+    ),
+    "services/loans/webhooks/waivers.py::_emit": (
+        "a ranking run changes the waivers of firms with open applications at any bank; the "
+        "events are grouped by each row's own bank, one bank's applications to an event"
+    ),
+    "services/loans/webhooks/housekeeping.py::tidy": (
+        "deletes the timer marks of every bank's decided applications past the retention; "
+        "it reads no application's content"
+    ),
     "services/loans/applications.py::record_event": (
         "appends to the history of an application its caller already holds — fetched through "
         "the caller's visibility, or by the calendar load above"

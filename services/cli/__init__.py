@@ -3,7 +3,7 @@
 One module per command group: `serve` (what ./run.sh runs), `db` (migrations), `clients`
 (API clients and signing keys), `users` (who signs in to the dashboard), `scoring`
 (enterprises, indicators, models, points), `monitoring` (`models impact`, `points drift`),
-`calendar`, `demo`, `changes` (four eyes);
+`calendar`, `demo`, `changes` (four eyes), `worker` (webhook delivery);
 `context` holds what they all run in (the database, one transaction, progress lines, input
 files).
 """
@@ -12,10 +12,22 @@ from __future__ import annotations
 
 import typer
 
-from services.cli import calendar, changes, clients, db, demo, monitoring, scoring, serve, users
+from services.cli import (
+    calendar,
+    changes,
+    clients,
+    db,
+    demo,
+    monitoring,
+    scoring,
+    serve,
+    users,
+    worker,
+)
 
 app = typer.Typer(help="InnoCredit: 创新积分贷 points, loans and guarantees.", no_args_is_help=True)
 app.command()(serve.serve)
+app.command()(worker.worker)
 app.add_typer(db.app, name="db")
 app.add_typer(clients.clients_app, name="clients")
 app.add_typer(clients.keys_app, name="keys")

@@ -55,7 +55,8 @@ def migration_url(url: str) -> str:
     return get_settings().migration_database_url or url
 
 
-def _require_head(url: str) -> None:
+def require_head(url: str) -> None:
+    """Exit 1, saying what to run, unless the database at `url` is migrated to head."""
     engine = engine_on(url)
     try:
         with engine.connect() as conn:
@@ -74,7 +75,7 @@ def transaction() -> Iterator[Session]:
     A domain error (bad file, unknown model, ...) is printed with its row errors and exits 1.
     """
     with database() as url:
-        _require_head(url)
+        require_head(url)
         engine = engine_on(url)
         try:
             with make_sessionmaker(engine).begin() as session:

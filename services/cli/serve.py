@@ -1,13 +1,17 @@
 """`innocredit serve` (what ./run.sh runs): migrate, bootstrap the first admin client, and run
-the gateway with the three services, in one process or split into four."""
+the gateway with the three services, in one process or split into four, with the webhook
+worker in a thread of this process (`--no-worker`: deliver with `innocredit worker`)."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from typing import Annotated
 
@@ -18,6 +22,8 @@ from services.cli.context import database, engine_on, migration_url, step
 from services.cli.credentials import NewClient, hand_over
 from services.cli.demo import announce_sign_in, load_if_empty
 from services.gateway.bootstrap import ADMIN_NAME, bootstrap
+from services.loans.webhooks import worker as webhooks
+from services.runtime import engine_for
 from shared import migrate
 from shared.crypto import KeyEncryptor
 from shared.db import make_sessionmaker
@@ -61,16 +67,36 @@ def serve(
     with_demo: Annotated[
         bool, typer.Option("--demo", help="Load the demo data first if the database is empty")
     ] = False,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Deliver webhooks from a thread of this process (else: innocredit worker)",
+        ),
+    ] = True,
 ) -> None:
     """Run the gateway and the three services (embedded PostgreSQL without DATABASE_URL)."""
     _require_free_ports(host, range(port, port + (4 if split else 1)))
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    if with_demo and _is_loopback(host):
+        # The demo's receiver runs on this machine (README, "Webhooks: events pushed to banks").
+        os.environ["INNOCREDIT_WEBHOOK_ALLOW_LOOPBACK"] = "true"
+        get_settings.cache_clear()
+        step("demo on a loopback host: webhook endpoints on loopback addresses are allowed")
+    elif get_settings().webhook_allow_loopback:
+        typer.secho(
+            "WARNING: INNOCREDIT_WEBHOOK_ALLOW_LOOPBACK is set: webhooks may be sent to this "
+            "machine's loopback addresses. Development only.",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     with database() as url:
         _prepare(settings, url)
         if with_demo:
             load_if_empty(url, settings.data_dir)
             announce_sign_in(url, f"http://{host}:{port}", settings.data_dir)
+        delivering = _start_worker(get_settings()) if with_worker else None
         children: list[subprocess.Popen[bytes]] = []
         if split:
             children = _start_services(host, port, workers, settings.shutdown_grace_seconds)
@@ -93,8 +119,39 @@ def serve(
         finally:
             for child in children:
                 child.send_signal(signal.SIGTERM)
+            if delivering is not None:
+                stop, thread = delivering
+                stop.set()
+                thread.join(timeout=settings.shutdown_grace_seconds)
             for child in children:
                 child.wait(timeout=settings.shutdown_grace_seconds + 5)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _start_worker(settings: CoreSettings) -> tuple[threading.Event, threading.Thread]:
+    """The webhook worker in a daemon thread of this process (so `--workers N` and `--split`
+    still run exactly one), on its own pooled engine; set the event to stop it."""
+    stop = threading.Event()
+    engine = engine_for(settings)
+
+    def deliver() -> None:
+        try:
+            asyncio.run(webhooks.run(settings, engine, stop))
+        finally:
+            engine.dispose()
+
+    thread = threading.Thread(target=deliver, name="webhook-worker", daemon=True)
+    thread.start()
+    step("webhook worker started in this process (--no-worker: run innocredit worker)")
+    return stop, thread
 
 
 def _require_free_ports(host: str, ports: range) -> None:

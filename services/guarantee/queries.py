@@ -108,9 +108,12 @@ def waived_usccs(session: Session, year: int) -> list[str]:
     return [standing.uscc for standing in waiver.top_list(session, year)]
 
 
-def waiver_out(session: Session, uscc: str, year: int) -> WaiverOut:
-    """`uscc`'s waiver for `year` now, exactly as `GET /v1/guarantee/enterprises/{uscc}/
-    waiver?year=` answers it (`EnterpriseUnknown` if it is not in the points database)."""
+def waiver_out(session: Session, uscc: str, year: int, at: datetime | None = None) -> WaiverOut:
+    """`uscc`'s waiver for `year` now (or at the instant `at`), exactly as `GET /v1/guarantee/
+    enterprises/{uscc}/waiver?year=` answers it (`EnterpriseUnknown` if it is not in the
+    points database)."""
     return WaiverOut.of(
-        uscc, waiver.waiver_for(session, uscc, year), waiver.ranking_versions(session, year)
+        uscc,
+        waiver.waiver_for(session, uscc, year, at),
+        waiver.ranking_versions(session, year, at),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import services.loans.webhooks.models  # noqa: F401  (the service's webhook tables)
 from services.loans.api import admin, router
 from services.loans.api import webhooks as webhooks_api
 from shared.app import ServiceSpec

@@ -7,6 +7,7 @@ credit-firm export reads the view named here (`EXPORT_FACTS_VIEW`), which scorin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -97,6 +98,44 @@ def ranking_run(session: Session, period: int, at: datetime | None = None) -> Ra
         .limit(1)
     ).first()
     return None if run is None else RankingRun(run.period, run.model_version, run.id)
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedRun:
+    """A recompute run as a watcher of rankings sees it: each became its period's ranking
+    when it committed (a period's runs commit in id order, under the recompute's lock)."""
+
+    id: int
+    period: int
+    finished_at: datetime
+
+
+def ranking_runs(session: Session, seen: Mapping[int, int]) -> list[FinishedRun]:
+    """The runs a watcher that has processed run `seen[period]` of each period has not seen:
+    those of a period in `seen` after its run there, and every run of any other period, in id
+    order. Every run's points are kept, so none is missed however many ran in between."""
+    # A period's first run comes after every run the watcher has seen (ids only grow).
+    rows = session.execute(
+        select(RecomputeRun.id, RecomputeRun.period, RecomputeRun.finished_at)
+        .where(RecomputeRun.id > min(seen.values(), default=0))
+        .order_by(RecomputeRun.id)
+    )
+    return [
+        FinishedRun(run_id, period, finished_at)
+        for run_id, period, finished_at in rows
+        if run_id > seen.get(period, 0)
+    ]
+
+
+def run_top(session: Session, run_id: int, n: int) -> list[str]:
+    """The USCCs ranked 1 to `n` by the run `run_id`, best first."""
+    return list(
+        session.scalars(
+            select(Points.uscc)
+            .where(Points.run_id == run_id, Points.rank <= n)
+            .order_by(Points.rank)
+        )
+    )
 
 
 def ranking_period(
