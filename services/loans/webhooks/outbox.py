@@ -68,7 +68,7 @@ _WRITE = text(
         (event_id, event_bank, event_type, event_seq, ordering_key, subscription_id, owner,
          next_attempt_at, give_up_at)
     SELECT ev.id, ev.bank_code, ev.type, ev.seq, ev.ordering_key, s.id, s.owner,
-           :now, :give_up_at
+           now(), now() + :window
     FROM ev CROSS JOIN unnest(:ids, :owners) AS s(id, owner)
     ORDER BY s.id
     RETURNING id
@@ -105,7 +105,6 @@ def _write(
     ordered after no other (`ping:<its id>`)."""
     id_ = uuid.uuid4()
     body = envelope(id_, type_, occurred_at, bank, data)
-    at = clock.now()
     deliveries = session.scalars(
         _WRITE,
         {
@@ -116,8 +115,7 @@ def _write(
             "ordering_key": ordering_key or f"ping:{id_}",
             "occurred_at": occurred_at,
             "body": body.body(),
-            "now": at,
-            "give_up_at": at + RETRY_WINDOW,
+            "window": RETRY_WINDOW,
             "ids": [i for i, _ in endpoints],
             "owners": [o for _, o in endpoints],
         },

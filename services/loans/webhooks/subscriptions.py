@@ -251,7 +251,8 @@ def redeliver(session: Session, owner: BankVisibility, name: str, delivery_id: i
     ).one_or_none()
     if found is None:
         raise DeliveryNotFound(f"Webhook endpoint {name!r} has no delivery {delivery_id}")
-    at = clock.now()
+    # The schedule runs on the database's clock, as the workers' claims and leases do.
+    at: datetime = session.execute(select(func.now())).scalar_one()
     if found.state == "pending":
         found.next_attempt_at = min(found.next_attempt_at, at)
     else:
