@@ -83,8 +83,9 @@ COMMON_TAGS: Mapping[str, str] = {
 class ServiceSpec:
     """What sets one app apart from the others: its name, the title and description of its
     OpenAPI document, its routers, the public path prefixes the gateway routes to it, where
-    it answers `whoami` (None: it does not), and the description of each tag its routers
-    use (`tags`, in the order the document lists them)."""
+    it answers `whoami` (None: it does not), the description of each tag its routers
+    use (`tags`, in the order the document lists them), and the requests it sends to others
+    (`webhooks`: described, never served)."""
 
     name: str
     title: str
@@ -93,6 +94,7 @@ class ServiceSpec:
     route_prefixes: tuple[str, ...] = ()
     whoami_prefix: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    webhooks: APIRouter | None = None  # the requests it sends (OpenAPI 3.1 `webhooks`)
 
 
 def create_service_app(
@@ -140,6 +142,8 @@ def create_service_app(
         app.include_router(whoami_router(spec.whoami_prefix))
     for router in spec.routers:
         app.include_router(router)
+    if spec.webhooks is not None:
+        app.webhooks.include_router(spec.webhooks)
     install_problem_document(app)
     install_document(app)
     if docs:

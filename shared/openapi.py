@@ -199,11 +199,11 @@ def _refs(node: Any) -> Iterator[str]:
 
 
 def _drop_unreferenced(document: dict[str, Any], schemas: dict[str, Any]) -> None:
-    """Keep only the schemas the operations use (FastAPI also lists its `HTTPValidationError`
-    and the definitions of types whose schema a route replaced), so a client generator makes
-    no model nobody sends or receives."""
+    """Keep only the schemas the operations and webhooks use (FastAPI also lists its
+    `HTTPValidationError` and the definitions of types whose schema a route replaced), so a
+    client generator makes no model nobody sends or receives."""
     used: set[str] = set()
-    todo = list(_refs(document.get("paths", {})))
+    todo = [*_refs(document.get("paths", {})), *_refs(document.get("webhooks", {}))]
     while todo:
         name = todo.pop()
         if name not in used and name in schemas:

@@ -165,6 +165,7 @@ def _merge_openapi(core: FastAPI, apps: Sequence[FastAPI]) -> None:
             for path, item in other.get("paths", {}).items():
                 if path not in {"/healthz", "/readyz"}:
                     schema["paths"].setdefault(path, item)
+            schema.setdefault("webhooks", {}).update(other.get("webhooks", {}))
             for kind, entries in other.get("components", {}).items():
                 _merge_components(components.setdefault(kind, {}), entries)
             named = {tag["name"] for tag in schema.setdefault("tags", [])}

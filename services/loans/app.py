@@ -5,6 +5,7 @@ from __future__ import annotations
 import services.loans.webhooks.models  # noqa: F401  (the service's webhook tables)
 from services.loans.api import admin, router
 from services.loans.api import webhooks as webhooks_api
+from services.loans.webhooks import described
 from shared.app import ServiceSpec
 
 SERVICE = ServiceSpec(
@@ -17,6 +18,7 @@ SERVICE = ServiceSpec(
     routers=(router, admin, webhooks_api.router),
     route_prefixes=("/v1/loans", "/v1/admin/banks", "/v1/admin/products", "/v1/admin/calendar"),
     whoami_prefix="/v1/loans",
+    webhooks=described.router,
     tags={
         "loans": "Banks and products, quotes, applications and their decisions, disbursements "
         "and repayment reports, decision deadlines, the calendar and statistics (scopes "

@@ -21,6 +21,7 @@ from services.loans.webhooks.payloads import SUBSCRIBABLE
 from shared.auth.tenancy import OneBank
 from tests.factories import A_INDICATORS, Factory, bearer, new_key
 from tests.periods import PeriodPool
+from tests.webhooks.documented import assert_documented
 
 EVERYTHING = {"url": "https://hooks.example/all", "events": list(SUBSCRIBABLE)}
 
@@ -78,6 +79,9 @@ def test_each_change_writes_its_event_with_the_application_as_the_api_shows_it(
     assert [e["occurred_at"] for e in events] == [c["at"] for c in history]
     assert all(e["id"].startswith("evt_") and e["version"] == 1 for e in events)
     assert len(deliveries) == 4
+    document = api.get("/openapi.json").json()
+    for event in events:
+        assert_documented(document, event)
     assert {(d.owner, d.state) for d in deliveries} == {(world["bank"], "pending")}
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.loans.webhooks import timers
 from shared.clock import frozen_at
 from shared.settings import CoreSettings
 from tests.factories import Factory, enterprise, indicators, new_uscc
+from tests.webhooks.documented import assert_documented
 from tests.webhooks.harness import disable_all, rows, subscribe
 
 LEAD = 4 * 3600
@@ -34,7 +36,11 @@ def _events(db: sessionmaker[Session], app_id: str) -> list[tuple[str, dict[str,
 
 
 def test_due_soon_then_overdue_each_once_and_none_once_decided(
-    factory: Factory, period: int, settings: CoreSettings, db: sessionmaker[Session]
+    factory: Factory,
+    period: int,
+    settings: CoreSettings,
+    db: sessionmaker[Session],
+    api: TestClient,
 ) -> None:
     disable_all(db)
     bank = factory.bank()
@@ -67,6 +73,9 @@ def test_due_soon_then_overdue_each_once_and_none_once_decided(
     _scan(db, due + timedelta(seconds=1))
     _scan(db, due + timedelta(hours=5))
     assert [k for k, _ in _events(db, waiting.id)] == [SOON, OVERDUE]
+    document = api.get("/openapi.json").json()
+    for _, body in _events(db, waiting.id):
+        assert_documented(document, body)
     assert [k for k, _ in _events(db, decided.id)] == [SOON]
 
 

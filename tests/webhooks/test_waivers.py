@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.loans.webhooks import waivers
 from services.scoring import queries as scoring
 from shared.settings import CoreSettings
 from tests.factories import A_INDICATORS, Factory, enterprise, indicators, new_uscc
+from tests.webhooks.documented import assert_documented
 from tests.webhooks.harness import disable_all, rows, subscribe
 
 CHANGED = "enterprise.waiver_changed"
@@ -23,7 +25,11 @@ def _watch(db: sessionmaker[Session]) -> int:
 
 
 def test_firms_entering_and_leaving_the_top_100_reach_the_banks_with_open_applications(
-    factory: Factory, period: int, settings: CoreSettings, db: sessionmaker[Session]
+    factory: Factory,
+    period: int,
+    settings: CoreSettings,
+    db: sessionmaker[Session],
+    api: TestClient,
 ) -> None:
     disable_all(db)
     usccs = [new_uscc() for _ in range(101)]
@@ -60,6 +66,9 @@ def test_firms_entering_and_leaving_the_top_100_reach_the_banks_with_open_applic
         y=f"waiver:{weakest}:{period + 1}",
     )
     bodies = {json.loads(str(r["body"]))["data"]["waiver"]["uscc"]: r for r in found}
+    document = api.get("/openapi.json").json()
+    for r in found:
+        assert_documented(document, json.loads(str(r["body"])))
     assert {str(r["bank_code"]) for r in found} == {a}
     came = json.loads(str(bodies[mover]["body"]))["data"]
     assert came["waiver"]["waived"] is True
