@@ -95,6 +95,19 @@ def drain(settings: CoreSettings, engine: Engine) -> None:
     asyncio.run(worker.run(settings, engine, threading.Event(), drain=True))
 
 
+@contextmanager
+def calendar_restored(db: sessionmaker[Session], year: int) -> Iterator[None]:
+    """Inside the block a test may load `year`'s calendar for good (the worker must see it
+    committed); after it the year is unloaded again, as the other tests of the database
+    expect the years before 2004 (weekdays only, so provisional) to be."""
+    try:
+        yield
+    finally:
+        with db.begin() as session:
+            for table in ("loan_calendar_year", "loan_calendar_load"):
+                session.execute(text(f"DELETE FROM {table} WHERE year = :y"), {"y": year})  # noqa: S608
+
+
 def rows(db: sessionmaker[Session], sql: str, **params: object) -> list[dict[str, object]]:
     """The rows of a query, as dicts."""
     with db.begin() as session:

@@ -36,6 +36,8 @@ class Arrival:
     valid: bool
     concurrent: int  # sends of this id in flight at once, this one included
     answered: int
+    body: bytes = b""  # as it came, to verify against other secrets too
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Receiver:
@@ -101,6 +103,8 @@ class Receiver:
                     valid is not None,
                     concurrent,
                     answer.status,
+                    body,
+                    headers,
                 )
                 with receiver._lock:
                     receiver.arrivals.append(arrival)
