@@ -85,14 +85,18 @@ def row_lock(*app_ids: str) -> tuple[str, tuple[object, ...]]:
     return LOCK_ROWS, ([uuid.UUID(i) for i in app_ids],)
 
 
-def lock_waiter(database_url: str, *, timeout: float = 15.0) -> int:
-    """The pid of a backend of this database waiting for a lock (once one is)."""
+def lock_waiter(database_url: str, *, timeout: float = 15.0, writing: str = "") -> int:
+    """The pid of a backend of this database waiting for a lock (once one is); with
+    `writing`, one whose waiting statement is an INSERT into that table (a server's webhook
+    worker runs its own statements beside the request's)."""
     deadline = time.monotonic() + timeout
     with psycopg.connect(database_url, autocommit=True) as conn:
         while time.monotonic() < deadline:
             row = conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid() "
+                "AND (%s = '' OR query ILIKE 'INSERT INTO ' || %s || '%%')",
+                (writing, writing),
             ).fetchone()
             if row is not None:
                 return int(row[0])
@@ -529,7 +533,7 @@ def test_a_worker_killed_mid_request_then_a_retry_ends_at_exactly_one(
             thread, outcome = _post_in_background(
                 f"{base}/v1/loans/applications", world.a(key), body
             )
-            pid = lock_waiter(database_url)
+            pid = lock_waiter(database_url, writing=locked)
             if written is not None:
                 assert holds_row_lock_on(database_url, pid, written)
             os.killpg(proc.pid, signal.SIGKILL)
