@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
-from services.scoring import diagnosis, model_versions, ranking, registry
+from services.scoring import diagnosis_read, model_versions, ranking, registry
 from services.scoring import recompute as pipeline  # a handler below is named `recompute`
 from services.scoring.changes import (
     model_out,
@@ -103,7 +103,7 @@ def get_enterprise_diagnosis(
 ) -> Diagnosis:
     """Percentiles among peers, strengths, weaknesses, and rule-made services and policies.
     `as_of`: in the ranking of that instant, with the attributes then."""
-    return diagnosis.diagnose(session, uscc, period, as_of)
+    return diagnosis_read.diagnose(session, uscc, period, as_of)
 
 
 @router.get(
