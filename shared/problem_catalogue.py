@@ -239,6 +239,20 @@ _KINDS: tuple[ProblemKind, ...] = (
         "List the versions with GET /v1/scoring/models.",
     ),
     ProblemKind(
+        "diagnosis-document-not-found", 404, "No 诊断书 has this verification code",
+        "No diagnosis document was issued with this code: it was mistyped, or the document "
+        "was not issued by this system.",
+        "Type the code again as printed on the document (hyphens and case do not matter).",
+    ),
+    ProblemKind(
+        "diagnosis-document-mismatch", 409, "The document is not the one issued",
+        "A 诊断书 was issued with this code, but the SHA-256 given is not that of its bytes: "
+        "the file was altered after it was issued, or it is another file. `sha256` is the "
+        "issued document's hash.",
+        "Do not rely on this file; ask the enterprise, or the bank that asked for it, for the "
+        "issued document, or a new one.",
+    ),
+    ProblemKind(
         "model-exists", 409, "Points model version exists",
         "A model with this version already exists.",
         "Choose a new version, or replace the draft with PUT /v1/admin/models/{version}.",

@@ -39,3 +39,11 @@ class NoIndicators(Unprocessable):
 
 class PointsOutOfRange(Unprocessable):
     slug = "points-out-of-range"
+
+
+class DocumentNotFound(NotFound):
+    slug = "diagnosis-document-not-found"
+
+
+class DocumentMismatch(Conflict):
+    slug = "diagnosis-document-mismatch"
