@@ -14,7 +14,7 @@ from services.guarantee import changes as guarantee_changes
 from services.loans import app as loans_app
 from services.loans import changes as loans_changes
 from services.loans.eligibility import product_shifts
-from services.loans.products import bank_exists
+from services.loans.products import bank_exists, bank_name
 from services.scoring import app as scoring_app
 from services.scoring import changes as scoring_changes
 from shared.app import ServiceSpec, create_service_app
@@ -137,8 +137,10 @@ def build_service(
 
 def _inject(app: FastAPI) -> FastAPI:
     """Give a service app what it may not import but needs: scoring's what-if report asks
-    loans which products a change of points moves (`shared.eligibility`)."""
+    loans which products a change of points moves (`shared.eligibility`), and prints a
+    bank's name on the 诊断书 it asked for (`services.scoring.documents.BankName`)."""
     app.state.product_shifts = product_shifts
+    app.state.bank_name = bank_name
     return app
 
 

@@ -60,9 +60,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("code", name=op.f(f"pk_{TABLE}")),
     )
-    op.create_index(
-        op.f("ix_sc_diagnosis_document_uscc_issued_at"), TABLE, ["uscc", "issued_at"]
-    )
+    op.create_index(op.f("ix_sc_diagnosis_document_uscc_issued_at"), TABLE, ["uscc", "issued_at"])
 
 
 def downgrade() -> None:

@@ -120,9 +120,7 @@ def _breakdown(flow: Flow, d: Diagnosis) -> None:
         else:
             name = label(item.indicator, d)
             rows.append([name, item.value or "无数据", item.points, item.cap, item.note])
-    flow.table(
-        rows, [34 * mm, 32 * mm, 20 * mm, 20 * mm, 68 * mm], right=frozenset({1, 2, 3})
-    )
+    flow.table(rows, [34 * mm, 32 * mm, 20 * mm, 20 * mm, 68 * mm], right=frozenset({1, 2, 3}))
 
 
 def _colour(p: IndicatorPercentile, d: Diagnosis) -> Color:
@@ -183,7 +181,8 @@ def _recommendations(flow: Flow, title: str, items: list[Recommendation]) -> Non
 
 def _plan_text(n: int, plan: Plan) -> str:
     changes = "；".join(f"{c.label} {c.value_from} → {c.value_to}" for c in plan.changes)
-    return f"方案{_ORDINALS[n]}: {changes} → {plan.points} 分 (合计 {plan.total_exact})，第 {plan.rank} 名"
+    outcome = f"{plan.points} 分 (合计 {plan.total_exact})，第 {plan.rank} 名"
+    return f"方案{_ORDINALS[n]}: {changes} → {outcome}"
 
 
 def _target(flow: Flow, heading: str, paths: PathsOut) -> None:
@@ -201,9 +200,7 @@ def _target(flow: Flow, heading: str, paths: PathsOut) -> None:
                 7.5, 11, LEFT + 20, GREY,
             )  # fmt: skip
         if unlocks.waiver_year is not None:
-            flow.para(
-                f"{unlocks.waiver_year} 年泰信保担保费减免", 7.5, 11, LEFT + 20, GREY
-            )
+            flow.para(f"{unlocks.waiver_year} 年泰信保担保费减免", 7.5, 11, LEFT + 20, GREY)
 
 
 def _paths(flow: Flow, d: Diagnosis) -> None:

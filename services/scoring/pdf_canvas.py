@@ -11,6 +11,7 @@ every string goes through `printable` first.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -35,6 +36,9 @@ SHADE = HexColor("#dde6f0")
 NO_START = frozenset("，。、；：！？）》」』”’%％,.;:!?)]")
 NO_END = frozenset("（《「『“‘([")
 _LATIN_KEPT = frozenset("°±×÷§")
+# GBK characters the font's mapping loses (poppler extracts nothing or another character):
+# vertical presentation forms, and four Latin letters of the pinyin extension.
+_LOST = frozenset("ɑńňɡ") | frozenset(map(chr, range(0xFE30, 0xFE50)))
 
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 
@@ -45,7 +49,9 @@ def _printable_char(ch: str) -> str:
         return ch
     if ch in "\t\n\r":
         return " "
-    if ord(ch) <= 0xFF or ord(ch) > 0xFFFF or 0xE000 <= ord(ch) <= 0xF8FF:
+    if 0xF900 <= ord(ch) <= 0xFAFF:  # a compatibility ideograph: its unified twin
+        ch = unicodedata.normalize("NFC", ch)
+    if ord(ch) <= 0xFF or ord(ch) > 0xFFFF or 0xE000 <= ord(ch) <= 0xF8FF or ch in _LOST:
         return MISSING
     try:
         ch.encode("gbk")
@@ -57,7 +63,9 @@ def _printable_char(ch: str) -> str:
 def printable(text: str) -> str:
     """`text` with every character the font's encoding cannot carry replaced by `〓`: kept
     are printable ASCII, `° ± × ÷ §`, and characters above U+00FF that GBK encodes, outside
-    the Private Use Area. Tabs and line ends become spaces."""
+    the Private Use Area (but for the few whose mapping poppler cannot read back, checked
+    over all of GBK once). A compatibility ideograph becomes its unified twin; tabs and
+    line ends become spaces."""
     return "".join(map(_printable_char, text))
 
 
@@ -108,19 +116,18 @@ def wrap(text: str, size: float, width: float) -> list[str]:
                 used += cw
             continue
         if used + w > width and lines[-1]:
-            if token == " ":
-                lines.append([])
-                used = 0.0
+            if token.isspace():  # a space at the end of a line is dropped
                 continue
             carried: list[str] = []
-            line = lines[-1]
-            if token[0] in NO_START and len(line) > 1:
-                carried.insert(0, line.pop())
+            line, head = lines[-1], token
+            while head[0] in NO_START and len(line) > 1:
+                head = line.pop()
+                carried.insert(0, head)
             while len(line) > 1 and line[-1][-1] in NO_END:
                 carried.insert(0, line.pop())
             lines.append(carried)
             used = sum(text_width(t, size) for t in carried)
-        if token == " " and not lines[-1]:
+        if token.isspace() and not lines[-1]:
             continue
         lines[-1].append(token)
         used += w
