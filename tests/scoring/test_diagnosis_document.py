@@ -136,8 +136,11 @@ def test_the_pdf_prints_the_diagnosis_and_renders(
     diagnosis = _json(api, world, uscc, bearer(world.bank_token))
     missing = [t for t in _expected_texts(diagnosis) if t not in text]
     assert missing == []
-    assert "企业创新诊断书" in text and "服务清单" in text and "提升路径" in text
-    assert grouped(code) in text and f"/v1/scoring/diagnosis-documents/{grouped(code)}" in text
+    assert "企业创新诊断书" in text
+    assert "服务清单" in text
+    assert "提升路径" in text
+    assert grouped(code) in text
+    assert f"/v1/scoring/diagnosis-documents/{grouped(code)}" in text
     assert "查询:泰州测试银行" in text  # who asked, by the bank's name
     png = page_png(pdf, 1, tmp_path / "page1.png")
     assert png.read_bytes().startswith(b"\x89PNG")
@@ -146,13 +149,15 @@ def test_the_pdf_prints_the_diagnosis_and_renders(
         assert row is not None
         assert (row.issued_role, row.issued_bank_code) == ("bank", world.bank)
         assert row.issued_by == _subject(world.bank_token)
-        assert row.sha256 == hashlib.sha256(pdf).hexdigest() and row.size_bytes == len(pdf)
+        assert row.sha256 == hashlib.sha256(pdf).hexdigest()
+        assert row.size_bytes == len(pdf)
 
 
 def test_every_request_issues_a_new_document(api: TestClient, world: World) -> None:
     first, code1 = _pdf(api, world, world.usccs[1], world.bank_token)
     second, code2 = _pdf(api, world, world.usccs[1], world.bank_token)
-    assert code1 != code2 and first != second
+    assert code1 != code2
+    assert first != second
 
 
 def test_equal_inputs_render_equal_bytes(api: TestClient, world: World, admin_token: str) -> None:
@@ -205,7 +210,8 @@ def test_lines_break_with_kinsoku() -> None:
     text = "一" * 13 + "，" + "二" * 11 + "（三" + "研发费用加计扣除，（可按 100% 加计扣除）。" * 6
     text += " policy.rd-super-deduction"
     lines = wrap(text, 9, 120)
-    assert len(lines) > 5 and "".join(lines).replace(" ", "") == text.replace(" ", "")
+    assert len(lines) > 5
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
     assert not any(line[0] in NO_START for line in lines[1:])
     assert not any(line[-1] in NO_END for line in lines)
     assert any(line.endswith("policy.rd-super-deduction") for line in lines)  # kept whole
@@ -213,7 +219,8 @@ def test_lines_break_with_kinsoku() -> None:
 
 def test_codes_read_back_leniently() -> None:
     code = new_code()
-    assert len(code) == 16 and read_code(code) == code
+    assert len(code) == 16
+    assert read_code(code) == code
     assert read_code(grouped(code).lower()) == code
     assert read_code("ILO0-0000-0000-0000") == "1100000000000000"
     assert read_code("U000-0000-0000-0000") is None
@@ -228,8 +235,10 @@ def test_anyone_checks_a_document(
     anonymous = api.get(url, params={"sha256": digest})
     assert anonymous.status_code == 200, anonymous.text
     body = anonymous.json()
-    assert body["matches"] is True and body["sha256"] == digest
-    assert body["size_bytes"] == len(pdf) and body["period"] == world.period
+    assert body["matches"] is True
+    assert body["sha256"] == digest
+    assert body["size_bytes"] == len(pdf)
+    assert body["period"] == world.period
     assert body["uscc"] == world.usccs[4]
     assert body["issued_to"] == f"查询: 泰州测试银行 ({world.bank})"
     # Everyone gets the same answer: a token changes nothing, nor does the code's spelling.
