@@ -3,7 +3,7 @@
 One module per command group: `serve` (what ./run.sh runs), `db` (migrations), `clients`
 (API clients and signing keys), `users` (who signs in to the dashboard), `scoring`
 (enterprises, indicators, models, points), `monitoring` (`models impact`, `points drift`),
-`calendar`, `demo`, `changes` (four eyes);
+`calendar`, `demo`, `changes` (four eyes), `diagnosis` (the 诊断书 of every firm as PDFs);
 `context` holds what they all run in (the database, one transaction, progress lines, input
 files).
 """
@@ -12,7 +12,18 @@ from __future__ import annotations
 
 import typer
 
-from services.cli import calendar, changes, clients, db, demo, monitoring, scoring, serve, users
+from services.cli import (
+    calendar,
+    changes,
+    clients,
+    db,
+    demo,
+    diagnosis,
+    monitoring,
+    scoring,
+    serve,
+    users,
+)
 
 app = typer.Typer(help="InnoCredit: 创新积分贷 points, loans and guarantees.", no_args_is_help=True)
 app.command()(serve.serve)
@@ -27,6 +38,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(demo.app, name="demo")
 app.add_typer(changes.app, name="changes")
+app.add_typer(diagnosis.app, name="diagnosis")
 
 __all__ = ["app", "main", "monitoring"]  # monitoring adds its commands to models and points
 
