@@ -206,6 +206,7 @@ class Flow:
         the first row shaded as a header; columns in `right` are right-aligned."""
         c = self.canvas
         total = sum(widths)
+        self.y -= 4  # clear of the line above
         c.setLineWidth(0.3)
         c.setStrokeColor(RULE)
         for i, row in enumerate(rows):
