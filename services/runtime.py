@@ -13,7 +13,7 @@ from services.guarantee import app as guarantee_app
 from services.guarantee import changes as guarantee_changes
 from services.loans import app as loans_app
 from services.loans import changes as loans_changes
-from services.loans.eligibility import product_shifts
+from services.loans.eligibility import product_ladders, product_shifts
 from services.loans.products import bank_exists, bank_name
 from services.scoring import app as scoring_app
 from services.scoring import changes as scoring_changes
@@ -137,9 +137,11 @@ def build_service(
 
 def _inject(app: FastAPI) -> FastAPI:
     """Give a service app what it may not import but needs: scoring's what-if report asks
-    loans which products a change of points moves (`shared.eligibility`), and prints a
-    bank's name on the 诊断书 it asked for (`services.scoring.documents.BankName`)."""
+    loans which products a change of points moves, and the paths to a target ask for the
+    products' limit tiers (`shared.eligibility`); a 诊断书 a bank asked for prints the bank's
+    name (`services.scoring.documents.BankName`)."""
     app.state.product_shifts = product_shifts
+    app.state.product_ladders = product_ladders
     app.state.bank_name = bank_name
     return app
 

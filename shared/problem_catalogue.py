@@ -234,6 +234,12 @@ _KINDS: tuple[ProblemKind, ...] = (
         "Recompute the period (POST /v1/admin/points/{period}/recompute) or ask for another.",
     ),
     ProblemKind(
+        "indicators-changed", 409, "Indicators changed after the ranking",
+        "The enterprise's indicators were loaded after the period's ranking was computed, so "
+        "paths from its ranked points would start from data it no longer has.",
+        "Recompute the period (POST /v1/admin/points/{period}/recompute), then ask again.",
+    ),
+    ProblemKind(
         "model-not-found", 404, "Points model not found",
         "No points model has this version.",
         "List the versions with GET /v1/scoring/models.",

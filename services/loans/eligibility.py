@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.loans.models import Product
-from shared.eligibility import PointsGroup, ProductShift
+from services.loans.products import list_products
+from shared.auth.tenancy import BankVisibility
+from shared.eligibility import PointsGroup, ProductLadder, ProductShift, Rung
 
 NOTHING = Decimal("0.00")
 
@@ -100,3 +102,32 @@ def shift_of(product: Product, on: date, groups: Sequence[PointsGroup]) -> Produ
         max_amount_before=amount_before,
         max_amount_after=amount_after,
     )
+
+
+def product_ladders(
+    session: Session, seen: BankVisibility, categories: Collection[str], on: date
+) -> list[ProductLadder]:
+    """The rungs of each product the caller sees for a firm with `categories` on day `on`:
+    each limit tier from max(its `min_points`, the product's), the rule of `tier_of` (so
+    the paths to a product's next tier follow it exactly)."""
+    ladders = []
+    for product in list_products(session, seen):
+        rungs: dict[int, Decimal] = {}
+        for tier in product.limit_tiers:
+            rungs[max(int(tier["min_points"]), product.min_points)] = Decimal(tier["max_amount"])
+        why_not: Literal["category", "inactive"] | None = None
+        if not is_active(product, on):
+            why_not = "inactive"
+        elif not category_allowed(product, categories):
+            why_not = "category"
+        ladders.append(
+            ProductLadder(
+                product_code=product.code,
+                bank_code=product.bank_code,
+                name=product.name,
+                open_to_firm=why_not is None,
+                why_not=why_not,
+                rungs=tuple(Rung(p, a) for p, a in sorted(rungs.items())),
+            )
+        )
+    return ladders

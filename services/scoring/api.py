@@ -1,23 +1,23 @@
 """Scoring's read endpoints (`/v1/scoring/…`): thin handlers over the registry, model
-versions, the recompute runs, the ranking and the diagnosis. Operators' writes are in
-`admin_api.py`, impact and drift in `monitoring_api.py`."""
+versions, the recompute runs and the ranking. The diagnosis and the paths to a target are in
+`diagnosis_api.py`, operators' writes in `admin_api.py`, impact and drift in
+`monitoring_api.py`."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
-from services.scoring import diagnosis_read, documents_api, model_versions, ranking, registry
+from services.scoring import model_versions, ranking, registry
 from services.scoring import recompute as pipeline  # a handler below is named `recompute`
 from services.scoring.changes import (
     model_out,
 )
 from services.scoring.schemas import (
     BreakdownItem,
-    Diagnosis,
     Distribution,
     EnterpriseOut,
     IndustryOut,
@@ -31,7 +31,7 @@ from services.scoring.sheets import DISTRIBUTION_COLUMNS, RANKING_COLUMNS
 from shared.as_of import AsOf
 from shared.auth.deps import ScoringReader
 from shared.db import DbSession, ReplicaSession
-from shared.negotiation import JSON, PDF, Negotiated, media_responses
+from shared.negotiation import JSON, Negotiated, media_responses
 from shared.openapi import problems
 from shared.pagination import Page, PageParams
 from shared.tabular import FILES, SpreadsheetOptions, every_row, file_response
@@ -91,32 +91,6 @@ def get_enterprise_points(
         computed_at=row.computed_at,
         versions=ranking.versions_of(of_period),
     )
-
-
-@router.get(
-    "/enterprises/{uscc}/diagnosis",
-    response_model=Diagnosis,
-    responses=media_responses(PDF, headers=documents_api.PDF_HEADERS),
-    summary="The 诊断书 (innovation diagnosis), as JSON or as a PDF to hand over",
-)
-def get_enterprise_diagnosis(
-    request: Request,
-    uscc: Uscc,
-    session: DbSession,
-    principal: ScoringReader,
-    media: Negotiated,
-    as_of: AsOf,
-    period: PeriodQuery = None,
-) -> Diagnosis | Response:
-    """Percentiles among peers, strengths, weaknesses, and rule-made services and policies.
-    `as_of`: in the ranking of that instant, with the attributes then. `Accept:
-    application/pdf` issues the printable 诊断书 in Chinese: a new verification code each
-    time (`X-Diagnosis-Document`), recorded with who asked, which anyone can check at
-    `GET /v1/scoring/diagnosis-documents/{code}`."""
-    found = diagnosis_read.diagnose(session, uscc, period, as_of)
-    if media == PDF:
-        return documents_api.pdf_response(request, session, principal, found, as_of)
-    return found
 
 
 @router.get(

@@ -14,11 +14,14 @@ from services.scoring import pointsmodel
 from services.scoring.diagnosis import MIN_INDUSTRY_PEERS, DiagnosisInputs, assemble
 from services.scoring.model_versions import get_model
 from services.scoring.models import Enterprise, EnterpriseVersion, IndicatorRow, Industry, Points
+from services.scoring.paths_read import diagnosis_paths, load_firm
 from services.scoring.pointsmodel import ModelDefinition
 from services.scoring.ranking import enterprises_at, points_of, versions_of
 from services.scoring.registry import enterprise_at, get_enterprise
 from services.scoring.schemas import Diagnosis
-from shared import vocab
+from shared import clock, vocab
+from shared.auth.tenancy import AllBanks
+from shared.eligibility import ProductLadders
 
 _PEER_SQL = """
     WITH me AS (
@@ -95,11 +98,16 @@ def indicator_values(session: Session, uscc: str, period: int) -> dict[str, Deci
 
 
 def diagnose(
-    session: Session, uscc: str, period: int | None, at: datetime | None = None
+    session: Session,
+    uscc: str,
+    period: int | None,
+    ladders: ProductLadders,
+    at: datetime | None = None,
 ) -> Diagnosis:
     """Build the 诊断书 of an enterprise for a period's ranking, now or as it was at `at` (the
     ranking run, and the enterprise's and its peers' attributes, then; the indicators the
-    rules test are those loaded now)."""
+    rules test and the paths start from are those loaded now). The next tier is over every
+    bank's products (`ladders`), so every caller gets the same document."""
     enterprise: Enterprise | EnterpriseVersion = get_enterprise(session, uscc)[0]
     points, ranking = points_of(session, uscc, period, at)
     if at is not None:
@@ -142,6 +150,19 @@ def diagnose(
     district_rank, industry_rank = ranks_in(
         session, points, enterprise.district, enterprise.industry_code, at
     )
+    firm = load_firm(
+        session,
+        points,
+        ranking,
+        model,
+        enterprise.stage,
+        enterprise.industry_code,
+        enterprise.categories,
+    )
+    on = clock.today() if at is None else clock.local_date(at)
+    paths, paths_note = diagnosis_paths(
+        session, firm, ladders(session, AllBanks(), enterprise.categories, on)
+    )
     return assemble(
         DiagnosisInputs(
             uscc=uscc,
@@ -165,7 +186,7 @@ def diagnose(
             district_rank=district_rank,
             industry_rank=industry_rank,
             values=indicator_values(session, uscc, ranking.period),
-            paths=None,
-            paths_note=None,
+            paths=paths,
+            paths_note=paths_note,
         )
     )
