@@ -742,6 +742,14 @@ def _scoring_fixes() -> dict[str, Fix]:
             path=_params(code=_one(w.documents)),
             query=_params(sha256=_maybe(w.document_hashes)),
         ),
+        "GET /v1/scoring/enterprises/{uscc}/paths": lambda w, case: _edit(
+            case,
+            path=_params(uscc=_one(w.usccs)),
+            query=_params(
+                period=_maybe([PERIOD, PERIOD - 1]),
+                target=_one(["top-100", "rank:5", "points:150", f"product:{PRODUCT}"]),
+            ),
+        ),
         "GET /v1/scoring/rankings": rankings,
         "GET /v1/scoring/distribution": lambda w, case: _edit(
             case, query=_params(period=_maybe([PERIOD, PERIOD - 1]))

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -225,3 +226,38 @@ def test_rongxing_s_diagnosis_as_a_pdf(loaded: Demo, request: pytest.FixtureRequ
     page_png(pdf, 1, out)
     if request.config.getoption("--update-screenshots"):
         page_png(pdf, 1, ROOT / "docs" / "diagnosis-rongxing.png")
+
+
+def test_rongxing_paths_are_the_readmes(loaded: Demo) -> None:
+    bureau = bearer(_token(loaded, "泰州市科技局 dashboard"))
+    d = loaded.api.get(
+        f"/v1/scoring/enterprises/{RONGXING}/diagnosis", headers=bureau, params={"period": 2025}
+    ).json()
+
+    def plans(paths: dict[str, Any]) -> list[dict[str, str]]:
+        return [{c["input"]: c["value_to"] for c in p["changes"]} for p in paths["plans"]]
+
+    top = d["paths"]["top_100"]
+    assert (top["baseline"]["total_exact"], top["baseline"]["rank"]) == ("187.9661", 124)
+    assert plans(top) == [
+        {"revenue": "91000000.00"},
+        {"rd_expense": "6880000.00"},
+        {"invention_patents": "6"},
+    ]
+    assert all(p["unlocks"]["waiver_year"] == 2026 for p in top["plans"])
+    tier = d["paths"]["next_tier"]
+    assert tier["target"]["points_needed"] == 200
+    assert [p["unlocks"]["tier"] for p in tier["plans"]] == [
+        {"points": 200, "max_amount": "15000000.00"}
+    ] * 3
+    assert plans(tier) == [
+        {"rd_expense": "9330000.00"},
+        {"invention_patents": "6", "revenue": "91000000.00"},
+        {"rd_expense": "7280000.00", "revenue": "91000000.00"},
+    ]
+    r = loaded.api.get(
+        f"/v1/scoring/enterprises/{RONGXING}/paths",
+        headers=bureau,
+        params={"period": 2025, "target": "top-100"},
+    )
+    assert r.json()["plans"] == top["plans"]

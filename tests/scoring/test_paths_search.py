@@ -80,7 +80,7 @@ def _grid(space: Space, name: str) -> list[Any]:
     return [spec.old] + [spec.at(j) for j in range(spec.size)]
 
 
-def _brute(space: Space, need: int, total: Decimal) -> dict[frozenset[str], Any]:
+def _brute(space: Space, need: int, total: Decimal) -> dict[str, Any]:
     """Per set of changed inputs (≤ 3): its cheapest reaching vector's cost, and every
     reaching vector."""
     theta = total + Decimal(need).scaleb(-4)
