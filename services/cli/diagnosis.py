@@ -27,10 +27,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import insert
 
 from services.cli.context import transaction
+from services.loans.eligibility import product_ladders
 from services.scoring.diagnosis_batch import PeriodBook
 from services.scoring.documents import Requester, grouped, prepare
 from services.scoring.models import DiagnosisDocument
-from shared.clock import now
+from shared.clock import now, today
 from shared.settings import get_settings
 from shared.vocab import DISTRICTS
 
@@ -100,7 +101,7 @@ def render_period(
     try:
         with transaction() as session:
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            _book = PeriodBook.read(session, period)
+            _book = PeriodBook.read(session, period, product_ladders, today())
             read_at = time.perf_counter()
             staging.mkdir()
             usccs = _book.usccs(district)

@@ -17,6 +17,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -26,12 +27,15 @@ from sqlalchemy.orm import Session
 from services.scoring import pointsmodel
 from services.scoring.diagnosis import MIN_INDUSTRY_PEERS, DiagnosisInputs, assemble
 from services.scoring.model_versions import get_model
-from services.scoring.models import Enterprise, IndicatorRow, Industry, Points
+from services.scoring.models import Enterprise, IndicatorRow, Industry, Points, Ranking
+from services.scoring.paths_read import RunOrder, diagnosis_paths, firm_of
 from services.scoring.pointsmodel import ModelDefinition
 from services.scoring.ranking import ranking_of, versions_of
 from services.scoring.schemas import Diagnosis
 from shared import vocab
 from shared.as_of import Versions
+from shared.auth.tenancy import AllBanks
+from shared.eligibility import ProductLadder, ProductLadders
 
 Group = tuple[str, str | None]  # (stage, industry or None for the whole stage)
 
@@ -52,6 +56,8 @@ class Firm:
     rank_total: int
     breakdown: Sequence[Mapping[str, Any]]
     values: Mapping[str, Decimal | None]
+    row: tuple[Any, ...] | None  # the indicators as the paths read them (`paths_read.firm_of`)
+    points_row: Points  # transient copies: they outlive the session
 
 
 def _numeric(breakdown: Sequence[Mapping[str, Any]]) -> dict[str, Decimal]:
@@ -69,18 +75,28 @@ class PeriodBook:
     period: int
     versions: Versions
     model: ModelDefinition
+    ranking: Ranking
     firms: dict[str, Firm]
     industry_names: dict[str, str]
+    ladders: dict[frozenset[str], list[ProductLadder]]
+    order: RunOrder
     sorted_values: dict[tuple[Group, str], list[Decimal]]
     group_sizes: dict[Group, int]
     district_ranks: dict[str, tuple[int, int]]
     industry_ranks: dict[str, tuple[int, int]]
 
     @classmethod
-    def read(cls, session: Session, period: int) -> PeriodBook:
-        """Read the period's current ranking (`PointsNotFound` without one): call it in one
-        REPEATABLE READ transaction, so every part is of the same instant."""
-        ranking = ranking_of(session, period)
+    def read(cls, session: Session, period: int, ladders: ProductLadders, on: date) -> PeriodBook:
+        """Read the period's current ranking (`PointsNotFound` without one) and every bank's
+        product ladders on `on` for each set of categories: call it in one REPEATABLE READ
+        transaction, so every part is of the same instant."""
+        stored = ranking_of(session, period)
+        ranking = Ranking(
+            period=stored.period,
+            model_version=stored.model_version,
+            run_id=stored.run_id,
+            published_at=stored.published_at,
+        )
         model = ModelDefinition.model_validate(get_model(session, ranking.model_version).definition)
         enterprises = {e.uscc: e for e in session.scalars(select(Enterprise))}
         rows: dict[tuple[str, int], IndicatorRow] = {
@@ -98,7 +114,21 @@ class PeriodBook:
                 name: None if current is None else Decimal(getattr(current, name))
                 for name in vocab.RAW_INDICATORS
             }
-            values, _ = pointsmodel.derive(raw, None if previous is None else previous.revenue)
+            previous_revenue = None if previous is None else previous.revenue
+            values, _ = pointsmodel.derive(raw, previous_revenue)
+            row = (
+                None
+                if current is None
+                else (
+                    p.uscc,
+                    None,
+                    None,
+                    None,
+                    *(getattr(current, n) for n in vocab.RAW_INDICATORS),
+                    previous_revenue,
+                )
+            )
+            copy = Points(**{c.key: getattr(p, c.key) for c in Points.__table__.columns})
             firms[p.uscc] = Firm(
                 uscc=p.uscc,
                 name=e.name,
@@ -112,18 +142,22 @@ class PeriodBook:
                 rank_total=p.rank_total,
                 breakdown=p.breakdown,
                 values=values,
+                row=row,
+                points_row=copy,
             )
         names = {i.code: i.name for i in session.scalars(select(Industry))}
-        return cls.of(period, versions_of(ranking), model, firms, names)
+        sets = {frozenset(f.categories) for f in firms.values()}
+        by_set = {s: ladders(session, AllBanks(), sorted(s), on) for s in sets}
+        return cls.of(ranking, model, firms, names, by_set)
 
     @classmethod
     def of(
         cls,
-        period: int,
-        versions: Versions,
+        ranking: Ranking,
         model: ModelDefinition,
         firms: dict[str, Firm],
         industry_names: dict[str, str],
+        ladders: dict[frozenset[str], list[ProductLadder]],
     ) -> PeriodBook:
         """The book of `firms`: their peers' sorted values and their ranks, computed now
         (before a fork, so workers share them)."""
@@ -146,11 +180,14 @@ class PeriodBook:
             district_ranks[firm.uscc] = by_district[firm.district]
             industry_ranks[firm.uscc] = by_industry[firm.industry]
         return cls(
-            period=period,
-            versions=versions,
+            period=ranking.period,
+            versions=versions_of(ranking),
             model=model,
+            ranking=ranking,
             firms=firms,
             industry_names=industry_names,
+            ladders=ladders,
+            order=RunOrder.of([(f.points, f.total_exact, f.uscc) for f in firms.values()]),
             sorted_values=dict(values),
             group_sizes=dict(sizes),
             district_ranks={
@@ -167,8 +204,23 @@ class PeriodBook:
 
     def inputs(self, uscc: str) -> DiagnosisInputs:
         """What `assemble` makes the firm's diagnosis of (as `diagnosis_read.diagnose` reads
-        it; no paths yet, as there)."""
+        it)."""
         firm = self.firms[uscc]
+        searched = firm_of(
+            firm.row,
+            firm.points_row,
+            self.ranking,
+            self.model,
+            firm.stage,
+            firm.industry,
+            firm.categories,
+            self.order,
+        )
+        # The firm's order answers every rank the paths ask, so no statement runs on this
+        # session: it has no connection (the batch's workers have no database).
+        paths, paths_note = diagnosis_paths(
+            Session(), searched, self.ladders[frozenset(firm.categories)]
+        )
         by_industry = self.group_sizes[(firm.stage, firm.industry)] >= MIN_INDUSTRY_PEERS
         group: Group = (firm.stage, firm.industry if by_industry else None)
         percentiles: dict[str, float] = {}
@@ -198,8 +250,8 @@ class PeriodBook:
             district_rank=self.district_ranks[uscc],
             industry_rank=self.industry_ranks[uscc],
             values=firm.values,
-            paths=None,
-            paths_note=None,
+            paths=paths,
+            paths_note=paths_note,
         )
 
     def diagnosis(self, uscc: str) -> Diagnosis:

@@ -5,6 +5,7 @@ unlocks)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -76,6 +77,36 @@ _AHEAD_SQL = text(
 
 
 @dataclass(frozen=True, slots=True)
+class RunOrder:
+    """A run's firms in the ranking's order, held in memory (the batch of every 诊断书): the
+    answers of `_NTH_OTHER_SQL` and `_AHEAD_SQL` without a statement. `keys` are
+    `(-points, -total, uscc)`, ascending."""
+
+    keys: list[tuple[int, Decimal, str]]
+    index: dict[str, int]
+
+    @classmethod
+    def of(cls, firms: Sequence[tuple[int, Decimal, str]]) -> RunOrder:
+        """The order of `(points, total, uscc)` triples."""
+        keys = sorted((-p, -t, u) for p, t, u in firms)
+        return cls(keys, {k[2]: i for i, k in enumerate(keys)})
+
+    def threshold(self, uscc: str, n: int) -> Decimal | None:
+        """`rank_threshold`'s answer: from the `n`-th firm other than `uscc`."""
+        at = n - 1 if self.index[uscc] > n - 1 else n
+        if at >= len(self.keys):
+            return None
+        _, total, other = self.keys[at]
+        return -total if uscc < other else -total + Decimal(1).scaleb(-4)
+
+    def rank(self, uscc: str, total: Decimal) -> int:
+        """`rank_of`'s answer: one plus the other firms ahead of `uscc` with `total`."""
+        key = (-_points_of(total), -total, uscc)
+        ahead = bisect_left(self.keys, key)
+        return ahead - (self.index[uscc] < ahead) + 1
+
+
+@dataclass(frozen=True, slots=True)
 class Firm:
     """A ranked firm ready for the search."""
 
@@ -84,6 +115,7 @@ class Firm:
     ranking: Ranking
     model: ModelDefinition
     space: Space | None  # None: the indicators changed after the ranking
+    order: RunOrder | None = None  # None: the other firms' ranks are asked of the database
 
 
 def load_firm(
@@ -98,6 +130,21 @@ def load_firm(
     """The firm's search space from its indicators as loaded now, or no space when they no
     longer give its ranked total (the stale check)."""
     row = session.execute(_FIRM_SQL, {"uscc": points.uscc, "period": ranking.period}).first()
+    return firm_of(row, points, ranking, model, stage, industry, categories)
+
+
+def firm_of(
+    row: Any,
+    points: Points,
+    ranking: Ranking,
+    model: ModelDefinition,
+    stage: str,
+    industry: str,
+    categories: Sequence[str],
+    order: RunOrder | None = None,
+) -> Firm:
+    """`load_firm` on the firm's indicator row already read (`_FIRM_SQL`'s columns, or a
+    tuple of them; None without one), the other firms' ranks in `order` if given."""
     space = None
     if row is not None:
         values, notes = facts.derived(row)
@@ -105,7 +152,7 @@ def load_firm(
         if scored.total == points.total_exact:
             raw = dict(zip(RAW_INDICATORS, row[4:15], strict=True))
             space = Space(model, path_rules(), stage, raw, row[15], industry, frozenset(categories))
-    return Firm(points.uscc, points, ranking, model, space)
+    return Firm(points.uscc, points, ranking, model, space, order)
 
 
 def _points_of(total: Decimal) -> int:
@@ -114,6 +161,8 @@ def _points_of(total: Decimal) -> int:
 
 def rank_threshold(session: Session, firm: Firm, n: int) -> Decimal | None:
     """The least total that ranks the firm at `n` or better (None: any total does)."""
+    if firm.order is not None:
+        return firm.order.threshold(firm.uscc, n)
     row = session.execute(
         _NTH_OTHER_SQL, {"run": firm.ranking.run_id, "uscc": firm.uscc, "n": n - 1}
     ).first()
@@ -125,6 +174,8 @@ def rank_threshold(session: Session, firm: Firm, n: int) -> Decimal | None:
 
 def rank_of(session: Session, firm: Firm, total: Decimal) -> int:
     """The firm's rank with `total`, the other firms as ranked."""
+    if firm.order is not None:
+        return firm.order.rank(firm.uscc, total)
     ahead = session.execute(
         _AHEAD_SQL,
         {

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.loans.eligibility import product_ladders
 from services.scoring.diagnosis_batch import PeriodBook
 from services.scoring.documents import grouped
 from services.scoring.models import DiagnosisDocument
+from services.scoring.paths_read import firm_of, rank_of, rank_threshold
+from shared.clock import today
 from tests.cli_runner import run_cli
 from tests.factories import Factory, bearer, enterprise, indicators, new_uscc
 from tests.pdf_tools import text_of
@@ -73,7 +78,7 @@ def test_the_batch_builds_the_api_s_diagnosis(
 ) -> None:
     period, district = ranked
     with db() as session:
-        book = PeriodBook.read(session, period)
+        book = PeriodBook.read(session, period, product_ladders, today())
     assert sorted(book.usccs()) == sorted(district)
     for uscc in district:
         answer = api.get(
@@ -146,3 +151,25 @@ def test_a_period_without_a_ranking_leaves_nothing(
             select(DiagnosisDocument).where(DiagnosisDocument.period == period)
         ).first()
     assert found is None
+
+
+def test_the_batch_s_run_order_ranks_as_the_database_does(
+    db: sessionmaker[Session], ranked: tuple[int, dict[str, str]]
+) -> None:
+    """The in-memory order the batch's paths use gives the thresholds and ranks the SQL of the
+    paths route gives, for every firm, every rank target and totals around each firm's."""
+    period, district = ranked
+    with db() as session:
+        book = PeriodBook.read(session, period, product_ladders, today())
+        for uscc in district:
+            firm = book.firms[uscc]
+            in_memory = firm_of(
+                firm.row, firm.points_row, book.ranking, book.model, firm.stage, firm.industry,
+                firm.categories, book.order,
+            )  # fmt: skip
+            by_sql = replace(in_memory, order=None)
+            for n in (1, 2, 7, 20, 39, 40, 41):
+                assert rank_threshold(session, in_memory, n) == rank_threshold(session, by_sql, n)
+            for other in book.firms.values():
+                for total in (other.total_exact, other.total_exact + Decimal("0.0001")):
+                    assert rank_of(session, in_memory, total) == rank_of(session, by_sql, total)
