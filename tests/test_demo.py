@@ -224,6 +224,7 @@ def test_rongxing_s_diagnosis_as_a_pdf(loaded: Demo, request: pytest.FixtureRequ
     out = ROOT / ".artifacts" / "diagnosis-rongxing.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     page_png(pdf, 1, out)
+    page_png(pdf, 2, out.with_name("diagnosis-rongxing-2.png"))  # the paths, for a look
     if request.config.getoption("--update-screenshots"):
         page_png(pdf, 1, ROOT / "docs" / "diagnosis-rongxing.png")
 

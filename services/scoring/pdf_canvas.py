@@ -69,15 +69,31 @@ def printable(text: str) -> str:
     return "".join(map(_printable_char, text))
 
 
-@cache
+class _Widths(dict[str, float]):
+    """Characters' advances at one size, each measured once."""
+
+    def __init__(self, size: float) -> None:
+        super().__init__()
+        self.size = size
+
+    def __missing__(self, ch: str) -> float:
+        width = self[ch] = float(pdfmetrics.stringWidth(ch, FONT, self.size))
+        return width
+
+
+_WIDTHS: dict[float, _Widths] = {}
+
+
 def char_width(ch: str, size: float) -> float:
     """The advance of one character at `size` points."""
-    return float(pdfmetrics.stringWidth(ch, FONT, size))
+    table = _WIDTHS.get(size) or _WIDTHS.setdefault(size, _Widths(size))
+    return table[ch]
 
 
 def text_width(text: str, size: float) -> float:
     """The advance of `text` (already printable) at `size` points."""
-    return sum(char_width(ch, size) for ch in text)
+    table = _WIDTHS.get(size) or _WIDTHS.setdefault(size, _Widths(size))
+    return sum(map(table.__getitem__, text))
 
 
 def _tokens(text: str) -> list[str]:
