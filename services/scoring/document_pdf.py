@@ -81,7 +81,8 @@ def render(diagnosis: Diagnosis, meta: DocumentMeta) -> bytes:
     _breakdown(flow, diagnosis)
     _chart(flow, diagnosis)
     _strengths(flow, diagnosis)
-    flow.new_page()
+    if flow.page == 1:  # the lists and paths start page 2 (unless page 1 ran over already)
+        flow.new_page()
     for title, items in (("服务清单", diagnosis.services), ("政策清单", diagnosis.policies)):
         _recommendations(flow, title, items)
     _paths(flow, diagnosis)
@@ -163,10 +164,8 @@ def _strengths(flow: Flow, d: Diagnosis) -> None:
         ("短板", d.weaknesses, "无明显短板 (没有指标低于第 25 百分位)"),
     ):
         flow.heading(title, 10)
-        if not names:
-            flow.para("- " + none)
-        for name in names:
-            flow.para(f"- {label(name, d)}: 第 {by_name[name].percentile:.2f} 百分位")
+        shown = [f"{label(n, d)} (第 {by_name[n].percentile:.2f} 百分位)" for n in names]
+        flow.para("；".join(shown) + "。" if shown else none)
 
 
 def _recommendations(flow: Flow, title: str, items: list[Recommendation]) -> None:

@@ -24,6 +24,7 @@ from services.scoring.errors import DocumentMismatch, DocumentNotFound
 from services.scoring.models import DiagnosisDocument
 from services.scoring.schemas import Diagnosis
 from shared.auth.principal import Principal
+from shared.timestamps import Instant
 
 # Crockford's base32: no I, L, O or U; read back leniently (I and L are 1, O is 0).
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -152,8 +153,8 @@ class DocumentOut(BaseModel):
     period: int
     model_version: str
     ranking_run: int = Field(description="the recompute run whose points the document shows")
-    as_of: datetime | None = Field(description="the instant the diagnosis was asked as of")
-    issued_at: datetime
+    as_of: Instant | None = Field(description="the instant the diagnosis was asked as of")
+    issued_at: Instant
     issued_to: str = Field(description="who asked, as printed on the document's footer")
     sha256: str = Field(description="SHA-256 of the PDF's bytes (hex)")
     size_bytes: int
