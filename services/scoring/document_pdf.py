@@ -185,7 +185,8 @@ def _plan_text(n: int, plan: Plan) -> str:
 
 
 def _target(flow: Flow, heading: str, paths: PathsOut) -> None:
-    flow.para(f"{heading}: {paths.target.text} (需合计 {paths.target.total_needed})", 9.5, 15)
+    target = paths.target
+    flow.para(f"{heading}: 需 {target.points_needed} 分 (合计 {target.total_needed})", 9.5, 15)
     if paths.reached:
         flow.para("已达到。", 9, 13, LEFT + 8)
     elif paths.unreachable is not None:
