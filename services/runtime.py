@@ -13,8 +13,8 @@ from services.guarantee import app as guarantee_app
 from services.guarantee import changes as guarantee_changes
 from services.loans import app as loans_app
 from services.loans import changes as loans_changes
-from services.loans.eligibility import product_shifts
-from services.loans.products import bank_exists
+from services.loans.eligibility import product_ladders, product_shifts
+from services.loans.products import bank_exists, bank_name
 from services.scoring import app as scoring_app
 from services.scoring import changes as scoring_changes
 from shared.app import ServiceSpec, create_service_app
@@ -137,8 +137,12 @@ def build_service(
 
 def _inject(app: FastAPI) -> FastAPI:
     """Give a service app what it may not import but needs: scoring's what-if report asks
-    loans which products a change of points moves (`shared.eligibility`)."""
+    loans which products a change of points moves, and the paths to a target ask for the
+    products' limit tiers (`shared.eligibility`); a 诊断书 a bank asked for prints the bank's
+    name (`services.scoring.documents.BankName`)."""
     app.state.product_shifts = product_shifts
+    app.state.product_ladders = product_ladders
+    app.state.bank_name = bank_name
     return app
 
 

@@ -9,12 +9,15 @@ hands the scoring app loans' `product_shifts` as a `ProductShifts`, as it hands 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 from sqlalchemy.orm import Session
+
+from shared.auth.tenancy import BankVisibility
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +52,29 @@ class ProductShift:
 
 ProductShifts = Callable[[Session, date, Sequence[PointsGroup]], list[ProductShift]]
 """Every product's shift on day `on` for the groups of firms given (loans' `product_shifts`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rung:
+    """Points from which a product gives a firm at most `max_amount` (yuan)."""
+
+    points: int
+    max_amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ProductLadder:
+    """A product's rungs for a firm: the points of each limit tier it can reach, ascending
+    (`open_to_firm` false, with `why_not`, when the firm cannot have it whatever its points)."""
+
+    product_code: str
+    bank_code: str
+    name: str
+    open_to_firm: bool
+    why_not: Literal["category", "inactive"] | None
+    rungs: tuple[Rung, ...]
+
+
+ProductLadders = Callable[[Session, BankVisibility, Collection[str], date], list[ProductLadder]]
+"""The ladders of the products a caller sees, for a firm's categories on a day (loans'
+`product_ladders`)."""

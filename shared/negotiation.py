@@ -28,6 +28,7 @@ NDJSON = "application/x-ndjson"
 CSV = "text/csv"
 HTML = "text/html"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PDF = "application/pdf"
 
 # How each media type is described in the document (JSON is the route's response model).
 _SCHEMAS: dict[str, dict[str, Any]] = {
@@ -35,6 +36,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     CSV: {"type": "string", "description": "RFC 4180, UTF-8, header row"},
     XLSX: {"type": "string", "format": "binary", "description": "an Excel workbook"},
     HTML: {"type": "string", "description": "a page for a browser"},
+    PDF: {"type": "string", "format": "binary", "description": "a printable document"},
 }
 
 
@@ -128,10 +130,11 @@ def media_responses(
 ) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route that offers `offered` besides (or, without `JSON` among them
     and with `response_class=StreamingResponse`, instead of) its JSON: the content of its
-    `status` response, and the `headers` it carries (a file's `Content-Disposition` too).
+    `status` response, and the `headers` it carries (a file's `Content-Disposition` too: CSV,
+    XLSX, PDF).
     (The 406 every route answers is declared by `shared.openapi`.)"""
     content = {m: {"schema": _SCHEMAS.get(m, {"type": "string"})} for m in offered if m != JSON}
-    files = ("Content-Disposition",) if {CSV, XLSX} & set(offered) else ()
+    files = ("Content-Disposition",) if {CSV, XLSX, PDF} & set(offered) else ()
     return {status: {"content": content, **with_headers(*headers, *files)}}
 
 

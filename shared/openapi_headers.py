@@ -35,11 +35,18 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string"},
     },
     "Content-Disposition": {
-        "description": "CSV and XLSX only: `attachment` with the file's download name",
+        "description": "CSV, XLSX and PDF only: `attachment` (`inline` for a PDF) with the "
+        "file's download name",
         "schema": {"type": "string"},
     },
+    "X-Diagnosis-Document": {
+        "description": "The verification code of the 诊断书 just issued (printed on it; "
+        "GET /v1/scoring/diagnosis-documents/{code} checks it)",
+        "schema": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{16}$"},
+    },
     "Cache-Control": {
-        "description": "How long the answer may be cached (`no-store` for tokens and exports)",
+        "description": "How long the answer may be cached (`no-store` for tokens, exports "
+        "and documents)",
         "schema": {"type": "string"},
     },
     "Pragma": {

@@ -234,9 +234,29 @@ _KINDS: tuple[ProblemKind, ...] = (
         "Recompute the period (POST /v1/admin/points/{period}/recompute) or ask for another.",
     ),
     ProblemKind(
+        "indicators-changed", 409, "Indicators changed after the ranking",
+        "The enterprise's indicators were loaded after the period's ranking was computed, so "
+        "paths from its ranked points would start from data it no longer has.",
+        "Recompute the period (POST /v1/admin/points/{period}/recompute), then ask again.",
+    ),
+    ProblemKind(
         "model-not-found", 404, "Points model not found",
         "No points model has this version.",
         "List the versions with GET /v1/scoring/models.",
+    ),
+    ProblemKind(
+        "diagnosis-document-not-found", 404, "No 诊断书 has this verification code",
+        "No diagnosis document was issued with this code: it was mistyped, or the document "
+        "was not issued by this system.",
+        "Type the code again as printed on the document (hyphens and case do not matter).",
+    ),
+    ProblemKind(
+        "diagnosis-document-mismatch", 409, "The document is not the one issued",
+        "A 诊断书 was issued with this code, but the SHA-256 given is not that of its bytes: "
+        "the file was altered after it was issued, or it is another file. `sha256` is the "
+        "issued document's hash.",
+        "Do not rely on this file; ask the enterprise, or the bank that asked for it, for the "
+        "issued document, or a new one.",
     ),
     ProblemKind(
         "model-exists", 409, "Points model version exists",

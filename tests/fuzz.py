@@ -7,6 +7,7 @@ operations get a bearer token, which role the world acts as for each call, and w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -333,6 +334,8 @@ class World:
     paid_out: dict[str, str]  # disbursed application → its disbursed total
     revocable: list[str]  # consents; the others stay live for the feature export
     feature_cursor: str  # a `since` the export issued
+    documents: list[str]  # verification codes of issued 诊断书 (and a hash for each)
+    document_hashes: list[str]
 
     def learn(self, operation: str, status: int, json_body: Callable[[], Any]) -> None:
         """Put what a write made into the pools of the operations that come next, so the
@@ -434,7 +437,7 @@ class _Api:
         **kwargs: Any,
     ) -> httpx.Response:
         role = acting_role(access(operation_of(method, url)))
-        headers = {"Authorization": f"Bearer {self._token(role)}"}
+        headers = {"Authorization": f"Bearer {self._token(role)}", **kwargs.pop("headers", {})}
         if key is not None:
             headers["Idempotency-Key"] = key
         response: httpx.Response = self._client.request(method, url, headers=headers, **kwargs)
@@ -540,6 +543,10 @@ def seed_world(client: TestClient, token: Callable[[str], str]) -> World:
         }
         url = f"/v1/loans/applications/{app}/disbursements"
         api("POST", url, key=f"disburse-{app}", json=body)
+    issued = [
+        api("GET", f"/v1/scoring/enterprises/{u}/diagnosis", headers={"Accept": "application/pdf"})
+        for u in usccs[:2]
+    ]
 
     return World(
         usccs=usccs,
@@ -557,6 +564,8 @@ def seed_world(client: TestClient, token: Callable[[str], str]) -> World:
         paid_out=dict.fromkeys(disbursed, "150000.00"),
         revocable=revocable,
         feature_cursor=pulled.headers["X-Next-Cursor"],
+        documents=[r.headers["X-Diagnosis-Document"] for r in issued],
+        document_hashes=[hashlib.sha256(r.content).hexdigest() for r in issued],
     )
 
 
@@ -728,6 +737,19 @@ def _scoring_fixes() -> dict[str, Fix]:
         "GET /v1/scoring/enterprises/{uscc}": _path_only("uscc", lambda w: w.usccs),
         "GET /v1/scoring/enterprises/{uscc}/points": uscc_and_period,
         "GET /v1/scoring/enterprises/{uscc}/diagnosis": uscc_and_period,
+        "GET /v1/scoring/diagnosis-documents/{code}": lambda w, case: _edit(
+            case,
+            path=_params(code=_one(w.documents)),
+            query=_params(sha256=_maybe(w.document_hashes)),
+        ),
+        "GET /v1/scoring/enterprises/{uscc}/paths": lambda w, case: _edit(
+            case,
+            path=_params(uscc=_one(w.usccs)),
+            query=_params(
+                period=_maybe([PERIOD, PERIOD - 1]),
+                target=_one(["top-100", "rank:5", "points:150", f"product:{PRODUCT}"]),
+            ),
+        ),
         "GET /v1/scoring/rankings": rankings,
         "GET /v1/scoring/distribution": lambda w, case: _edit(
             case, query=_params(period=_maybe([PERIOD, PERIOD - 1]))

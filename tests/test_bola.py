@@ -962,6 +962,7 @@ PLACEHOLDERS: dict[str, Callable[[Tenants], str]] = {
     "period": lambda t: str(t.period),
     "slug": lambda t: "not-found",
     "change_id": lambda t: str(uuid.uuid4()),  # the bureau's and operators': banks get 403
+    "code": lambda t: "7K3M-9QPT-W2HF-4XDA",  # a 诊断书's code: none issued, 404 to both
 }
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,9 +21,11 @@ from shared.uscc import check_char
 from tests.conftest import make_settings
 from tests.demo_db import DemoDatabase
 from tests.factories import Creds, bearer, get_token
+from tests.pdf_tools import page_png, text_of
 from tests.users import browser, page_token, sign_in
 
 RONGXING = demo.RONGXING + check_char(demo.RONGXING)
+ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
@@ -186,3 +191,74 @@ def test_the_demo_users_sign_in_and_see_what_their_role_sees(loaded: Demo) -> No
     assert seen["bureau"]["total"]["disbursed_count"] == 662
     assert seen["tzbank"]["bank_code"] == "TZBANK"
     assert 0 < seen["tzbank"]["total"]["disbursed_count"] < 662
+
+
+def test_rongxing_s_diagnosis_as_a_pdf(loaded: Demo, request: pytest.FixtureRequest) -> None:
+    """榕兴医疗's 诊断书 as 泰州银行 asks for it: the JSON's figures and paths printed, 泰州银行
+    named as who asked, the code checked by anyone; page 1 is the README's picture
+    (docs/diagnosis-rongxing.png, written with --update-screenshots)."""
+    tzbank = _token(loaded, "泰州银行 loan system")
+    url = f"/v1/scoring/enterprises/{RONGXING}/diagnosis"
+    params = {"period": 2025}
+    diagnosis = loaded.api.get(url, params=params, headers=bearer(tzbank)).json()
+    answer = loaded.api.get(
+        url, params=params, headers={**bearer(tzbank), "Accept": "application/pdf"}
+    )
+    assert answer.status_code == 200
+    pdf = answer.content
+    text = text_of(pdf)
+    assert "泰州榕兴医疗" in text
+    assert f"创新积分{diagnosis['points']}分" in text
+    assert "查询:泰州银行(TZBANK)" in text
+    for paths in (diagnosis["paths"] or {}).values():
+        for plan in (paths or {}).get("plans", []):
+            for change in plan["changes"]:
+                assert f"{change['value_from']}→{change['value_to']}" in text
+    code = answer.headers["X-Diagnosis-Document"]
+    check = loaded.api.get(
+        f"/v1/scoring/diagnosis-documents/{code}",
+        params={"sha256": hashlib.sha256(pdf).hexdigest()},
+    )
+    assert check.status_code == 200
+    assert check.json()["issued_to"] == "查询: 泰州银行 (TZBANK)"
+    out = ROOT / ".artifacts" / "diagnosis-rongxing.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page_png(pdf, 1, out)
+    page_png(pdf, 2, out.with_name("diagnosis-rongxing-2.png"))  # the paths, for a look
+    if request.config.getoption("--update-screenshots"):
+        page_png(pdf, 1, ROOT / "docs" / "diagnosis-rongxing.png")
+
+
+def test_rongxing_paths_are_the_readmes(loaded: Demo) -> None:
+    bureau = bearer(_token(loaded, "泰州市科技局 dashboard"))
+    d = loaded.api.get(
+        f"/v1/scoring/enterprises/{RONGXING}/diagnosis", headers=bureau, params={"period": 2025}
+    ).json()
+
+    def plans(paths: dict[str, Any]) -> list[dict[str, str]]:
+        return [{c["input"]: c["value_to"] for c in p["changes"]} for p in paths["plans"]]
+
+    top = d["paths"]["top_100"]
+    assert (top["baseline"]["total_exact"], top["baseline"]["rank"]) == ("187.9661", 124)
+    assert plans(top) == [
+        {"revenue": "91000000.00"},
+        {"rd_expense": "6880000.00"},
+        {"invention_patents": "6"},
+    ]
+    assert all(p["unlocks"]["waiver_year"] == 2026 for p in top["plans"])
+    tier = d["paths"]["next_tier"]
+    assert tier["target"]["points_needed"] == 200
+    assert [p["unlocks"]["tier"] for p in tier["plans"]] == [
+        {"points": 200, "max_amount": "15000000.00"}
+    ] * 3
+    assert plans(tier) == [
+        {"rd_expense": "9330000.00"},
+        {"invention_patents": "6", "revenue": "91000000.00"},
+        {"rd_expense": "7280000.00", "revenue": "91000000.00"},
+    ]
+    r = loaded.api.get(
+        f"/v1/scoring/enterprises/{RONGXING}/paths",
+        headers=bureau,
+        params={"period": 2025, "target": "top-100"},
+    )
+    assert r.json()["plans"] == top["plans"]

@@ -3,7 +3,8 @@
 One module per command group: `serve` (what ./run.sh runs), `db` (migrations), `clients`
 (API clients and signing keys), `users` (who signs in to the dashboard), `scoring`
 (enterprises, indicators, models, points), `monitoring` (`models impact`, `points drift`),
-`calendar`, `demo`, `changes` (four eyes), `worker` (webhook delivery);
+`calendar`, `demo`, `changes` (four eyes), `worker` (webhook delivery), `diagnosis` (the
+诊断书 of every firm as PDFs);
 `context` holds what they all run in (the database, one transaction, progress lines, input
 files).
 """
@@ -18,6 +19,7 @@ from services.cli import (
     clients,
     db,
     demo,
+    diagnosis,
     monitoring,
     scoring,
     serve,
@@ -39,6 +41,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(demo.app, name="demo")
 app.add_typer(changes.app, name="changes")
+app.add_typer(diagnosis.app, name="diagnosis")
 
 __all__ = ["app", "main", "monitoring"]  # monitoring adds its commands to models and points
 

@@ -1,8 +1,14 @@
-"""The gateway's edge: authenticate `/v1/*`, rate-limit per client, audit writes, route inward."""
+"""The gateway's edge: authenticate `/v1/*`, rate-limit per client, audit writes, route inward.
+
+One `/v1` read is public (`PUBLIC_READS`): checking a 诊断书 by its verification code, which
+anyone holding the document may do. It is served without a token, to everyone alike, and
+rate-limited per client address at the default rate (as the token endpoint is per client id).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,6 +34,8 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AUDIT_CLIENT_STATE = "audit_client_id"
 AUDIT_DETAIL_STATE = "audit_detail"
 AUDIT_ACTION_STATE = "audit_action"  # a handler's name for what the request did (`sign-in`)
+PUBLIC_READS = (re.compile(r"/v1/scoring/diagnosis-documents/[^/]+"),)
+"""`/v1` paths a GET (or HEAD) reaches without a token."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +85,10 @@ class Edge:
             await target(scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        if path.startswith("/v1/"):
+        if path.startswith("/v1/") and _public(scope["method"], path):
+            if not await self._admit_anonymous(scope, send):
+                return
+        elif path.startswith("/v1/"):
             principal = await self._authenticate(scope, send)
             if principal is None:
                 return
@@ -117,6 +128,16 @@ class Edge:
             await send_problem(scope, send, Problem.of(RateLimited(retry_after)))
             return None
         return principal
+
+    async def _admit_anonymous(self, scope: Scope, send: Send) -> bool:
+        """Spend a token of the client address's bucket (default rate); 429 when empty."""
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        retry_after = await self.limiter.acquire("anonymous:" + address, self.default_rate)
+        if retry_after is not None:
+            await send_problem(scope, send, Problem.of(RateLimited(retry_after)))
+            return False
+        return True
 
     def _audited(self, scope: Scope, send: Send) -> Send:
         """Wrap `send` so an audit row is written before the response starts."""
@@ -162,3 +183,7 @@ def _proposed_change(start: Message) -> str | None:
         if name.lower() == b"location" and value.startswith(_CHANGES):
             return str(value[len(_CHANGES) :].decode("latin-1"))
     return None
+
+
+def _public(method: str, path: str) -> bool:
+    return method in ("GET", "HEAD") and any(p.fullmatch(path) for p in PUBLIC_READS)

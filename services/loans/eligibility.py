@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.loans.models import Product
-from shared.eligibility import PointsGroup, ProductShift
+from services.loans.products import list_products
+from shared.auth.tenancy import BankVisibility
+from shared.eligibility import PointsGroup, ProductLadder, ProductShift, Rung
 
 NOTHING = Decimal("0.00")
 
@@ -99,4 +101,33 @@ def shift_of(product: Product, on: date, groups: Sequence[PointsGroup]) -> Produ
         tier_down=down,
         max_amount_before=amount_before,
         max_amount_after=amount_after,
+    )
+
+
+def product_ladders(
+    session: Session, seen: BankVisibility, categories: Collection[str], on: date
+) -> list[ProductLadder]:
+    """The ladders of the products the caller sees, for a firm with `categories` on day `on`
+    (products in bank, code order)."""
+    return [ladder_of(product, categories, on) for product in list_products(session, seen)]
+
+
+def ladder_of(product: Product, categories: Collection[str], on: date) -> ProductLadder:
+    """A product's rungs for a firm: each limit tier from max(its `min_points`, the
+    product's), the rule of `tier_of` (so the paths to a product's next tier follow it)."""
+    rungs: dict[int, Decimal] = {}
+    for tier in product.limit_tiers:
+        rungs[max(int(tier["min_points"]), product.min_points)] = Decimal(tier["max_amount"])
+    why_not: Literal["category", "inactive"] | None = None
+    if not is_active(product, on):
+        why_not = "inactive"
+    elif not category_allowed(product, categories):
+        why_not = "category"
+    return ProductLadder(
+        product_code=product.code,
+        bank_code=product.bank_code,
+        name=product.name,
+        open_to_firm=why_not is None,
+        why_not=why_not,
+        rungs=tuple(Rung(p, a) for p, a in sorted(rungs.items())),
     )

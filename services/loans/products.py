@@ -64,6 +64,12 @@ def bank_exists(session: Session, code: str) -> bool:
     return session.get(Bank, code) is not None
 
 
+def bank_name(session: Session, code: str) -> str | None:
+    """A partner bank's name (scoring prints it on a 诊断书 a bank asked for)."""
+    bank = session.get(Bank, code)
+    return None if bank is None else bank.name
+
+
 def list_banks(
     session: Session, seen: BankVisibility, *, after: str | None = None, limit: int | None = None
 ) -> Sequence[Bank]:

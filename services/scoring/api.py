@@ -1,6 +1,7 @@
 """Scoring's read endpoints (`/v1/scoring/…`): thin handlers over the registry, model
-versions, the recompute runs, the ranking and the diagnosis. Operators' writes are in
-`admin_api.py`, impact and drift in `monitoring_api.py`."""
+versions, the recompute runs and the ranking. The diagnosis and the paths to a target are in
+`diagnosis_api.py`, operators' writes in `admin_api.py`, impact and drift in
+`monitoring_api.py`."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
-from services.scoring import diagnosis, model_versions, ranking, registry
+from services.scoring import model_versions, ranking, registry
 from services.scoring import recompute as pipeline  # a handler below is named `recompute`
 from services.scoring.changes import (
     model_out,
 )
 from services.scoring.schemas import (
     BreakdownItem,
-    Diagnosis,
     Distribution,
     EnterpriseOut,
     IndustryOut,
@@ -91,19 +91,6 @@ def get_enterprise_points(
         computed_at=row.computed_at,
         versions=ranking.versions_of(of_period),
     )
-
-
-@router.get(
-    "/enterprises/{uscc}/diagnosis",
-    response_model=Diagnosis,
-    summary="The 诊断书 (innovation diagnosis)",
-)
-def get_enterprise_diagnosis(
-    uscc: Uscc, session: DbSession, _: ScoringReader, as_of: AsOf, period: PeriodQuery = None
-) -> Diagnosis:
-    """Percentiles among peers, strengths, weaknesses, and rule-made services and policies.
-    `as_of`: in the ranking of that instant, with the attributes then."""
-    return diagnosis.diagnose(session, uscc, period, as_of)
 
 
 @router.get(

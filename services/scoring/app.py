@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.scoring import admin_api, monitoring_api
+from services.scoring import admin_api, diagnosis_api, documents_api, monitoring_api
 from services.scoring.api import router
 from shared.app import ServiceSpec
 
@@ -12,7 +12,13 @@ SERVICE = ServiceSpec(
     description=(
         "Enterprises, indicator data, the points model, rankings and the 诊断书 (diagnosis)."
     ),
-    routers=(router, monitoring_api.router, admin_api.admin),
+    routers=(
+        router,
+        diagnosis_api.router,
+        documents_api.router,
+        monitoring_api.router,
+        admin_api.admin,
+    ),
     route_prefixes=(
         "/v1/scoring",
         "/v1/admin/enterprises",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -412,3 +412,19 @@ class CompiledModel:
         )
         result = pointsmodel.compute(self.model, facts)
         return Scored(result.points, result.total, orjson.dumps(breakdown_json(result.items)))
+
+
+def item_units(rule: IndicatorRule, multiplier: Decimal, stage: str) -> Callable[[Value], int]:
+    """One rule's points (units of 0.0001) as a function of its value, exactly as `score`
+    counts them (for the paths search, which evaluates many values of a few rules)."""
+    line = _line(rule, multiplier, stage)
+
+    def units(value: Value) -> int:
+        if value is None:
+            return 0
+        try:
+            return line.item(value)[0]
+        except _Fallback:
+            return _units(pointsmodel.item_points(rule, Decimal(value), multiplier, stage)[0])
+
+    return units

@@ -39,3 +39,23 @@ class NoIndicators(Unprocessable):
 
 class PointsOutOfRange(Unprocessable):
     slug = "points-out-of-range"
+
+
+class DocumentNotFound(NotFound):
+    slug = "diagnosis-document-not-found"
+
+
+class DocumentMismatch(Conflict):
+    slug = "diagnosis-document-mismatch"
+
+
+class TargetProductNotFound(NotFound):
+    """A `product:CODE` target the caller cannot see (loans' slug: the same meaning)."""
+
+    slug = "product-not-found"
+
+
+class IndicatorsChanged(Conflict):
+    """The firm's indicators were loaded after its ranking: paths would start elsewhere."""
+
+    slug = "indicators-changed"

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -193,3 +194,37 @@ class Ranking(Base):
     model_version: Mapped[str] = mapped_column(ForeignKey("sc_model.version"))
     run_id: Mapped[int] = mapped_column(ForeignKey("sc_recompute_run.id"))
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DiagnosisDocument(Base):
+    """A 诊断书 issued as a PDF: the verification code printed on it, the exact points it
+    shows (run and enterprise), the SHA-256 of its bytes, and who asked, as printed on it.
+
+    The row is the record of the request: a GET that issues a document writes nothing else.
+    `GET /v1/scoring/diagnosis-documents/{code}` answers from it, to anyone."""
+
+    __tablename__ = "sc_diagnosis_document"
+    __table_args__ = (
+        CheckConstraint("code ~ '^[0-9A-HJKMNP-TV-Z]{16}$'", name="code"),
+        CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256"),
+        CheckConstraint("size_bytes > 0", name="size_bytes"),
+        CheckConstraint(_in("issued_role", ("bank", "bureau", "admin", "cli")), name="issued_role"),
+        ForeignKeyConstraint(["run_id", "uscc"], ["sc_points.run_id", "sc_points.uscc"]),
+        Index("ix_sc_diagnosis_document_uscc_issued_at", "uscc", "issued_at"),
+    )
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigInteger)
+    uscc: Mapped[str] = mapped_column(String(18))
+    name: Mapped[str] = mapped_column(String(200))
+    period: Mapped[int] = mapped_column(SmallInteger)
+    model_version: Mapped[str] = mapped_column(ForeignKey("sc_model.version"))
+    as_of: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    layout_version: Mapped[str] = mapped_column(String(20))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    issued_by: Mapped[str] = mapped_column(String(40))
+    issued_role: Mapped[str] = mapped_column(String(12))
+    issued_bank_code: Mapped[str | None] = mapped_column(String(32))
+    issued_to: Mapped[str] = mapped_column(String(120))

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.scoring.paths_schemas import DiagnosisPaths
 from services.scoring.pointsmodel import ModelDefinition
 from shared.as_of import Versions
 from shared.integers import JSON_INTEGER, Integer
@@ -244,23 +245,61 @@ class Recommendation(BaseModel):
     rule_id: str
     title: str
     detail: str
+    detail_zh: str = Field(description="the same in Chinese (the printed 诊断书's text)")
     amount: str | None = None
 
 
+class DiagnosedEnterprise(BaseModel):
+    """The enterprise's attributes the diagnosis was made with (then, for `as_of`)."""
+
+    district: str
+    industry: str
+    industry_name: str
+    stage: str
+    stage_label: str
+    categories: list[str]
+
+
+class RankIn(BaseModel):
+    """A rank within a district or an industry (the filtered ranking's order)."""
+
+    code: str | None = Field(default=None, description="the industry code (industry only)")
+    name: str
+    rank: int
+    of: int
+
+
+class DiagnosisRanks(BaseModel):
+    """The firm's rank among the firms of its district and of its industry."""
+
+    district: RankIn
+    industry: RankIn
+
+
 class Diagnosis(BaseModel):
-    """The 诊断书: standing among peers, strengths, weaknesses, services and policies."""
+    """The 诊断书: standing among peers, strengths, weaknesses, services and policies, and
+    the paths to the next targets."""
 
     uscc: str
     name: str
     period: int
     model_version: str
     points: int
+    total_exact: str
     rank: int
     rank_total: int
+    enterprise: DiagnosedEnterprise
+    ranks: DiagnosisRanks
+    breakdown: list[BreakdownItem] = Field(description="as the points' breakdown")
     peer_group: dict[str, Any]
     indicators: list[IndicatorPercentile]
     strengths: list[str]
     weaknesses: list[str]
     services: list[Recommendation]
     policies: list[Recommendation]
+    paths: DiagnosisPaths | None = Field(
+        description="paths to the next limit tier and to the top 100; null when the "
+        "indicators changed after the ranking (see `paths_note`)"
+    )
+    paths_note: str | None = Field(description="why `paths` is null, else null")
     versions: Versions = Field(description="the ranking run and model it was made with")

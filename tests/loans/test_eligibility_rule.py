@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from services.loans.eligibility import shift_of, tier_of
+from services.loans.eligibility import ladder_of, shift_of, tier_of
 from services.loans.quotes import offer_for
 from services.scoring.queries import EnterpriseFacts, PointsSnapshot
 from shared.eligibility import PointsGroup
@@ -55,3 +55,24 @@ def test_a_shift_counts_groups_by_the_rule() -> None:
     assert (shift.gained, shift.lost, shift.tier_up, shift.tier_down) == (3, 1, 4, 2)
     assert shift.max_amount_before == Decimal(2 * 3 + 4 * 3 + 1 * 1) * 1_000_000
     assert shift.max_amount_after == Decimal(3 * 1 + 2 * 1 + 4 * 5) * 1_000_000
+
+
+def test_a_ladder_is_the_tier_rule() -> None:
+    """The paths' product ladder gives, for every points value, what `tier_of` gives."""
+    for p in (
+        product(),
+        product(eligible_categories=[]),
+        product(min_points=120),
+        product(min_points=80),
+        product(active_to=date(2026, 3, 8)),
+    ):
+        for firm in (HIGH_TECH, SME_ONLY):
+            ladder = ladder_of(p, firm.categories, ON)
+            for n in range(301):
+                reached = [r for r in ladder.rungs if r.points <= n]
+                by_ladder = (
+                    (True, reached[-1].max_amount)
+                    if ladder.open_to_firm and reached
+                    else (False, Decimal("0.00"))
+                )
+                assert by_ladder == tier_of(p, firm.categories, n, ON), (p.min_points, n)

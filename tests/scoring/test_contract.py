@@ -437,6 +437,36 @@ def test_diagnosis_peer_groups(api: TestClient, admin: dict[str, str], big: Big)
     assert pct["rd_expense"] <= 50, pct  # among all 90 growth enterprises it is mid-table
 
 
+def test_diagnosis_ranks_in_district_and_industry_are_the_filtered_rankings(
+    api: TestClient, admin: dict[str, str], big: Big
+) -> None:
+    for index in (0, 7, 36, 60, BIG_N - 1):
+        u = big.by_index[index]
+        ent, _ = big.rows[u]
+        d = _diagnosis(api, admin, u, big.period)
+        by_district, _, of_district = _walk(api, admin, big.period, district=ent["district"])
+        by_industry, _, of_industry = _walk(api, admin, big.period, industry=ent["industry"])
+        district_rank = next(i["rank"] for i in by_district if i["uscc"] == u)
+        industry_rank = next(i["rank"] for i in by_industry if i["uscc"] == u)
+        assert d["ranks"]["district"] == {
+            "code": None,
+            "name": ent["district"],
+            "rank": district_rank,
+            "of": of_district,
+        }
+        assert (d["ranks"]["industry"]["code"], d["ranks"]["industry"]["rank"]) == (
+            ent["industry"],
+            industry_rank,
+        )
+        assert d["ranks"]["industry"]["of"] == of_industry
+        assert d["enterprise"]["district"] == ent["district"]
+        assert sorted(d["enterprise"]["categories"]) == sorted(ent["categories"])
+        points = api.get(
+            f"/v1/scoring/enterprises/{u}/points", headers=admin, params={"period": big.period}
+        ).json()
+        assert (d["total_exact"], d["breakdown"]) == (points["total_exact"], points["breakdown"])
+
+
 def test_diagnosis_percentiles_strengths_and_weaknesses(
     api: TestClient, admin: dict[str, str], big: Big
 ) -> None:
