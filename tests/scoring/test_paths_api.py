@@ -124,3 +124,32 @@ def _points(api: TestClient, headers: dict[str, str], uscc: str, period: int) ->
         f"/v1/scoring/enterprises/{uscc}/points", headers=headers, params={"period": period}
     )
     return int(r.json()["points"])
+
+
+def test_a_product_target_out_of_reach_says_why(
+    api: TestClient, admin_token: str, factory: Factory, period: int
+) -> None:
+    """The three reasons a product's tier cannot be a target (the firms are `tech_sme`)."""
+    uscc = factory.ranked(period, FACTS[:3])[-1]
+    bank = factory.bank()
+    admin = bearer(admin_token)
+    cases = {
+        "category-required": factory.product(bank, min_points=1, eligible_categories=["gazelle"]),
+        "product-inactive": factory.product(bank, min_points=1, active_from="2999-01-01"),
+        "top-tier": factory.product(
+            bank,
+            min_points=1,
+            limit_tiers=[{"min_points": 1, "max_amount": "1000000.00"}],
+        ),
+    }
+    for reason, product in cases.items():
+        body = _paths(api, admin, uscc, period, f"product:{product}")
+        assert body["reached"] is False, reason
+        assert body["plans"] == [], reason
+        assert body["unreachable"]["reason"] == reason
+        assert body["unreachable"]["detail"], reason
+        assert body["target"]["product"]["code"] == product
+    # An open product with a tier above the firm: searched (here too far for 2 changes).
+    open_ = factory.product(bank, min_points=1)
+    body = _paths(api, admin, uscc, period, f"product:{open_}")
+    assert body["unreachable"]["reason"] == "beyond-limits"
