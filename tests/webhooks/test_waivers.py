@@ -45,7 +45,8 @@ def test_firms_entering_and_leaving_the_top_100_reach_the_banks_with_open_applic
     _watch(db)
     with db.begin() as session:
         (run,) = [r for r in scoring.ranking_runs(session, {}) if r.period == period][-1:]
-        weakest = scoring.run_top(session, run.id, 100)[-1]
+        top = scoring.run_top(session, run.id, 100)
+    strongest, weakest = top[0], top[-1]
     a, b = factory.bank(), factory.bank()
     product_a, product_b = (factory.product(x, min_points=0) for x in (a, b))
     subscribe(db, settings, a, "https://a.example/hook", [CHANGED])
@@ -53,7 +54,7 @@ def test_firms_entering_and_leaving_the_top_100_reach_the_banks_with_open_applic
     entering = factory.application(a, product_a, mover)
     leaving = factory.application(a, product_a, weakest, state="approved")
     factory.application(b, product_b, weakest, state="withdrawn")  # not open: nothing for b
-    factory.application(a, product_a, usccs[0])  # stays in the top: nothing
+    factory.application(a, product_a, strongest)  # stays in the top: nothing
     factory.indicators(period, [indicators(mover, **A_INDICATORS)])
     factory.recompute(period)
     assert _watch(db) == 2
