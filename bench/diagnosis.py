@@ -25,7 +25,6 @@ import hashlib
 import os
 import resource
 import tempfile
-import time
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -33,10 +32,8 @@ from sqlalchemy import func, select
 from bench import loans
 from bench._common import table
 from bench.national import machine
-from services import demo
 from services.cli.diagnosis import render_period
 from services.scoring.models import DiagnosisDocument
-from shared import migrate
 from shared.db import make_engine, make_sessionmaker
 from shared.settings import get_settings
 
@@ -84,17 +81,8 @@ def run(args: argparse.Namespace) -> int:
     lines: list[list[str]] = []
     checks: list[tuple[bool, str]] = []
     walls: list[float] = []
-    with loans.database() as (url, origin):
-        print(f"database {origin}")
-        migrate.upgrade(url, "head")
-        engine = make_engine(url)
-        try:
-            started = time.perf_counter()
-            with make_sessionmaker(engine).begin() as session:
-                demo.load(session, lambda _: None)
-            print(f"demo loaded in {time.perf_counter() - started:.1f} s (setup)")
-        finally:
-            engine.dispose()
+    with loans.demo_database("") as (url, engine):
+        engine.dispose()  # no pooled connection of ours inherited by the forked workers
         os.environ["DATABASE_URL"] = url
         get_settings.cache_clear()
         for n in range(1, args.runs + 1):

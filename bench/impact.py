@@ -48,7 +48,6 @@ from bench import loans, scoring
 from bench._common import table
 from bench.gateway import make_settings
 from bench.national import machine
-from services import demo
 from services.demo.loans import banks_and_products
 from services.loans.eligibility import product_shifts
 from services.runtime import build_gateway
@@ -182,18 +181,8 @@ def measure(size: Size, url: str, engine: Engine, runs: int) -> None:
 def demo_size(runs: int) -> Size:
     """The demo's 8,012 enterprises."""
     size = Size("demo", 8_012)
-    with loans.database() as (url, origin):
-        print(f"demo: database {origin}")
-        migrate.upgrade(url, "head")
-        engine = make_engine(url)
-        try:
-            started = time.perf_counter()
-            with make_sessionmaker(engine).begin() as session:
-                demo.load(session, lambda _: None)
-            print(f"demo: loaded in {time.perf_counter() - started:.1f} s (setup)")
-            measure(size, url, engine, runs)
-        finally:
-            engine.dispose()
+    with loans.demo_database("demo: ") as (url, engine):
+        measure(size, url, engine, runs)
     return size
 
 

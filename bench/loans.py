@@ -224,6 +224,26 @@ def database() -> Iterator[tuple[str, str]]:
         yield url, EMBEDDED
 
 
+@contextmanager
+def demo_database(label: str) -> Iterator[tuple[str, Engine]]:
+    """`database()` migrated and holding the demo (its load printed as setup, after
+    `label`); yield (URL, an engine on it), disposed at the end."""
+    from services import demo  # the demo's generator: only the benches that load it pay
+
+    with database() as (url, origin):
+        print(f"{label}database {origin}")
+        migrate.upgrade(url, "head")
+        engine = make_engine(url)
+        try:
+            started = time.perf_counter()
+            with make_sessionmaker(engine).begin() as session:
+                demo.load(session, lambda _: None)
+            print(f"{label}demo loaded in {time.perf_counter() - started:.1f} s (setup)")
+            yield url, engine
+        finally:
+            engine.dispose()
+
+
 def autocommit(engine: Engine, *statements: str) -> None:
     """Run statements outside a transaction (VACUUM, CHECKPOINT, CREATE DATABASE)."""
     with engine.connect() as connection:
