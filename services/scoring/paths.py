@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import combinations
 
-from services.scoring.compiled_model import Value
+from services.scoring.compiled_lines import Value
 from services.scoring.paths_schemas import UnreachableReason
 from services.scoring.paths_space import Space
 

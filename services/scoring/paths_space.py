@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.scoring import pointsmodel
-from services.scoring.compiled_model import Value, item_units
+from services.scoring.compiled_lines import Value, item_units
 from services.scoring.pointsmodel import Banded, IndicatorRule, Linear, Log, ModelDefinition
 from shared.vocab import IndicatorName
 

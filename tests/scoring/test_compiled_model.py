@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from services.scoring.breakdown import breakdown_json
-from services.scoring.compiled_model import CompiledModel, Value
+from services.scoring.compiled_lines import Value
+from services.scoring.compiled_model import CompiledModel
 from services.scoring.pointsmodel import Facts, ModelDefinition, compute, derive
 from shared import vocab
 from tests.scoring.unit_models import unit_model, unit_rule
