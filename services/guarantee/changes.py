@@ -15,6 +15,7 @@ from services.guarantee.models import FeeRate
 from services.guarantee.schemas import FeeRateIn, FeeRateOut
 from shared.changes.kinds import ChangeKind, Decision, Proposal, require_unmoved
 from shared.changes.locks import lock_target
+from shared.timestamps import format_instant
 
 # One lock and one token for every year: any rate set since the proposal may change what is
 # in force for the year, so the diff the checker read would be stale.
@@ -31,7 +32,7 @@ def _describe(session: Session, params: Mapping[str, Any]) -> Proposal:
         now = fees.fee_rate_for(session, data.effective_year)
         before: dict[str, Any] | None = {
             "rate": str(now.rate),
-            "set_at": now.set_at.isoformat(),
+            "set_at": format_instant(now.set_at),
             "id": now.id,
             "effective_year": now.effective_year,
         }

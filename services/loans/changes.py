@@ -22,10 +22,11 @@ from services.loans.status import Status
 from shared.changes.diff import json_diff
 from shared.changes.kinds import ChangeKind, Decision, Proposal, require_unmoved
 from shared.changes.locks import lock_target
+from shared.timestamps import format_instant
 
 
 def _stamp(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
+    return None if moment is None else format_instant(moment)
 
 
 # ---------------------------------------------------------------- bank

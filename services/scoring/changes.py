@@ -25,6 +25,7 @@ from services.scoring.pointsmodel import ModelDefinition
 from services.scoring.schemas import ModelOut, RunOut
 from shared.changes.diff import json_diff
 from shared.changes.kinds import ChangeKind, Decision, Proposal, require_unmoved
+from shared.timestamps import format_instant
 
 
 def model_out(model: PointsModel) -> ModelOut:
@@ -124,7 +125,7 @@ def _describe_recompute(session: Session, params: Mapping[str, Any]) -> Proposal
             "run_id": run.id,
             "model_version": baseline,
             "enterprise_count": run.enterprise_count,
-            "finished_at": run.finished_at.isoformat(),
+            "finished_at": format_instant(run.finished_at),
         }
         if baseline != model.version:
             links["impact"] = impact_link(model.version, period, baseline)
@@ -138,7 +139,7 @@ def _describe_recompute(session: Session, params: Mapping[str, Any]) -> Proposal
             "model_after": model.version,
             "indicators": {
                 "count": count,
-                "max_updated_at": None if updated is None else updated.isoformat(),
+                "max_updated_at": None if updated is None else format_instant(updated),
             },
         },
         links=links,

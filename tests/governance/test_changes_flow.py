@@ -5,7 +5,9 @@ trail; or rejects it with a reason. The maker never approves its own change."""
 from __future__ import annotations
 
 import copy
+import re
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -308,3 +310,50 @@ def test_four_eyes_settings(value: str) -> None:
 def test_an_unknown_kind_fails_at_start_naming_the_valid_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown kind.*products.*model-publish"):
         make_settings("postgresql://x/y", four_eyes="products")
+
+
+INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def _instants(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _instants(inner, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            yield from _instants(inner, f"{where}[{i}]")
+    elif isinstance(value, str) and INSTANT.match(value):
+        yield where, value
+
+
+def test_every_instant_in_a_change_is_utc_with_z(
+    gov: Governed, factory: Factory, period: int
+) -> None:
+    """The README's one rule for timestamps holds in what a change carries too: the target's
+    expected state, the diff's "before" and the change's own times (they are built as JSON by
+    each service's kinds, not by a response model)."""
+    factory.ranked(period, [{}])
+    bank = factory.bank()
+    changes = [
+        gov.propose("PUT", f"/v1/admin/banks/{bank}", json={"name": "改名银行"}),
+        gov.propose("POST", "/v1/admin/fee-rates", json={"effective_year": 2091, "rate": "0.0110"}),
+        gov.propose("POST", f"/v1/admin/points/{period}/recompute"),
+    ]
+    read = [gov.api.get(change_url(change), headers=gov.c).json() for change in changes]
+    found = {where for change in read for where, _ in _instants(change)}
+    for where in (".expected.updated_at", ".diff.in_force_before.set_at"):
+        assert where in found, (where, found)
+    assert ".diff.ranking_before.finished_at" in found, found
+    assert ".diff.indicators.max_updated_at" in found, found
+    loose = [
+        (change["summary"], where, value)
+        for change in read
+        for where, value in _instants(change)
+        if not value.endswith("Z")
+    ]
+    assert loose == []
+    for change in changes:
+        withdrawn = gov.api.post(
+            f"{change_url(change)}/reject", headers=gov.m, json={"reason": "only read"}
+        )
+        assert withdrawn.status_code == 200, withdrawn.text
