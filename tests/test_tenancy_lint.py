@@ -1,59 +1,142 @@
-"""Tenancy by construction, checked: in services/loans, every function that touches an
-application's rows takes the caller's tenant.
+"""Tenancy by construction, checked: every function of a service that touches a tenant's rows
+takes the caller's tenant.
 
-A bank must only ever reach its own bank's applications, events and disbursements. The
-domain makes that a type: such a function takes a `BankVisibility` (reads) or a `OneBank`
-(a bank's writes) — in handlers the `BanksVisible` / `ActingBank` dependencies that give
-them — and applies it. This test parses every module of the service and fails on a function
-that references the `Application`, `ApplicationEvent` or `Disbursement` model, or the
-`loan_application` / `loan_disbursement` tables (directly or through a module constant such
-as the statistics SQL), without a parameter of one of those types. A signature that merely
-receives a row (`app: Application`) does not count as touching: whoever fetched the row had
-to pass the tenant. In the spirit of polar's scripts/linters/org_scope.py.
+A bank must only ever reach its own bank's applications, events and disbursements; a
+credit-reporting firm its own consents and export pulls. The domain makes that a type: such a
+function takes a `BankVisibility` / `FirmVisibility` (reads) or a `OneBank` / `OneFirm` (a
+tenant's writes) — in handlers the `BanksVisible` / `ActingBank` / `FirmsVisible` /
+`ActingFirm` dependencies that give them — and applies it. This test parses every module of the
+service and fails on a function that references a tenant-owned model or table (directly or
+through a module constant such as the statistics SQL) without a parameter of one of its
+fence's types. A signature that merely receives a row (`app: Application`) does not count as
+touching: whoever fetched the row had to pass the tenant. In the spirit of polar's
+scripts/linters/org_scope.py.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LOANS = ROOT / "services" / "loans"
 
-TENANT_OWNED_MODELS = frozenset({"Application", "ApplicationEvent", "Disbursement"})
-TENANT_OWNED_TABLES = ("loan_application", "loan_disbursement")  # the event table included
-TENANT_TYPES = frozenset({"BankVisibility", "OneBank", "BanksVisible", "ActingBank"})
 
-# Functions that touch applications across banks on purpose — each with its reason.
-ALLOWED = {
-    "services/loans/schedule.py::load_calendar": (
-        "an operator's calendar load recomputes the provisional deadline of every bank's open "
-        "applications: the schedule is the programme's, not a bank's"
+@dataclass(frozen=True)
+class Fence:
+    """One service's tenant-owned rows and the parameter types that carry its tenant."""
+
+    package: str
+    models: frozenset[str]
+    tables: tuple[str, ...]
+    types: frozenset[str]
+    allowed: dict[str, str]  # functions that cross tenants on purpose, each with its reason
+
+    def modules(self) -> Iterator[tuple[str, str]]:
+        for path in sorted((ROOT / self.package).rglob("*.py")):
+            yield path.relative_to(ROOT).as_posix(), path.read_text(encoding="utf-8")
+
+
+BANKS = Fence(
+    package="services/loans",
+    models=frozenset(
+        {"Application", "ApplicationEvent", "Disbursement", "StatsDay", "DecisionDays"}
     ),
-    "services/loans/changes.py::_describe_calendar": (
-        "a proposed calendar load counts whose provisional deadlines would move, over every "
-        "bank's open applications, as the load itself would recompute them"
-    ),
-    "services/loans/webhooks/timers.py::_due": (
-        "the webhook worker's timer scan finds every subscribed bank's undecided applications "
-        "by deadline; each event it emits takes its row's own bank"
-    ),
-    "services/loans/webhooks/waivers.py::_emit": (
-        "a ranking run changes the waivers of firms with open applications at any bank; the "
-        "events are grouped by each row's own bank, one bank's applications to an event"
-    ),
-    "services/loans/webhooks/housekeeping.py::tidy": (
-        "deletes the timer marks of every bank's decided applications past the retention; "
-        "it reads no application's content"
-    ),
-    "services/loans/applications.py::record_event": (
-        "appends to the history of an application its caller already holds — fetched through "
-        "the caller's visibility, or by the calendar load above"
-    ),
-}
+    # the event table included; loan_stats_day and loan_stats_decision_days (the rollups)
+    tables=("loan_application", "loan_disbursement", "loan_stats_"),
+    types=frozenset({"BankVisibility", "OneBank", "BanksVisible", "ActingBank"}),
+    allowed={
+        "services/loans/schedule.py::load_calendar": (
+            "an operator's calendar load recomputes the provisional deadline of every bank's "
+            "open applications: the schedule is the programme's, not a bank's"
+        ),
+        "services/loans/changes.py::_describe_calendar": (
+            "a proposed calendar load counts whose provisional deadlines would move, over every "
+            "bank's open applications, as the load itself would recompute them"
+        ),
+        "services/loans/webhooks/timers.py::_due": (
+            "the webhook worker's timer scan finds every subscribed bank's undecided "
+            "applications by deadline; each event it emits takes its row's own bank"
+        ),
+        "services/loans/webhooks/waivers.py::_emit": (
+            "a ranking run changes the waivers of firms with open applications at any bank; "
+            "the events are grouped by each row's own bank, one bank's applications to an event"
+        ),
+        "services/loans/webhooks/housekeeping.py::tidy": (
+            "deletes the timer marks of every bank's decided applications past the retention; "
+            "it reads no application's content"
+        ),
+        "services/loans/applications.py::record_event": (
+            "appends to the history of an application its caller already holds — fetched "
+            "through the caller's visibility, or by the calendar load above"
+        ),
+    },
+)
+
+FIRMS = Fence(
+    package="services/guarantee",
+    models=frozenset({"Consent", "ExportPull"}),
+    tables=("gt_consent", "gt_export_pull"),
+    types=frozenset({"FirmVisibility", "OneFirm", "FirmsVisible", "ActingFirm", "ExportingFirm"}),
+    allowed={
+        "services/guarantee/consents.py::grant_many": (
+            "an operator records consents the enterprises gave, for any firm (the `Admin` "
+            "scope); each consent names its firm in the body, no firm writes one"
+        ),
+        "services/guarantee/consents.py::revoke": (
+            "an operator revokes a consent by id for the enterprise (the `Admin` scope); no "
+            "firm revokes one"
+        ),
+        "services/guarantee/consents.py::record_expiries": (
+            "the export's housekeeping puts every firm's expired consents into the change "
+            "feed, each under its own firm; it answers nobody"
+        ),
+    },
+)
+
+_WORKER = (
+    "the delivery worker serves every owner's endpoints; the database fences what it may "
+    "join (ck_loan_webhook_delivery_tenant: an event reaches only its own bank's and the "
+    "bureau's endpoints)"
+)
+_HELD = "reads about rows its caller already fetched through the caller's WebhookOwner"
+
+WEBHOOKS = Fence(
+    package="services/loans/webhooks",
+    models=frozenset({"Subscription", "Delivery", "Event", "Attempt"}),
+    tables=("loan_webhook_",),
+    types=frozenset({"BankVisibility", "OneBank", "WebhookOwner"}),
+    allowed={
+        "services/loans/webhooks/claims.py::claim": _WORKER,
+        "services/loans/webhooks/claims.py::record": _WORKER,
+        "services/loans/webhooks/claims.py::disable": _WORKER + "; a 410 disables the endpoint",
+        "services/loans/webhooks/worker.py::_Loop.pending_left": _WORKER,
+        "services/loans/webhooks/outbox.py::_endpoints": (
+            "the outbox finds the endpoints that want an event of `bank`, the bank of the "
+            "application row the event reports (never a caller's parameter)"
+        ),
+        "services/loans/webhooks/outbox.py::_write": (
+            "writes the event and its deliveries to the endpoints `_endpoints` found, under "
+            "the row's own bank"
+        ),
+        "services/loans/webhooks/timers.py::scan": (
+            "the timer scan emits due-soon and overdue events for every subscribed bank, each "
+            "under its application's own bank"
+        ),
+        "services/loans/webhooks/subscriptions.py::pending_counts": _HELD + " (endpoints)",
+        "services/loans/webhooks/subscriptions.py::occurred": _HELD + " (deliveries)",
+        "services/loans/webhooks/subscriptions.py::attempts_of": _HELD + " (deliveries)",
+        "services/loans/webhooks/housekeeping.py::tidy": (
+            "deletes every owner's delivered and dead events, deliveries and attempts past the "
+            "retention; it answers nobody"
+        ),
+    },
+)
+
+FENCES = {"banks": BANKS, "firms": FIRMS, "webhooks": WEBHOOKS}
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -74,11 +157,11 @@ def _names(node: ast.AST) -> Iterator[str]:
                 yield from _names(parsed.body)
 
 
-def _has_tenant(function: Function) -> bool:
+def _has_tenant(function: Function, fence: Fence) -> bool:
     args = function.args
     every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
     return any(
-        a is not None and a.annotation is not None and TENANT_TYPES & set(_names(a.annotation))
+        a is not None and a.annotation is not None and fence.types & set(_names(a.annotation))
         for a in every
     )
 
@@ -95,22 +178,22 @@ def _code(node: ast.AST) -> Iterator[ast.AST]:
         yield from _code(child)
 
 
-def _touches(nodes: Iterator[ast.AST], tainted: set[str]) -> bool:
+def _touches(nodes: Iterator[ast.AST], tainted: set[str], fence: Fence) -> bool:
     for node in nodes:
-        if isinstance(node, ast.Name) and (node.id in TENANT_OWNED_MODELS or node.id in tainted):
+        if isinstance(node, ast.Name) and (node.id in fence.models or node.id in tainted):
             return True
-        if isinstance(node, ast.Attribute) and node.attr in TENANT_OWNED_MODELS:
+        if isinstance(node, ast.Attribute) and node.attr in fence.models:
             return True
         if (
             isinstance(node, ast.Constant)
             and isinstance(node.value, str)
-            and any(table in node.value for table in TENANT_OWNED_TABLES)
+            and any(table in node.value for table in fence.tables)
         ):
             return True
     return False
 
 
-def _tainted_constants(tree: ast.Module) -> set[str]:
+def _tainted_constants(tree: ast.Module, fence: Fence) -> set[str]:
     """Module-level names whose values reference the rows (e.g. SQL text), to a fixpoint."""
     tainted: set[str] = set()
     while True:
@@ -118,7 +201,7 @@ def _tainted_constants(tree: ast.Module) -> set[str]:
         for statement in tree.body:
             if isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value is not None:
                 value = statement.value
-                if _touches(iter([value, *_code(value)]), tainted):
+                if _touches(iter([value, *_code(value)]), tainted, fence):
                     targets = (
                         statement.targets
                         if isinstance(statement, ast.Assign)
@@ -142,57 +225,61 @@ def _functions(tree: ast.Module) -> Iterator[tuple[str, Function]]:
                     yield f"{node.name}.{item.name}", item
 
 
-def unscoped(source: str) -> list[str]:
-    """The functions of a module that touch applications' rows without taking the tenant."""
+def unscoped(source: str, fence: Fence = BANKS) -> list[str]:
+    """The functions of a module that touch the fence's rows without taking the tenant."""
     tree = ast.parse(source)
-    tainted = _tainted_constants(tree)
+    tainted = _tainted_constants(tree, fence)
     return [
         name
         for name, function in _functions(tree)
-        if not _has_tenant(function) and _touches(_code(function), tainted)
+        if not _has_tenant(function, fence) and _touches(_code(function), tainted, fence)
     ]
 
 
-def _modules() -> Iterator[tuple[str, str]]:
-    for path in sorted(LOANS.rglob("*.py")):
-        yield path.relative_to(ROOT).as_posix(), path.read_text(encoding="utf-8")
-
-
-def _everything() -> dict[str, Function]:
+def _everything(fence: Fence) -> dict[str, Function]:
     return {
         f"{module}::{name}": function
-        for module, source in _modules()
+        for module, source in fence.modules()
         for name, function in _functions(ast.parse(source))
     }
 
 
-def test_every_loans_function_that_touches_applications_takes_the_tenant() -> None:
+@pytest.mark.parametrize("fence", FENCES.values(), ids=FENCES.keys())
+def test_every_function_that_touches_a_tenants_rows_takes_the_tenant(fence: Fence) -> None:
     found = [
         f"{module}::{name}"
-        for module, source in _modules()
-        for name in unscoped(source)
-        if f"{module}::{name}" not in ALLOWED
+        for module, source in fence.modules()
+        for name in unscoped(source, fence)
+        if f"{module}::{name}" not in fence.allowed
     ]
     assert not found, (
-        "These functions touch applications, events or disbursements without a "
-        "BankVisibility / OneBank parameter (take one, or allow-list it with a reason): "
+        f"These functions touch {', '.join(sorted(fence.models))} without a parameter of type "
+        f"{' / '.join(sorted(fence.types))} (take one, or allow-list it with a reason): "
         + ", ".join(found)
     )
 
 
-@pytest.mark.parametrize("qualified", sorted(ALLOWED))
-def test_every_allow_listed_function_exists_and_still_needs_it(qualified: str) -> None:
+ALLOWED = [(fence, q) for fence in FENCES.values() for q in sorted(fence.allowed)]
+
+
+@pytest.mark.parametrize(("fence", "qualified"), ALLOWED, ids=[q for _, q in ALLOWED])
+def test_every_allow_listed_function_exists_and_still_needs_it(
+    fence: Fence, qualified: str
+) -> None:
     module, _, name = qualified.partition("::")
-    assert qualified in _everything(), f"{qualified} no longer exists: drop it from ALLOWED"
+    assert qualified in _everything(fence), f"{qualified} no longer exists: drop it from allowed"
     source = (ROOT / module).read_text(encoding="utf-8")
-    assert name in unscoped(source), f"{qualified} takes the tenant now: drop it from ALLOWED"
+    assert name in unscoped(source, fence), f"{qualified} takes the tenant now: drop it"
 
 
-def test_the_lint_sees_the_service() -> None:
+def test_the_lint_sees_the_services() -> None:
     # A lint that finds no module checks nothing: it must see the functions it guards.
-    everything = _everything()
-    assert "services/loans/lifecycle.py::decide" in everything
-    assert "services/loans/stats.py::stats" in everything
+    banks, firms = _everything(BANKS), _everything(FIRMS)
+    assert "services/loans/lifecycle.py::decide" in banks
+    assert "services/loans/stats.py::stats" in banks
+    assert "services/guarantee/consents.py::list_consents" in firms
+    assert "services/guarantee/export.py::export_pulls" in firms
+    assert "services/loans/webhooks/subscriptions.py::deliveries" in _everything(WEBHOOKS)
 
 
 GOOD = """
@@ -268,3 +355,26 @@ def test_the_lint_catches_functions_that_forget_the_tenant() -> None:
         "Store.all",
         "defaulted",
     ]
+
+
+FIRM_CODE = """
+from services.guarantee.models import Consent, ExportPull
+from shared.auth.tenancy import FirmVisibility, OneBank, restrict
+
+def mine(session, firms: FirmVisibility):
+    return session.scalars(restrict(select(Consent), Consent.firm_code, firms)).all()
+
+def pulls(session, firm: "OneFirm"):
+    return session.scalars(select(ExportPull)).all()
+
+def wrong_tenant(session, bank: OneBank):
+    return session.scalars(select(Consent)).all()
+
+def raw(session):
+    return session.execute(text("SELECT * FROM gt_export_pull"))
+"""
+
+
+def test_the_firms_fence_wants_a_firms_tenant_not_a_banks() -> None:
+    assert unscoped(FIRM_CODE, FIRMS) == ["wrong_tenant", "raw"]
+    assert unscoped(FIRM_CODE, BANKS) == []  # no bank's rows there

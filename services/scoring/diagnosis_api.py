@@ -1,7 +1,7 @@
 """The 诊断书 and the paths to a target (`/v1/scoring/enterprises/{uscc}/diagnosis`,
 `…/paths`): the bureau's public advice, so every bank reads any firm's (a product target is
-still one the caller can see: a bank's own, any for the bureau and operators, none for a
-credit-reporting firm)."""
+still one the caller can see: a bank's own, any for the bureau and operators —
+`ProductsVisible`)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,7 @@ from services.scoring.registry import enterprise_at, get_enterprise
 from services.scoring.schemas import Diagnosis
 from shared import clock
 from shared.as_of import AsOf
-from shared.auth.deps import ScoringReader
-from shared.auth.principal import Principal
-from shared.auth.tenancy import AllBanks, BankVisibility, OneBank
+from shared.auth.deps import ProductsVisible, ScoringReader
 from shared.db import DbSession
 from shared.eligibility import ProductLadders
 from shared.negotiation import PDF, Negotiated, media_responses
@@ -39,13 +37,6 @@ TargetQuery = Annotated[
         examples=["top-100"],
     ),
 ]
-
-
-def _products_seen(principal: Principal) -> BankVisibility:
-    """The products a `product:` target may name: a bank's own, every bank's for the bureau
-    and operators (the rest of the answer is the same for every caller, so the route itself
-    is not tenant-owned and takes no `BanksVisible`)."""
-    return AllBanks() if principal.bank_code is None else OneBank(principal.bank_code)
 
 
 def _ladders(request: Request) -> ProductLadders:
@@ -90,7 +81,8 @@ def get_enterprise_paths(
     uscc: Uscc,
     request: Request,
     session: DbSession,
-    principal: ScoringReader,
+    _: ScoringReader,
+    products: ProductsVisible,
     target: TargetQuery,
     as_of: AsOf,
     period: PeriodQuery = None,
@@ -121,11 +113,7 @@ def get_enterprise_paths(
         goal = paths_read.points_goal(int(argument))
     else:
         on = clock.today() if as_of is None else clock.local_date(as_of)
-        ladders = (
-            []  # a credit-reporting firm sees no bank's products
-            if principal.role == "credit_firm"
-            else _ladders(request)(session, _products_seen(principal), attributes.categories, on)
-        )
+        ladders = _ladders(request)(session, products, attributes.categories, on)
         found = paths_read.tier_goal(ladders, points.points, product=argument)
         if found is None:  # a named product is always a goal; kept for the type
             raise AssertionError("tier_goal answers a product target")

@@ -220,6 +220,14 @@ def programme_wide(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
+@_admits(("bank", "bureau", "admin"), None, "Products are for banks, the bureau and operators")
+def products_visible(principal: CurrentPrincipal) -> BankVisibility:
+    """Whose products a caller may name where the answer is not a bank's rows (a paths
+    target `product:CODE`: the rest of the answer is the same for every caller, so the route
+    is not tenant-owned): a bank its own, the bureau and operators every bank's."""
+    return AllBanks() if principal.bank_code is None else OneBank(principal.bank_code)
+
+
 @_admits(("bank", "bureau"), "bank", "Webhooks are for banks and the bureau")
 def webhook_owner(principal: CurrentPrincipal) -> BankVisibility:
     """Whose webhook endpoints a caller manages: a bank its own (`OneBank`), the bureau its
@@ -230,6 +238,7 @@ def webhook_owner(principal: CurrentPrincipal) -> BankVisibility:
 ProgrammeWide = Annotated[Principal, Depends(programme_wide)]
 WebhookOwner = Annotated[BankVisibility, Depends(webhook_owner)]
 BanksVisible = Annotated[BankVisibility, Depends(bank_visibility)]
+ProductsVisible = Annotated[BankVisibility, Depends(products_visible)]
 ActingBank = Annotated[OneBank, Depends(acting_bank)]
 FirmsVisible = Annotated[FirmVisibility, Depends(firm_visibility)]
 ActingFirm = Annotated[OneFirm, Depends(acting_firm)]
