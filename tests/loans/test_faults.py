@@ -194,18 +194,25 @@ def test_lock_timeout_is_a_503_problem_within_the_limit_and_changes_nothing(
         _,
     ):
         unobstructed = warm_up(url, world, app["id"])
+        # Three tries while the lock is held: every one refused well before the holder lets
+        # go (it holds until the block ends: without the limit a try would wait out httpx's
+        # 10 s), the fastest within the limit + 0.5 s + what an unobstructed call takes now (a
+        # loaded CI machine can stall any single request; it does not stall all three).
+        elapsed = []
         with holding(database_url, *lock):
-            started = time.monotonic()
-            r = httpx.post(
-                f"{url}/v1/loans/applications/{app['id']}/decision",
-                headers=world.a(new_key()),
-                json=APPROVE,
-                timeout=10,
-            )
-            elapsed = time.monotonic() - started
-        assert_problem(r, 503, "database-busy")
-        assert r.headers["retry-after"] == "1"
-        assert elapsed < 0.3 + 0.5 + unobstructed, (elapsed, unobstructed)
+            for _ in range(3):
+                started = time.monotonic()
+                r = httpx.post(
+                    f"{url}/v1/loans/applications/{app['id']}/decision",
+                    headers=world.a(new_key()),
+                    json=APPROVE,
+                    timeout=10,
+                )
+                elapsed.append(time.monotonic() - started)
+                assert_problem(r, 503, "database-busy")
+                assert r.headers["retry-after"] == "1"
+        assert max(elapsed) < 5, elapsed
+        assert min(elapsed) < 0.3 + 0.5 + unobstructed, (elapsed, unobstructed)
         after = api.get(f"/v1/loans/applications/{app['id']}", headers=world.a()).json()
         assert after["status"] == "submitted"
         assert after["version"] == app["version"]
