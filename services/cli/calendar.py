@@ -13,6 +13,7 @@ from services.loans import schedule as loans_schedule
 from services.loans.api.calendar import calendar_from_upload
 from services.loans.applications import Actor as LoansActor
 from services.loans.changes import CALENDAR_LOAD
+from shared.years import FIRST_YEAR, LAST_YEAR
 
 app = typer.Typer(help="The working-day calendar.", no_args_is_help=True)
 
@@ -21,7 +22,8 @@ app = typer.Typer(help="The working-day calendar.", no_args_is_help=True)
 def calendar_load(
     file: ExistingFile,
     year: Annotated[
-        int | None, typer.Option(min=2000, max=2100, help="The year (default: the dates' year)")
+        int | None,
+        typer.Option(min=FIRST_YEAR, max=LAST_YEAR, help="The year (default: the dates' year)"),
     ] = None,
     client_id: Annotated[
         str | None,

@@ -34,6 +34,7 @@ from services.scoring.models import DiagnosisDocument
 from shared.clock import now, today
 from shared.settings import get_settings
 from shared.vocab import DISTRICTS
+from shared.years import FIRST_YEAR, LAST_YEAR
 
 app = typer.Typer(help="The 诊断书 (diagnosis) as documents.", no_args_is_help=True)
 
@@ -183,7 +184,7 @@ def _write_index(path: Path, book: PeriodBook, rows: Sequence[dict[str, Any]]) -
 
 @app.command("render")
 def render(
-    period: Annotated[int, typer.Option(min=2000, max=2100, help="The ranked year")],
+    period: Annotated[int, typer.Option(min=FIRST_YEAR, max=LAST_YEAR, help="The ranked year")],
     out: Annotated[Path, typer.Option(file_okay=False, help="Where the PDFs go")],
     district: Annotated[
         str | None, typer.Option(help="Only this district's firms (ranks stay citywide)")

@@ -20,11 +20,13 @@ from services.scoring.monitoring_schemas import Drift, Impact
 from services.scoring.monitoring_sheets import drift_sheets, impact_sheets
 from shared import clock
 from shared.tabular import FileOptions, Sheet, write_xlsx_sheets
+from shared.years import FIRST_YEAR, LAST_YEAR
 
 Report = TypeVar("Report", bound=BaseModel)
 
 Period = Annotated[
-    int | None, typer.Option(min=2000, max=2100, help="A year (default: the latest ranked period)")
+    int | None,
+    typer.Option(min=FIRST_YEAR, max=LAST_YEAR, help="A year (default: the latest ranked period)"),
 ]
 Xlsx = Annotated[
     Path | None,
@@ -66,7 +68,8 @@ def models_impact(
 def points_drift(
     period: Period = None,
     baseline_period: Annotated[
-        int | None, typer.Option(min=2000, max=2100, help="A year (default: the year before)")
+        int | None,
+        typer.Option(min=FIRST_YEAR, max=LAST_YEAR, help="A year (default: the year before)"),
     ] = None,
     run: Annotated[int | None, typer.Option(min=1, help="A recompute run's id")] = None,
     baseline_run: Annotated[int | None, typer.Option(min=1, help="The baseline run's id")] = None,

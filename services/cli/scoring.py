@@ -14,6 +14,7 @@ from services.scoring.changes import MODEL_PUBLISH, POINTS_RECOMPUTE, recompute_
 from services.scoring.model_body import model_from_bytes
 from services.scoring.schemas import EnterpriseIn, IndicatorIn
 from shared.bulk import parse_rows
+from shared.years import FIRST_YEAR, LAST_YEAR
 
 enterprises_app = typer.Typer(help="Enterprises of the points database.", no_args_is_help=True)
 indicators_app = typer.Typer(help="Indicator data per period.", no_args_is_help=True)
@@ -46,7 +47,9 @@ def enterprises_load(file: ExistingFile) -> None:
 @indicators_app.command("load")
 def indicators_load(
     file: ExistingFile,
-    period: Annotated[int, typer.Option(min=2000, max=2100, help="The year the data is for")],
+    period: Annotated[
+        int, typer.Option(min=FIRST_YEAR, max=LAST_YEAR, help="The year the data is for")
+    ],
 ) -> None:
     """Load a period's indicator data from a CSV or JSON file (all rows or none)."""
     body, media = read_upload(file)
@@ -81,7 +84,7 @@ def models_publish(file: ExistingFile, client_id: MakerId = None) -> None:
 
 @points_app.command("recompute")
 def points_recompute(
-    period: Annotated[int, typer.Option(min=2000, max=2100, help="The year to compute")],
+    period: Annotated[int, typer.Option(min=FIRST_YEAR, max=LAST_YEAR, help="The year to compute")],
     model: Annotated[
         str | None, typer.Option(help="Model version (default: latest published)")
     ] = None,

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -65,8 +65,8 @@ from shared.tabular import (
     file_response,
 )
 from shared.uscc import Uscc
+from shared.years import FIRST_YEAR, LAST_YEAR, YearPath
 
-Year = Annotated[int, Path(ge=2000, le=2100)]
 MAX_EXPORT_ROWS = 100_000
 
 router = APIRouter(prefix="/v1/guarantee", tags=["guarantee"])
@@ -96,7 +96,7 @@ def get_waiver(
     session: DbSession,
     _: GuaranteeReader,
     as_of: AsOf,
-    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR)] = None,
 ) -> WaiverOut:
     """Waived when in the top 100 of the ranking of the previous year's period; no ranking
     for that period → `waived: false, reason: "ranking-unavailable"`. `as_of`: on the
@@ -123,7 +123,7 @@ def _top_entry(standing: PointsSnapshot) -> TopEntry:
     responses=media_responses(*FILES),
 )
 def list_waivers(
-    year: Year,
+    year: YearPath,
     session: DbSession,
     _: GuaranteeReader,
     media: Negotiated,

@@ -14,6 +14,7 @@ from shared.money import NonNegativeMoney, PositiveMoney
 from shared.rates import NonNegativeRate
 from shared.timestamps import Instant, Timestamp
 from shared.uscc import Uscc
+from shared.years import FIRST_YEAR, LAST_YEAR
 
 FirmCode = Annotated[str, Field(pattern=r"^[A-Z0-9_]{2,32}$")]
 
@@ -62,7 +63,7 @@ class FeeRateIn(BaseModel):
     """A fee rate for loans from `effective_year` on."""
 
     model_config = ConfigDict(extra="forbid")
-    effective_year: Integer = Field(ge=2000, le=2100)
+    effective_year: Integer = Field(ge=FIRST_YEAR, le=LAST_YEAR)
     rate: NonNegativeRate
     note: str = Field(default="", max_length=500)
 
@@ -86,7 +87,7 @@ class QuoteIn(BaseModel):
     uscc: Uscc
     amount: PositiveMoney
     term_months: Integer = Field(ge=1, le=360)
-    year: Annotated[int, Field(ge=2000, le=2100), JSON_INTEGER] | None = Field(
+    year: Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR), JSON_INTEGER] | None = Field(
         default=None, description="the loan's year (default: this year, Asia/Shanghai)"
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from services.scoring import model_versions, ranking, registry
@@ -37,11 +37,10 @@ from shared.pagination import Page, PageParams
 from shared.tabular import FILES, SpreadsheetOptions, every_row, file_response
 from shared.uscc import Uscc
 from shared.vocab import Category, District
+from shared.years import LatestPeriod, YearPath
 
-PeriodPath = Annotated[int, Path(ge=2000, le=2100, description="A year, e.g. 2025")]
-PeriodQuery = Annotated[
-    int | None, Query(ge=2000, le=2100, description="A year (default: the latest ranked period)")
-]
+PeriodPath = YearPath
+PeriodQuery = LatestPeriod
 
 router = APIRouter(prefix="/v1/scoring", tags=["scoring"])
 

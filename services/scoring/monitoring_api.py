@@ -20,12 +20,10 @@ from shared.eligibility import ProductShifts
 from shared.negotiation import JSON, XLSX, Negotiated, media_responses
 from shared.openapi import problems
 from shared.tabular import FileOptions, HeaderLanguage, workbook_response
+from shared.years import FIRST_YEAR, LAST_YEAR, LatestPeriod
 
 router = APIRouter(prefix="/v1/scoring", tags=["scoring: monitoring"])
 
-LatestPeriod = Annotated[
-    int | None, Query(ge=2000, le=2100, description="A year (default: the latest ranked period)")
-]
 RunQuery = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="A recompute run's id")]
 ModelVersion = Annotated[str, Path(max_length=40, description="A model version, e.g. TZ-2026.1")]
 Headers = Annotated[
@@ -84,7 +82,9 @@ def get_drift(
     period: LatestPeriod = None,
     baseline_period: Annotated[
         int | None,
-        Query(ge=2000, le=2100, description="A year (default: the year before `period`)"),
+        Query(
+            ge=FIRST_YEAR, le=LAST_YEAR, description="A year (default: the year before `period`)"
+        ),
     ] = None,
     run: RunQuery = None,
     baseline_run: RunQuery = None,

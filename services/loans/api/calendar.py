@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 
 from services.loans import schedule
@@ -28,8 +28,7 @@ from shared.db import DbSession
 from shared.errors import Unprocessable, UnsupportedMediaType, validation_errors
 from shared.openapi import parsed_body
 from shared.timestamps import Timestamp
-
-Year = Annotated[int, Path(ge=2000, le=2100)]
+from shared.years import YearPath
 
 router = APIRouter()
 admin = APIRouter()
@@ -63,7 +62,7 @@ def get_decision_deadline(
 
 
 @router.get("/calendar/{year}", response_model=CalendarOut, summary="A year's working days")
-def get_calendar(year: Year, session: DbSession, _: LoansReader) -> CalendarOut:
+def get_calendar(year: YearPath, session: DbSession, _: LoansReader) -> CalendarOut:
     """Holidays and make-up working days, and where they come from."""
     found = schedule.calendar_year(session, year)
     return CalendarOut(
@@ -124,7 +123,7 @@ async def _calendar_body(request: Request, _: Admin) -> CalendarIn:
     summary="Load a year's official schedule (JSON or CSV)",
 )
 def put_calendar(
-    year: Year,
+    year: YearPath,
     body: Annotated[CalendarIn, Depends(_calendar_body)],
     request: Request,
     session: DbSession,
