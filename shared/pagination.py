@@ -6,9 +6,11 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar, overload
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
@@ -18,6 +20,16 @@ from shared.errors import InvalidCursor
 
 T = TypeVar("T")
 R = TypeVar("R")
+A = TypeVar("A", int, str, datetime, uuid.UUID)
+B = TypeVar("B", int, str, datetime, uuid.UUID)
+C = TypeVar("C", int, str, datetime, uuid.UUID)
+
+_READ: dict[type, Callable[[Any], Any]] = {
+    int: int,
+    str: str,
+    datetime: lambda v: datetime.fromisoformat(str(v)),
+    uuid.UUID: lambda v: uuid.UUID(str(v)),
+}
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
@@ -94,6 +106,30 @@ class Keyset:
     context: str
     after: list[Any] | None
     limit: int
+
+    def first(self, kind: type[A]) -> A | None:
+        """The cursor's one sort-key value as `kind`, or None on the first page."""
+        values = self.values(kind)
+        return None if values is None else values[0]
+
+    @overload
+    def values(self, a: type[A], /) -> tuple[A] | None: ...
+    @overload
+    def values(self, a: type[A], b: type[B], /) -> tuple[A, B] | None: ...
+    @overload
+    def values(self, a: type[A], b: type[B], c: type[C], /) -> tuple[A, B, C] | None: ...
+
+    def values(self, *kinds: type) -> tuple[Any, ...] | None:
+        """The cursor's sort-key values as `kinds` (int, str, datetime from ISO text, UUID),
+        or None on the first page. A signed cursor of another shape is `InvalidCursor`."""
+        if self.after is None:
+            return None
+        if len(self.after) != len(kinds):
+            raise InvalidCursor("The cursor is not one this API issued for this list")
+        try:
+            return tuple(_READ[kind](value) for kind, value in zip(kinds, self.after, strict=True))
+        except (TypeError, ValueError) as exc:
+            raise InvalidCursor("The cursor is not one this API issued for this list") from exc
 
     def page(
         self,

@@ -239,7 +239,7 @@ def list_clients(
 ) -> Page[ClientOut]:
     """All clients, ordered by client id."""
     keyset = paging.keyset("clients")
-    after = str(keyset.after[0]) if keyset.after is not None else None
+    after = keyset.first(str)
     rows = service.list_clients(session, after=after, limit=paging.limit)
     return keyset.page(rows, lambda c: [c.client_id], ClientOut.model_validate)
 
@@ -319,10 +319,7 @@ def list_audit_events(
             errors=[{"loc": ["query", "since"], "msg": "offset required"}],
         )
     keyset = paging.keyset("audit")
-    position = None
-    if keyset.after is not None:
-        at, source, ident = keyset.after
-        position = (datetime.fromisoformat(str(at)), int(source), int(ident))
+    position = keyset.values(datetime, int, int)
     writes = [
         (r.at, 0, r.id, AuditEventOut.model_validate(r))
         for r in service.list_audit(

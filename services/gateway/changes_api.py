@@ -42,9 +42,7 @@ def list_changes(
 ) -> Page[ChangeOut]:
     """Newest first; `?status=pending` is what waits for a checker."""
     keyset = paging.keyset(f"changes:{status}:{kind}")
-    after = None
-    if keyset.after:
-        after = (datetime.fromisoformat(str(keyset.after[0])), uuid.UUID(str(keyset.after[1])))
+    after = keyset.values(datetime, uuid.UUID)
     rows = store.list_changes(session, status=status, kind=kind, after=after, limit=paging.limit)
     return keyset.page(rows, lambda c: [c.made_at.isoformat(), str(c.id)], change_out)
 

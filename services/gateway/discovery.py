@@ -112,7 +112,7 @@ def list_problem_types(
 ) -> Any:
     """Every problem type the API answers with, by slug."""
     keyset = paging.keyset("problems")
-    after = str(keyset.after[0]) if keyset.after else ""
+    after = keyset.first(str) or ""
     rows = [CATALOGUE[slug] for slug in sorted(CATALOGUE) if slug > after][: paging.limit + 1]
     page = keyset.page(rows, lambda e: [e.slug], _out)
     if media == HTML:

@@ -47,7 +47,7 @@ def create_user(
 def list_users(session: DbSession, _: Admin, paging: PageParams) -> Page[UserOut]:
     """Every user, ordered by id."""
     keyset = paging.keyset("users")
-    after = int(keyset.after[0]) if keyset.after is not None else None
+    after = keyset.first(int)
     rows = users.list_users(session, after=after, limit=paging.limit)
     return keyset.page(rows, lambda u: [u.id], UserOut.model_validate)
 

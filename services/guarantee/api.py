@@ -138,7 +138,7 @@ def list_waivers(
     that instant; a cursor pages the ranking run it came from (another run's is refused)."""
     used = _ranking_used(session, year, as_of)
     keyset = paging.keyset(f"waivers:{year}:{used.ranking_run}")
-    after = int(keyset.after[0]) if keyset.after else 0
+    after = keyset.first(int) or 0
     # At most `waiver.TOP` rows by the rule: read whole, paged here.
     rest = [s for s in waiver.top_list(session, year, as_of) if s.rank > after]
     if media != JSON:
@@ -185,9 +185,7 @@ def list_fee_rates(
 ) -> Page[FeeRateOut]:
     """Every rate ever set, newest first."""
     keyset = paging.keyset("fee-rates")
-    after = None
-    if keyset.after:
-        after = (datetime.fromisoformat(str(keyset.after[0])), int(keyset.after[1]))
+    after = keyset.values(datetime, int)
     rows = fees.fee_history(session, after=after, limit=paging.limit)
     return keyset.page(rows, lambda r: [r.set_at.isoformat(), r.id], FeeRateOut.model_validate)
 
@@ -255,10 +253,7 @@ def list_consents(
 ) -> Page[ConsentOut]:
     """Every consent, revoked and expired ones included, oldest first."""
     keyset = paging.keyset(f"consents:{tenant_code(firms)}:{uscc}:{firm_code}")
-    after = None
-    if keyset.after:
-        at, ident = keyset.after
-        after = (datetime.fromisoformat(str(at)), uuid.UUID(str(ident)))
+    after = keyset.values(datetime, uuid.UUID)
     rows = consents.list_consents(
         session, firms, uscc=uscc, firm_code=firm_code, after=after, limit=paging.limit
     )

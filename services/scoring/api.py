@@ -121,7 +121,7 @@ def list_rankings(
     keyset = paging.keyset(
         f"ranking:{of_period.period}:{of_period.run_id}:{district}:{industry}:{category}"
     )
-    after = int(keyset.after[0]) if keyset.after else 0
+    after = keyset.first(int) or 0
     if media != JSON:
         every = every_row(
             request.app.state.read_sessionmaker,
@@ -213,7 +213,7 @@ def list_industries(
 ) -> Page[IndustryOut]:
     """The city's "1+4" industry system (a managed list), in display order."""
     keyset = paging.keyset("industries")
-    after = (int(keyset.after[0]), str(keyset.after[1])) if keyset.after else None
+    after = keyset.values(int, str)
     rows = registry.list_industries(session, after=after, limit=paging.limit)
     return keyset.page(rows, lambda i: [i.position, i.code], IndustryOut.model_validate)
 
@@ -226,9 +226,7 @@ def list_models(
 ) -> Page[ModelOut]:
     """Every version, drafts included, newest first."""
     keyset = paging.keyset("models")
-    after = None
-    if keyset.after:
-        after = (datetime.fromisoformat(str(keyset.after[0])), str(keyset.after[1]))
+    after = keyset.values(datetime, str)
     rows = model_versions.list_models(session, after=after, limit=paging.limit)
     return keyset.page(rows, lambda m: [m.created_at.isoformat(), m.version], model_out)
 
@@ -249,7 +247,7 @@ def list_recompute_runs(
     """Who recomputed which period with which model, when, how many, how long; newest
     first."""
     keyset = paging.keyset(f"runs:{period}")
-    after = int(keyset.after[0]) if keyset.after else None
+    after = keyset.first(int)
     rows = pipeline.list_runs(session, period=period, after=after, limit=paging.limit)
     return keyset.page(
         rows, lambda r: [r.id], lambda r: RunOut.model_validate(r, from_attributes=True)

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import pytest
 
 from shared.errors import InvalidCursor
-from shared.pagination import decode_cursor, encode_cursor, next_cursor
+from shared.pagination import Keyset, decode_cursor, encode_cursor, next_cursor
 
 KEY = b"k" * 32
 
@@ -36,3 +39,22 @@ def test_next_cursor_points_after_the_last_row_of_the_page_only_when_more_follow
     assert decode_cursor(cursor, key=key, context="list") == [2, "b"]
     assert next_cursor(rows[:2], 2, lambda r: [r[0]], key=key, context="list") is None
     assert next_cursor([], 2, lambda r: [r], key=key, context="list") is None
+
+
+def test_a_keysets_values_are_read_as_the_list_orders_them() -> None:
+    at = datetime(2026, 12, 3, 8, 30, tzinfo=UTC)
+    ident = uuid.uuid4()
+    keyset = Keyset(b"k", "list", [at.isoformat(), str(ident), "7"], 50)
+    assert keyset.values(datetime, uuid.UUID, int) == (at, ident, 7)
+    assert Keyset(b"k", "list", ["TZBANK"], 50).first(str) == "TZBANK"
+    first_page = Keyset(b"k", "list", None, 50)
+    assert first_page.first(int) is None
+    assert first_page.values(datetime, int) is None
+
+
+@pytest.mark.parametrize(
+    "after", [["2026-12-03T08:30:00Z"], ["not a time", "1"], ["2026-12-03T08:30:00Z", "x"]]
+)
+def test_a_cursor_of_another_shape_is_invalid_not_a_500(after: list[str]) -> None:
+    with pytest.raises(InvalidCursor):
+        Keyset(b"k", "list", after, 50).values(datetime, int)

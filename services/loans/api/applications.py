@@ -116,10 +116,7 @@ def list_applications(
     keyset = paging.keyset(
         f"applications:{tenant_code(seen)}:{status}:{product_code}:{updated_since}:{decision_due}"
     )
-    after = None
-    if keyset.after is not None:
-        at, ident = keyset.after
-        after = (datetime.fromisoformat(str(at)), uuid.UUID(str(ident)))
+    after = keyset.values(datetime, uuid.UUID)
     # One calendar and one date for the whole answer: its windows and its elapsed days agree.
     calendar, on = work_calendar(session), today()
     elapsed = Elapsed(lambda: calendar, on)
@@ -188,7 +185,7 @@ def list_application_events(
 ) -> Page[EventOut]:
     """Every state change, oldest first: who, when, from which status to which."""
     keyset = paging.keyset(f"events:{tenant_code(seen)}:{app_id}")
-    after = int(keyset.after[0]) if keyset.after else None
+    after = keyset.first(int)
     rows = applications.events(session, seen, app_id, after=after, limit=paging.limit)
     return keyset.page(rows, lambda e: [e.id], EventOut.model_validate)
 

@@ -42,7 +42,7 @@ def list_banks(
 ) -> Page[BankOut]:
     """By code. A bank sees itself; the bureau and operators see all five."""
     keyset = paging.keyset(f"banks:{tenant_code(seen)}")
-    after = str(keyset.after[0]) if keyset.after else None
+    after = keyset.first(str)
     rows = products.list_banks(session, seen, after=after, limit=paging.limit)
     return keyset.page(rows, lambda b: [b.code], BankOut.model_validate)
 
@@ -57,7 +57,7 @@ def list_products(
     """By bank code, then product code. A bank sees its own products; the bureau and
     operators see all nine."""
     keyset = paging.keyset(f"products:{tenant_code(seen)}")
-    after = (str(keyset.after[0]), str(keyset.after[1])) if keyset.after else None
+    after = keyset.values(str, str)
     rows = products.list_products(session, seen, after=after, limit=paging.limit)
     return keyset.page(rows, lambda p: [p.bank_code, p.code], _product_out)
 

@@ -120,7 +120,7 @@ def list_webhooks(
 ) -> Page[WebhookOut]:
     """By name: a bank's own endpoints, or the bureau's."""
     keyset = paging.keyset(f"webhooks:{subscriptions.owner_key(owner)}")
-    after = str(keyset.after[0]) if keyset.after else None
+    after = keyset.first(str)
     rows = subscriptions.list_subscriptions(session, owner, after=after, limit=paging.limit)
     pending = subscriptions.pending_counts(session, rows)
     return keyset.page(
@@ -227,7 +227,7 @@ def list_deliveries(
     """Newest first: each event sent (or to send) to the endpoint, its state, and its latest
     attempts (status code, latency, outcome, error) — with the next retry while pending."""
     keyset = paging.keyset(f"webhook-deliveries:{subscriptions.owner_key(owner)}:{name}:{state}")
-    after = int(keyset.after[0]) if keyset.after else None
+    after = keyset.first(int)
     rows = list(
         subscriptions.deliveries(session, owner, name, state=state, after=after, limit=paging.limit)
     )
