@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +19,7 @@ from tests import pg
 from tests.demo_db import DemoDatabase, loaded_demo
 from tests.factories import Creds, Factory, get_token
 from tests.periods import PeriodPool, scoring_data_in
+from tests.servers import make_settings, serve_app
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,21 +57,6 @@ def database_url(new_database: Callable[[], str]) -> str:
     url = new_database()
     migrate.upgrade(url, "head")
     return url
-
-
-def make_settings(database_url: str, **overrides: object) -> CoreSettings:
-    values: dict[str, object] = {
-        "database_url": database_url,
-        "rate_limit_per_minute": 100_000,
-        # New signing keys sign at once (the delay equals this cooldown); tests of the delay
-        # itself set their own.
-        "unknown_kid_cooldown_seconds": 0,
-        "log_format": "text",
-        # Rule changes act directly, as before four eyes; tests/governance/ turns it on.
-        "four_eyes": "none",
-    }
-    values.update(overrides)
-    return CoreSettings.model_validate(values)
 
 
 @pytest.fixture(scope="session")
@@ -129,29 +109,6 @@ def admin_token(api: TestClient, make_client: Callable[..., Creds]) -> str:
 @pytest.fixture(scope="session")
 def bank_token(api: TestClient, make_client: Callable[..., Creds]) -> str:
     return get_token(api, make_client("bank", name="泰州农商行", bank_code="TZRCB"))
-
-
-@contextmanager
-def serve_app(app: Any) -> Iterator[str]:
-    """Serve an ASGI app on a real uvicorn server in a thread; yield its base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise TimeoutError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ from shared.errors import PROBLEM_MEDIA_TYPE
 from shared.openapi_access import TENANT_ROLE
 from shared.uscc import ALPHABET, check_char
 from shared.vocab import CATEGORIES, DISTRICTS, INDUSTRIES, STAGES
-from tests.conftest import make_settings
+from tests.servers import make_settings
 
 SEED = 20260816
 ROLE_TOKEN = "role-token-placeholder"

@@ -18,10 +18,10 @@ from services import demo
 from services.runtime import build_gateway
 from shared.db import make_sessionmaker
 from shared.uscc import check_char
-from tests.conftest import make_settings
 from tests.demo_db import DemoDatabase
 from tests.factories import Creds, bearer, get_token
 from tests.pdf_tools import page_png, text_of
+from tests.servers import make_settings
 from tests.users import browser, page_token, sign_in
 
 RONGXING = demo.RONGXING + check_char(demo.RONGXING)

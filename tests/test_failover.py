@@ -20,8 +20,8 @@ from services.runtime import build_gateway, engine_for
 from shared import migrate
 from shared.db import make_sessionmaker
 from tests.cluster import Cluster, primary_and_replica
-from tests.conftest import make_settings, serve_app
 from tests.factories import A_INDICATORS, Creds, Factory, bearer, get_token
+from tests.servers import make_settings, serve_app
 
 CLIENTS = 4
 RECOVERY_BUDGET_SECONDS = 15.0

@@ -29,7 +29,6 @@ from shared import migrate
 from shared.app import create_service_app
 from shared.auth.principal import ROLES
 from shared.db import make_engine
-from tests.conftest import make_settings
 from tests.factories import Creds, get_token
 from tests.fuzz import (
     BANK_CODE,
@@ -46,6 +45,7 @@ from tests.fuzz import (
     role_token,
     seed_world,
 )
+from tests.servers import make_settings
 
 # Loaded at import, as Schemathesis's pytest plugin wants; building the document needs no
 # database. `fuzz_gateway` binds the gateway under test, and a test checks that it serves

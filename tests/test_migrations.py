@@ -13,7 +13,7 @@ from services.gateway.app import database_key_set, make_verifier
 from shared import migrate
 from shared.app import ServiceSpec, create_service_app
 from shared.db import Base, make_engine
-from tests.conftest import make_settings
+from tests.servers import make_settings
 
 
 def test_upgrade_head_then_downgrade_base_then_upgrade_again(

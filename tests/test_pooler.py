@@ -22,10 +22,10 @@ from shared import migrate
 from shared.db import make_engine
 from shared.settings import CoreSettings
 from tests import pgbouncer
-from tests.conftest import make_settings, serve_app
 from tests.factories import A_INDICATORS, Creds, Factory, bearer, get_token, new_key
 from tests.periods import PeriodPool
 from tests.processes import INNOCREDIT
+from tests.servers import make_settings, serve_app
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 
 from services.runtime import build_gateway
 from shared.db import make_engine
-from tests.conftest import make_settings
 from tests.factories import Creds, bearer
 from tests.processes import INNOCREDIT, free_port_block, innocredit, stop, wait_ready
+from tests.servers import make_settings
 
 pytestmark = pytest.mark.slow
 

@@ -12,12 +12,10 @@ from playwright.sync_api import Browser
 
 from services.runtime import build_gateway
 from tests.browser import chromium, chromium_path
-from tests.conftest import make_settings, serve_app
+from tests.dashboard.clients import api_as
+from tests.dashboard.paths import ARTIFACTS, README_SCREENSHOT
 from tests.demo_db import DemoDatabase
-
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / ".artifacts" / "dashboard"
-README_SCREENSHOT = ROOT / "docs" / "dashboard.png"
+from tests.servers import make_settings, serve_app
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +33,6 @@ def demo_site(demo_database: DemoDatabase) -> Iterator[str]:
     gateway = build_gateway(make_settings(demo_database.url), demo_database.engine)
     with serve_app(gateway) as url:
         yield url
-
-
-def api_as(site: str, demo: DemoDatabase, client_name: str) -> httpx.Client:
-    """The API as one of the demo's API clients sees it (to compare the page with)."""
-    creds = demo.clients[client_name]
-    token = httpx.post(
-        f"{site}/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(creds.client_id, creds.client_secret),
-    ).json()["access_token"]
-    return httpx.Client(base_url=site, headers={"Authorization": f"Bearer {token}"})
 
 
 @pytest.fixture(scope="session")

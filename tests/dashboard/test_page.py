@@ -26,10 +26,11 @@ from shared.clock import SHANGHAI
 from shared.db import make_sessionmaker
 from shared.uscc import check_char
 from tests.browser import renders, sign_in, wait_rendered, watched_page
-from tests.conftest import make_settings
-from tests.dashboard.conftest import ARTIFACTS, api_as
+from tests.dashboard.clients import api_as
+from tests.dashboard.paths import ARTIFACTS
 from tests.demo_db import DemoDatabase
 from tests.factories import DEFAULT_MODEL, Creds, bearer, get_token, new_key
+from tests.servers import make_settings
 from tests.users import make_user
 
 pytestmark = pytest.mark.slow

@@ -25,8 +25,8 @@ from shared.clock import frozen_at
 from shared.crypto import KeyEncryptor
 from shared.db import make_engine, make_sessionmaker
 from shared.settings import CoreSettings
-from tests.conftest import make_settings
 from tests.factories import Creds, Factory, bearer, get_token
+from tests.servers import make_settings
 
 
 def test_create_client_returns_secret_once_and_stores_only_a_hash(

@@ -10,7 +10,7 @@ from services.runtime import build_gateway
 from shared.auth.principal import ROLE_SCOPES
 from shared.problem_catalogue import CATALOGUE
 from shared.settings import CoreSettings
-from tests.conftest import make_settings
+from tests.servers import make_settings
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 

@@ -19,8 +19,8 @@ from services.gateway.models import AuditEvent
 from services.runtime import SERVICES, build_gateway, build_service
 from shared.db import make_engine
 from shared.methods import SERVED_METHODS
-from tests.conftest import make_settings, serve_app
 from tests.factories import Creds, bearer, get_token
+from tests.servers import make_settings, serve_app
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import httpx
 from starlette.types import Message, Receive, Scope, Send
 
 from services.gateway.proxy import ServiceProxy
-from tests.conftest import serve_app
+from tests.servers import serve_app
 
 
 async def echo(scope: Scope, receive: Receive, send: Send) -> None:

@@ -19,8 +19,8 @@ from services.gateway.app import Gateway
 from services.gateway.quota import SharedQuota
 from services.runtime import build_gateway
 from shared.db import make_engine
-from tests.conftest import make_settings, serve_app
 from tests.factories import Creds, bearer, get_token
+from tests.servers import make_settings, serve_app
 
 
 @pytest.fixture(scope="module")

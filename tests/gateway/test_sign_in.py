@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.gateway.models import AuditEvent, User, UserSession
 from services.runtime import build_gateway
 from shared.clock import frozen_at
-from tests.conftest import make_settings, serve_app
 from tests.factories import bearer
+from tests.servers import make_settings, serve_app
 from tests.users import browser, make_user, page_token, sign_in
 
 FAILED = "/dashboard/sign-in?failed=1"

@@ -28,7 +28,7 @@ from services.loans.schemas import CalendarIn, ProductIn
 from services.scoring import model_versions, recompute
 from services.scoring.pointsmodel import ModelDefinition
 from tests.factories import DEFAULT_MODEL, Factory, bearer, get_token, product_body
-from tests.governance.conftest import Governed
+from tests.governance.governed import Governed
 
 
 def _send(method: str, url: str, headers: dict[str, str], body: Any = None) -> httpx.Response:

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.models import AuditEvent
 from services.runtime import build_gateway
-from tests.conftest import make_settings
 from tests.factories import DEFAULT_MODEL, Factory, bearer, get_token, indicators, product_body
-from tests.governance.conftest import Governed
+from tests.governance.governed import Governed
+from tests.servers import make_settings
 
 
 def _problem(response: Any, status: int, slug: str) -> dict[str, Any]:

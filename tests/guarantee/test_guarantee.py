@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from services.guarantee.export import export_page
 from services.guarantee.fees import fee
 from services.guarantee.models import ExportPull
 from shared import changefeed as feed
+from shared import clock
 from shared.as_of import Versions
 from shared.auth.tenancy import OneFirm
 from tests.factories import Creds, bearer, enterprise, get_token, indicators, new_uscc
@@ -321,15 +321,16 @@ def test_export_full_incremental_tombstones_isolation_and_replay(
     assert gone == [{"uscc": e1, "deleted": True, "feature_schema_version": "1.0"}]
     assert _pull(api, token_b, cursor_b)[0] == []
 
-    # Expiry: a consent that runs out yields a tombstone, once.
-    soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
-    _consent(api, admin, e3, firm_b, expires_at=soon)
+    # Expiry: a consent that runs out yields a tombstone, once. The clock is set past the
+    # expiry (tokens live 15 minutes, so token_b is still good then).
+    soon = clock.now() + timedelta(minutes=1)
+    _consent(api, admin, e3, firm_b, expires_at=soon.isoformat())
     granted, cursor_b = _pull(api, token_b, cursor_b)
     assert [r["uscc"] for r in granted] == [e3]
-    time.sleep(1.3)
-    expired, cursor_b = _pull(api, token_b, cursor_b)
-    assert expired == [{"uscc": e3, "deleted": True, "feature_schema_version": "1.0"}]
-    assert _pull(api, token_b, cursor_b)[0] == []
+    with clock.frozen_at(soon + timedelta(seconds=1)):
+        expired, cursor_b = _pull(api, token_b, cursor_b)
+        assert expired == [{"uscc": e3, "deleted": True, "feature_schema_version": "1.0"}]
+        assert _pull(api, token_b, cursor_b)[0] == []
 
     # After a recompute, firm A no longer gets e1 (revoked) and never gets e3.
     api.post(f"/v1/admin/points/{period}/recompute", headers=admin, json=MODEL)

@@ -1,10 +1,9 @@
-"""A small loans world: two banks, their products, enterprises with points, clients."""
+"""The loans tests' fixture: a small world (tests/loans/world.py) made once per session."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,41 +17,9 @@ from tests.factories import (
     get_token,
     indicators,
     new_uscc,
-    product_body,
 )
+from tests.loans.world import World, product
 from tests.periods import PeriodPool
-
-
-@dataclass(frozen=True)
-class World:
-    bank_a: str
-    bank_b: str
-    product_a: str  # 鑫e高企-like, bank A, high-tech only, tiers 100/150/200 points
-    product_b: str  # bank B, anyone with 80 points
-    strong: str  # 174 points, high-tech
-    weak: str  # 86 points, tech SME only
-    token_a: str
-    token_b: str
-    bureau: str
-    admin: str
-    period: int  # the ranking the enterprises' points come from
-
-    def a(self, key: str | None = None) -> dict[str, str]:
-        headers = bearer(self.token_a)
-        if key is not None:
-            headers["Idempotency-Key"] = key
-        return headers
-
-    def b(self, key: str | None = None) -> dict[str, str]:
-        headers = bearer(self.token_b)
-        if key is not None:
-            headers["Idempotency-Key"] = key
-        return headers
-
-
-def product(bank: str, *, min_points: int, categories: list[str]) -> dict[str, object]:
-    """A 鑫e高企-like product body (tests/factories.py `product_body`)."""
-    return product_body(bank, min_points=min_points, eligible_categories=categories)
 
 
 @pytest.fixture(scope="session")
@@ -119,18 +86,3 @@ def world(
         admin=admin_token,
         period=period,
     )
-
-
-def application(w: World, **overrides: object) -> dict[str, object]:
-    body: dict[str, object] = {
-        "uscc": w.strong,
-        "product_code": w.product_a,
-        "amount": "2850000.00",
-        "term_months": 12,
-    }
-    body.update(overrides)
-    return body
-
-
-def new_key() -> str:
-    return "key-" + uuid.uuid4().hex

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.factories import bearer
-from tests.loans.conftest import World, application, new_key
+from tests.factories import bearer, new_key
+from tests.loans.world import World, application
 
 
 def submit(api: TestClient, w: World, key: str | None = None, **overrides: Any) -> httpx.Response:

@@ -18,8 +18,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from services.runtime import build_gateway
-from tests.conftest import make_settings, serve_app
-from tests.loans.conftest import World, application, new_key
+from tests.factories import new_key
+from tests.loans.world import World, application
+from tests.servers import make_settings, serve_app
 
 
 def _post(url: str, headers: dict[str, str], body: object) -> httpx.Response:

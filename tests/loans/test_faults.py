@@ -47,10 +47,10 @@ from sqlalchemy.engine import Engine
 from services.gateway.app import Gateway
 from services.runtime import build_gateway, engine_for
 from shared.settings import CoreSettings
-from tests.conftest import make_settings, serve_app
-from tests.factories import bearer
-from tests.loans.conftest import World, application, new_key
+from tests.factories import bearer, new_key
+from tests.loans.world import World, application
 from tests.processes import free_port_block, innocredit, wait_ready
+from tests.servers import make_settings, serve_app
 
 PROBLEM = "application/problem+json"
 APPROVE = {

@@ -7,7 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shared.integers import INTEGER_MESSAGE
-from tests.loans.conftest import World, application, new_key
+from tests.factories import new_key
+from tests.loans.world import World, application
 
 SUBMIT = "/v1/loans/applications"
 

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from shared.as_of import Versions
 from shared.clock import frozen_at
-from tests.factories import Creds, bearer, get_token
-from tests.loans.conftest import World, application, new_key
+from tests.factories import Creds, bearer, get_token, new_key
+from tests.loans.world import World, application
 from tests.processes import INNOCREDIT
 
 

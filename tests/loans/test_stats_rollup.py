@@ -27,8 +27,8 @@ from services.loans import stats
 from shared import migrate
 from shared.auth.tenancy import AllBanks, BankVisibility, OneBank
 from shared.db import make_engine, make_sessionmaker
-from tests.factories import bearer
-from tests.loans.conftest import World, application, new_key
+from tests.factories import bearer, new_key
+from tests.loans.world import World, application
 
 EVER = (date(2000, 1, 1), date(2100, 12, 31))
 

@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 from shared.admission import Admission, AdmissionGate
 from shared.middleware import edge_middleware, wrapped
 from shared.settings import CoreSettings
-from tests.conftest import serve_app
+from tests.servers import serve_app
 
 PROBLEM = "application/problem+json"
 

@@ -28,7 +28,7 @@ from shared.money import PositiveMoney
 from shared.problems import problem_for
 from shared.settings import CoreSettings
 from shared.uscc import Uscc
-from tests.conftest import make_settings
+from tests.servers import make_settings
 
 router = APIRouter()
 SPEC = ServiceSpec(name="t", title="t", description="t", routers=(router,))

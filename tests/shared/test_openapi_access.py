@@ -45,8 +45,8 @@ from shared.auth.tenancy import OneFirm
 from shared.db import make_engine
 from shared.errors import Forbidden, InsufficientScope
 from shared.openapi import install_problem_document
-from tests.conftest import make_settings
 from tests.fuzz import api_document
+from tests.servers import make_settings
 
 KEYS = {"public", "scopes", "roles", "tenant", "owner"}
 PUBLIC = {"public": True, "scopes": [], "roles": list(ROLES), "tenant": None, "owner": None}

@@ -20,7 +20,7 @@ from services.loans.webhooks.payloads import SUBSCRIBABLE
 from services.loans.webhooks.secrets import new_secret, seal, shown
 from shared.crypto import KeyEncryptor
 from shared.settings import CoreSettings
-from tests.conftest import make_settings
+from tests.servers import make_settings
 
 FAST = {
     "webhook_allow_loopback": True,

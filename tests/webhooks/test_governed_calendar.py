@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.runtime import build_gateway
-from tests.conftest import make_settings
 from tests.factories import A_INDICATORS, Creds, Factory, bearer, get_token
+from tests.servers import make_settings
 from tests.webhooks.harness import calendar_restored, disable_all, rows, subscribe
 
 YEAR = 2000  # weekdays only: provisional deadlines, unloaded again after the test
