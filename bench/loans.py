@@ -283,7 +283,7 @@ def new_uscc(rng: random.Random) -> str:
 def product_body(
     bank: str, name: str, min_points: int, categories: tuple[str, ...]
 ) -> dict[str, Any]:
-    """A valid product (as in tests/loans/conftest.py): tiers 1M / 3M / 5M yuan."""
+    """A valid product (as in tests/loans/world.py): tiers 1M / 3M / 5M yuan."""
     return {
         "bank_code": bank,
         "name": name,

@@ -53,6 +53,7 @@ from tests.factories import (
     new_uscc,
     product_body,
 )
+from tests.instants import UTC_INSTANT, instants
 from tests.periods import PeriodPool
 from tests.processes import free_port_block, innocredit, wait_ready
 
@@ -801,20 +802,6 @@ def test_unreadable_bytes_in_a_request_line_are_a_problem_not_plain_text(
 
 # ---------------------------------------------------------------- C: one rule for timestamps
 
-INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-UTC_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-
-
-def _instants(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            yield from _instants(inner, f"{where}.{key}")
-    elif isinstance(value, list):
-        for i, inner in enumerate(value):
-            yield from _instants(inner, f"{where}[{i}]")
-    elif isinstance(value, str) and INSTANT.match(value):
-        yield where, value
-
 
 def _date_times(doc: dict[str, Any], schema: Any, seen: set[str], where: str) -> Iterator[str]:
     """Where a `format: date-time` whose pattern does not require `Z` is in `schema`."""
@@ -882,7 +869,7 @@ def test_every_timestamp_in_a_response_is_utc_with_z(api: TestClient, world: Wor
     seen = 0
     for response in reads:
         assert response.status_code in (200, 201), (response.url, response.text)
-        for where, value in _instants(response.json()):
+        for where, value in instants(response.json()):
             seen += 1
             assert UTC_INSTANT.match(value), f"{response.url} {where} = {value}"
     assert seen >= 20, seen

@@ -5,9 +5,7 @@ trail; or rejects it with a reason. The maker never approves its own change."""
 from __future__ import annotations
 
 import copy
-import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +18,7 @@ from services.gateway.models import AuditEvent
 from services.runtime import build_gateway
 from tests.factories import DEFAULT_MODEL, Factory, bearer, get_token, indicators, product_body
 from tests.governance.governed import Governed
+from tests.instants import instants
 from tests.servers import make_settings
 
 
@@ -312,20 +311,6 @@ def test_an_unknown_kind_fails_at_start_naming_the_valid_ones() -> None:
         make_settings("postgresql://x/y", four_eyes="products")
 
 
-INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-
-
-def _instants(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            yield from _instants(inner, f"{where}.{key}")
-    elif isinstance(value, list):
-        for i, inner in enumerate(value):
-            yield from _instants(inner, f"{where}[{i}]")
-    elif isinstance(value, str) and INSTANT.match(value):
-        yield where, value
-
-
 def test_every_instant_in_a_change_is_utc_with_z(
     gov: Governed, factory: Factory, period: int
 ) -> None:
@@ -340,7 +325,7 @@ def test_every_instant_in_a_change_is_utc_with_z(
         gov.propose("POST", f"/v1/admin/points/{period}/recompute"),
     ]
     read = [gov.api.get(change_url(change), headers=gov.c).json() for change in changes]
-    found = {where for change in read for where, _ in _instants(change)}
+    found = {where for change in read for where, _ in instants(change)}
     for where in (".expected.updated_at", ".diff.in_force_before.set_at"):
         assert where in found, (where, found)
     assert ".diff.ranking_before.finished_at" in found, found
@@ -348,7 +333,7 @@ def test_every_instant_in_a_change_is_utc_with_z(
     loose = [
         (change["summary"], where, value)
         for change in read
-        for where, value in _instants(change)
+        for where, value in instants(change)
         if not value.endswith("Z")
     ]
     assert loose == []

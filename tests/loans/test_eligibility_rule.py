@@ -11,7 +11,7 @@ from services.loans.eligibility import ladder_of, shift_of, tier_of
 from services.loans.quotes import offer_for
 from services.scoring.queries import EnterpriseFacts, PointsSnapshot
 from shared.eligibility import PointsGroup
-from tests.loans.test_rules import HIGH_TECH, ON, SME_ONLY, product
+from tests.loans.rule_examples import HIGH_TECH, ON, SME_ONLY, product
 
 
 def _snapshot(firm: EnterpriseFacts, n: int) -> PointsSnapshot:
