@@ -439,8 +439,8 @@ def report(
         print(
             f"  [{'ok' if sql_ok else 'FAIL'}] {target}: {sql_during} SQL statements over "
             f"{measured} measured requests in {seconds:.1f} s (gateway: client-status cache "
-            f"refreshes, every "
-            f"{settings.client_cache_seconds:g} s, and quota leases of 0.1 s)"
+            f"refreshes, every {settings.client_cache_seconds:g} s, and quota leases of "
+            f"{settings.quota_lease_seconds:g} s)"
         )
 
     g, b, c = medians["gateway"], medians["bare"], medians[CEILING]

@@ -57,6 +57,10 @@ class CoreSettings(BaseSettings):
     unknown_kid_cooldown_seconds: float = Field(default=30.0, ge=0)
     rate_limit_per_minute: int = Field(default=600, ge=1)
     client_cache_seconds: float = Field(default=5.0, ge=0)
+    # How long a gateway spends a quota lease locally (services/gateway/quota.py): longer means
+    # fewer database calls and waits, and up to this many seconds × gateways of a client's rate
+    # refused early (never more than its quota let through).
+    quota_lease_seconds: float = Field(default=0.5, gt=0, le=5)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_upload_bytes: int = Field(default=33_554_432, ge=1024)
     docs_enabled: bool = True

@@ -131,7 +131,8 @@ def create_gateway(
         session_idle_seconds=settings.session_idle_seconds,
     )
     core.state.client_directory = directory
-    quota = SharedQuota(engine)  # one per process: the API's clients and the token endpoint
+    # One per process: the API's clients and the token endpoint.
+    quota = SharedQuota(engine, lease_seconds=settings.quota_lease_seconds)
     core.state.quota = quota
     _merge_openapi(core, [b.app for b in backends if isinstance(b.app, FastAPI)])
 

@@ -57,7 +57,7 @@ class SharedQuota:
         self,
         engine: Engine,
         *,
-        lease_seconds: float = 0.1,
+        lease_seconds: float = 0.5,
         clock: Callable[[], float] = monotonic,
     ) -> None:
         self._engine = engine
@@ -66,6 +66,11 @@ class SharedQuota:
         self._leases: dict[str, _Lease] = {}
         self._taking: dict[str, asyncio.Event] = {}
         self._next_sweep = clock() + self.SWEEP_EVERY_SECONDS
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a lease is spent locally (`INNOCREDIT_QUOTA_LEASE_SECONDS`)."""
+        return self._lease_seconds
 
     async def acquire(self, key: str, per_minute: int) -> int | None:
         """Spend a token of `key`'s bucket: from this gateway's lease while it lasts, else

@@ -180,3 +180,13 @@ def test_full_buckets_are_swept(engine: Engine) -> None:
             ).scalars()
         )
     assert kept == {f"{key}-slow", f"{key}-other"}
+
+
+def test_the_lease_is_a_setting_within_bounds(database_url: str, engine: Engine) -> None:
+    gateway = build_gateway(make_settings(database_url, quota_lease_seconds=1.5), engine)
+    assert gateway.core.state.quota.lease_seconds == 1.5
+    default = build_gateway(make_settings(database_url), engine)
+    assert default.core.state.quota.lease_seconds == 0.5
+    for wrong in (0, -1, 5.5):
+        with pytest.raises(ValueError, match="quota_lease_seconds"):
+            make_settings(database_url, quota_lease_seconds=wrong)
