@@ -57,7 +57,7 @@ class SharedQuota:
         self,
         engine: Engine,
         *,
-        lease_seconds: float = 0.5,
+        lease_seconds: float,
         clock: Callable[[], float] = monotonic,
     ) -> None:
         self._engine = engine

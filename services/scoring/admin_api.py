@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from services.scoring import indicators, model_versions, registry
 from services.scoring import recompute as pipeline  # a handler below is named `recompute`
-from services.scoring.api import PeriodPath
 from services.scoring.changes import (
     MODEL_PUBLISH,
     POINTS_RECOMPUTE,
@@ -35,6 +34,7 @@ from shared.changes.api import GOVERNED, Governed
 from shared.db import DbSession
 from shared.openapi import parsed_body, problems
 from shared.openapi_headers import with_headers
+from shared.years import YearPath
 
 admin = APIRouter(prefix="/v1/admin", tags=["admin: scoring"])
 
@@ -88,7 +88,7 @@ def put_enterprises(raw: RawBody, session: DbSession, _: Admin) -> BulkResult:
     openapi_extra=parsed_body(IndicatorIn, rows=True, other=_CSV),
     summary="Bulk upsert a period's indicator data (JSON or CSV)",
 )
-def put_indicators(period: PeriodPath, raw: RawBody, session: DbSession, _: Admin) -> BulkResult:
+def put_indicators(period: YearPath, raw: RawBody, session: DbSession, _: Admin) -> BulkResult:
     """Raw indicators per enterprise for a year; derived ones (R&D intensity, R&D staff ratio,
     revenue growth) are computed. Any bad row rejects the whole file; nothing is written."""
     rows = parse_rows(
@@ -162,7 +162,7 @@ def publish_model(version: str, session: DbSession, gov: Governed) -> Any:
     summary="Recompute a period's points and ranking",
 )
 def recompute_points(
-    period: PeriodPath, session: DbSession, gov: Governed, body: RecomputeIn | None = None
+    period: YearPath, session: DbSession, gov: Governed, body: RecomputeIn | None = None
 ) -> Any:
     """All enterprises of the period in one pass, atomically replacing that period's points
     for the model (default: the latest published), which becomes the period's ranking.

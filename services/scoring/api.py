@@ -37,10 +37,7 @@ from shared.pagination import Page, PageParams
 from shared.tabular import FILES, SpreadsheetOptions, every_row, file_response
 from shared.uscc import Uscc
 from shared.vocab import Category, District
-from shared.years import LatestPeriod, YearPath
-
-PeriodPath = YearPath
-PeriodQuery = LatestPeriod
+from shared.years import LatestPeriod
 
 router = APIRouter(prefix="/v1/scoring", tags=["scoring"])
 
@@ -72,7 +69,7 @@ def get_enterprise(uscc: Uscc, session: DbSession, _: ScoringReader) -> Enterpri
     summary="An enterprise's points, rank and breakdown",
 )
 def get_enterprise_points(
-    uscc: Uscc, session: DbSession, _: ScoringReader, as_of: AsOf, period: PeriodQuery = None
+    uscc: Uscc, session: DbSession, _: ScoringReader, as_of: AsOf, period: LatestPeriod = None
 ) -> PointsOut:
     """Points in the period's ranking; the breakdown explains every point. `as_of`: in the
     ranking of that instant."""
@@ -106,7 +103,7 @@ def list_rankings(
     options: SpreadsheetOptions,
     paging: PageParams,
     as_of: AsOf,
-    period: PeriodQuery = None,
+    period: LatestPeriod = None,
     district: District | None = None,
     industry: Annotated[str | None, Query(max_length=40)] = None,
     category: Category | None = None,
@@ -179,7 +176,7 @@ def get_distribution(
     media: Negotiated,
     options: SpreadsheetOptions,
     as_of: AsOf,
-    period: PeriodQuery = None,
+    period: LatestPeriod = None,
     bins: Annotated[int, Query(ge=1, le=200)] = 20,
     district: District | None = None,
     industry: Annotated[str | None, Query(max_length=40)] = None,
@@ -242,7 +239,7 @@ def list_recompute_runs(
     session: DbSession,
     _: ScoringReader,
     paging: PageParams,
-    period: PeriodQuery = None,
+    period: LatestPeriod = None,
 ) -> Page[RunOut]:
     """Who recomputed which period with which model, when, how many, how long; newest
     first."""

@@ -38,8 +38,6 @@ from services.scoring.compiled_lines import (
 )
 from services.scoring.pointsmodel import ModelDefinition
 
-__all__ = ["CompiledModel", "Scored", "Value"]
-
 
 @dataclass(frozen=True, slots=True)
 class Scored:

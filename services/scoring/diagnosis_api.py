@@ -10,7 +10,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from services.scoring import diagnosis_read, documents_api, paths_read
-from services.scoring.api import PeriodQuery
 from services.scoring.model_versions import get_model
 from services.scoring.paths_schemas import PathsOut
 from services.scoring.pointsmodel import ModelDefinition
@@ -25,6 +24,7 @@ from shared.eligibility import ProductLadders
 from shared.negotiation import PDF, Negotiated, media_responses
 from shared.openapi import problems
 from shared.uscc import Uscc
+from shared.years import LatestPeriod
 
 router = APIRouter(prefix="/v1/scoring", tags=["scoring"])
 
@@ -57,7 +57,7 @@ def get_enterprise_diagnosis(
     principal: ScoringReader,
     media: Negotiated,
     as_of: AsOf,
-    period: PeriodQuery = None,
+    period: LatestPeriod = None,
 ) -> Diagnosis | Response:
     """Percentiles among peers, strengths, weaknesses, rule-made services and policies, the
     ranks in the district and industry, and the paths to the next limit tier and the top 100.
@@ -85,7 +85,7 @@ def get_enterprise_paths(
     products: ProductsVisible,
     target: TargetQuery,
     as_of: AsOf,
-    period: PeriodQuery = None,
+    period: LatestPeriod = None,
 ) -> PathsOut:
     """Up to 3 plans, cheapest first (fewest changes, then least relative change), each a
     distinct set of actionable indicators whose changes reach the target under the model of

@@ -158,7 +158,7 @@ def test_an_unspent_lease_lapses(engine: Engine, takes: _Takes) -> None:
 
 def test_an_exhausted_bucket_says_when_on_every_gateway(engine: Engine) -> None:
     key = f"empty-{time.time_ns()}"
-    one, other = SharedQuota(engine), SharedQuota(engine)
+    one, other = (SharedQuota(engine, lease_seconds=0.5) for _ in range(2))
     assert [asyncio.run(one.acquire(key, 3)) for _ in range(3)] == [None] * 3
     assert 19 <= (asyncio.run(one.acquire(key, 3)) or 0) <= 20  # a token every 20 s
     assert 19 <= (asyncio.run(other.acquire(key, 3)) or 0) <= 20
