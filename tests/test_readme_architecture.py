@@ -17,7 +17,7 @@ def architecture_section() -> str:
 
 
 def unnamed(section: str, files: list[Path]) -> list[str]:
-    """The modules whose file name (or, for `api/…`, `dir/name`) the section never mentions."""
+    """The modules whose file name (`quotes.py`) the section never mentions."""
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*\.py", section))
     return [
         path.relative_to(ROOT).as_posix()
